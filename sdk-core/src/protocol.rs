@@ -1,0 +1,757 @@
+//! The signaling wire protocol: JSON text frames over WebSocket at `/v1/signal`.
+//!
+//! Every frame is one object `{"v":1,"type":"…",…}` with snake_case fields. Decoding is strict
+//! about what it must be (version, known type, field syntax, size caps) and tolerant of extra
+//! fields, so a newer peer can add fields without breaking an older one.
+//!
+//! ```
+//! use assistrtc_core::protocol::{self, ClientMessage};
+//!
+//! let msg = protocol::decode_client(r#"{"v":1,"type":"publish","source":"screen"}"#).unwrap();
+//! assert!(matches!(msg, ClientMessage::Publish { .. }));
+//! let err = protocol::decode_client(r#"{"v":2,"type":"ping"}"#).unwrap_err();
+//! assert_eq!(err.code(), protocol::ErrorCode::UnsupportedVersion);
+//! ```
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+use crate::permissions::Capabilities;
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u64 = 1;
+/// Largest accepted signaling frame, in bytes.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Largest accepted SDP body, in bytes (leaves room for the envelope inside a frame).
+pub const MAX_SDP_BYTES: usize = 60 * 1024;
+/// Largest accepted ICE candidate line, in bytes.
+pub const MAX_CANDIDATE_BYTES: usize = 1024;
+/// Largest accepted token (join token or resume token), in bytes.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+/// Largest accepted `sdp_mid` or media stream id, in bytes.
+pub const MAX_MID_BYTES: usize = 64;
+/// Largest accepted free-text field (error messages), in bytes.
+pub const MAX_TEXT_BYTES: usize = 1024;
+/// Longest accepted room or member id.
+pub const MAX_ID_LEN: usize = 64;
+
+/// Stable, machine-readable error codes carried by `error` frames and REST error bodies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame or a field in it is malformed.
+    BadRequest,
+    /// The frame's `v` is not one this peer speaks.
+    UnsupportedVersion,
+    /// Missing, forged or wrong-room credentials.
+    Unauthorized,
+    /// The join token has expired.
+    TokenExpired,
+    /// The member's capabilities do not allow the action.
+    Forbidden,
+    /// The room, member or recording does not exist.
+    NotFound,
+    /// The room has no free seat for this member.
+    RoomFull,
+    /// Too many frames in too short a time.
+    RateLimited,
+    /// The action conflicts with current state (e.g. joining twice).
+    Conflict,
+    /// The server failed; not the client's fault.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire spelling, e.g. `"bad_request"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::UnsupportedVersion => "unsupported_version",
+            Self::Unauthorized => "unauthorized",
+            Self::TokenExpired => "token_expired",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::RoomFull => "room_full",
+            Self::RateLimited => "rate_limited",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a frame could not be decoded or validated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The frame exceeds [`MAX_FRAME_BYTES`].
+    #[error("frame of {size} bytes exceeds the {MAX_FRAME_BYTES} byte limit")]
+    FrameTooLarge {
+        /// Size of the rejected frame.
+        size: usize,
+    },
+    /// The frame is not a JSON object.
+    #[error("frame is not a JSON object: {0}")]
+    NotJson(String),
+    /// `v` is missing or not [`PROTOCOL_VERSION`].
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(String),
+    /// `type` is missing or unknown.
+    #[error("unknown message type {0:?}")]
+    UnknownType(String),
+    /// A field is missing or has the wrong shape.
+    #[error("invalid field: {0}")]
+    InvalidField(String),
+    /// A field is well-formed JSON but breaks a rule (syntax, length cap).
+    #[error("field `{field}` {reason}")]
+    Invalid {
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ProtocolError {
+    /// The wire error code this maps to.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            _ => ErrorCode::BadRequest,
+        }
+    }
+}
+
+/// Validates the id syntax shared by rooms and members: 1–64 of `[A-Za-z0-9_.-]`.
+pub fn validate_id(field: &'static str, id: &str) -> Result<(), ProtocolError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtocolError::Invalid {
+            field,
+            reason: format!("must be 1-{MAX_ID_LEN} characters of A-Z a-z 0-9 _ . -"),
+        })
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks the id syntax and wraps it.
+            pub fn new(id: impl Into<String>) -> Result<Self, ProtocolError> {
+                let id = id.into();
+                validate_id($field, &id)?;
+                Ok(Self(id))
+            }
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ProtocolError;
+            fn try_from(id: String) -> Result<Self, Self::Error> {
+                Self::new(id)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A member id, unique within a room (e.g. `agent_1`).
+    MemberId,
+    "member"
+);
+id_type!(
+    /// A room id (e.g. `rm_20251003_001`).
+    RoomId,
+    "room"
+);
+
+/// A member's role in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The agent: runs the call, annotates, records.
+    Host,
+    /// The customer.
+    Guest,
+    /// Watches only (supervisor, trainee).
+    Observer,
+}
+
+/// A kind of media a member can publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A camera video track.
+    Camera,
+    /// A microphone audio track.
+    Microphone,
+    /// A screen, window or tab capture (video, optionally with audio).
+    Screen,
+}
+
+impl Source {
+    /// Every source, in a stable order.
+    pub const ALL: [Source; 3] = [Source::Camera, Source::Microphone, Source::Screen];
+}
+
+/// Who may record, and where.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    /// No recording in this room.
+    #[default]
+    None,
+    /// Hosts may record locally (in their browser or app).
+    Local,
+    /// Hosts may record locally and on the server.
+    Cloud,
+}
+
+/// Where a recording is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingMode {
+    /// In the member's own client.
+    Local,
+    /// On the server.
+    Cloud,
+}
+
+/// Start or stop a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingAction {
+    /// Start recording.
+    Start,
+    /// Stop recording.
+    Stop,
+}
+
+/// The state of a recording as reported by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingStatus {
+    /// Recording is running.
+    Recording,
+    /// Recording is stopped.
+    Stopped,
+}
+
+/// Room-level permissions, in the REST room shape `{"screen":true,"recording":"cloud"}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Permissions {
+    /// Whether guests and hosts may share a screen.
+    pub screen: bool,
+    /// Who may record, and where.
+    pub recording: RecordingPolicy,
+}
+
+/// A member as listed in `welcome` and `member_joined`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    /// The member's id.
+    pub id: MemberId,
+    /// The member's role.
+    pub role: Role,
+    /// Sources the member currently publishes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub published: Vec<Published>,
+}
+
+/// One published source and the media stream id that carries it, so a receiver can tell a
+/// camera from a screen when the track arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Published {
+    /// What is published.
+    pub source: Source,
+    /// The stream id (SDP `msid`) the track arrives in, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+}
+
+/// A reference to a member by id only (used where the role is irrelevant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRef {
+    /// The member's id.
+    pub id: MemberId,
+}
+
+/// Why a member left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// The member sent `leave`.
+    Left,
+    /// The member's connection dropped and the resume grace period ran out.
+    Timeout,
+    /// The server removed the member (room closed, replaced by a new join).
+    Removed,
+}
+
+/// A STUN/TURN server the client should use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:` / `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// An ICE candidate as exchanged over signaling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceCandidate {
+    /// The `candidate:` line; empty means end of candidates.
+    pub candidate: String,
+    /// The media section id the candidate belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_mid: Option<String>,
+    /// The media section index the candidate belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_m_line_index: Option<u16>,
+}
+
+/// Frames a client sends to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// Authenticate and take a seat; `resume_token` takes back a seat held after a drop.
+    Join {
+        /// The member's JWT from `POST /v1/rooms`.
+        token: String,
+        /// From a previous `welcome`, to resume inside the grace period.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_token: Option<String>,
+    },
+    /// An SDP offer, to one member or (without `to`) to every other member.
+    Offer {
+        /// Recipient.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<MemberId>,
+        /// The SDP.
+        sdp: String,
+    },
+    /// An SDP answer.
+    Answer {
+        /// Recipient.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<MemberId>,
+        /// The SDP.
+        sdp: String,
+    },
+    /// A trickled ICE candidate.
+    Candidate {
+        /// Recipient.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<MemberId>,
+        /// The candidate.
+        #[serde(flatten)]
+        candidate: IceCandidate,
+    },
+    /// Announce that a source is being published.
+    Publish {
+        /// What is published.
+        source: Source,
+        /// The stream id the track is sent in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+    },
+    /// Announce that a source stopped.
+    Unpublish {
+        /// What stopped.
+        source: Source,
+    },
+    /// Give or withdraw consent to being recorded.
+    Consent {
+        /// `true` grants, `false` withdraws.
+        recording: bool,
+    },
+    /// Start or stop a recording.
+    Recording {
+        /// Start or stop.
+        action: RecordingAction,
+        /// Local or cloud.
+        mode: RecordingMode,
+    },
+    /// An agent takes the next waiting customer.
+    QueueNext,
+    /// Leave the room for good.
+    Leave,
+    /// Keepalive.
+    Ping,
+}
+
+/// Frames the server sends to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// The join succeeded.
+    Welcome {
+        /// This connection's session id.
+        session_id: String,
+        /// Who this member is.
+        member: MemberInfo,
+        /// The room joined.
+        room: RoomId,
+        /// The other members present.
+        members: Vec<MemberInfo>,
+        /// Room permissions.
+        permissions: Permissions,
+        /// What this member may do.
+        #[serde(default)]
+        capabilities: Capabilities,
+        /// ICE servers to use.
+        #[serde(default)]
+        ice_servers: Vec<IceServer>,
+        /// Present this on `join` after a drop to take the seat back.
+        resume_token: String,
+        /// Whether this join resumed a held seat (peer connections can be kept).
+        #[serde(default)]
+        resumed: bool,
+    },
+    /// Another member joined.
+    MemberJoined {
+        /// Who.
+        member: MemberInfo,
+    },
+    /// Another member left.
+    MemberLeft {
+        /// Who.
+        member: MemberRef,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A relayed offer.
+    Offer {
+        /// Sender.
+        from: MemberId,
+        /// The SDP.
+        sdp: String,
+    },
+    /// A relayed answer.
+    Answer {
+        /// Sender.
+        from: MemberId,
+        /// The SDP.
+        sdp: String,
+    },
+    /// A relayed candidate.
+    Candidate {
+        /// Sender.
+        from: MemberId,
+        /// The candidate.
+        #[serde(flatten)]
+        candidate: IceCandidate,
+    },
+    /// A member started publishing a source.
+    Published {
+        /// Who.
+        member: MemberId,
+        /// What.
+        source: Source,
+        /// The stream id the track arrives in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stream: Option<String>,
+    },
+    /// A member stopped publishing a source.
+    Unpublished {
+        /// Who.
+        member: MemberId,
+        /// What.
+        source: Source,
+    },
+    /// Position in the waiting queue.
+    Queue {
+        /// 1-based position.
+        position: u32,
+    },
+    /// The queue assigned an agent and a room.
+    Assigned {
+        /// The room to join.
+        room: RoomId,
+        /// The agent.
+        agent: MemberId,
+    },
+    /// The room's permissions or this member's capabilities changed.
+    Permissions {
+        /// Room permissions.
+        permissions: Permissions,
+        /// This member's capabilities.
+        capabilities: Capabilities,
+    },
+    /// A recording started or stopped.
+    RecordingState {
+        /// Local or cloud.
+        mode: RecordingMode,
+        /// Recording or stopped.
+        state: RecordingStatus,
+    },
+    /// A request failed; the connection stays usable unless it was a failed join.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Human-readable detail.
+        message: String,
+        /// The `type` of the frame that caused it, when known.
+        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
+    },
+    /// Keepalive answer.
+    Pong,
+}
+
+impl ServerMessage {
+    /// Builds an `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Error {
+            code,
+            message: message.into(),
+            reference: None,
+        }
+    }
+}
+
+/// The `{"v":1,…}` envelope; `flatten` keeps `v` first on the wire.
+#[derive(Serialize)]
+struct Envelope<'a, T> {
+    v: u64,
+    #[serde(flatten)]
+    msg: &'a T,
+}
+
+fn encode<T: Serialize>(msg: &T) -> String {
+    // Serializing these types cannot fail: no maps with non-string keys, no foreign Serialize.
+    serde_json::to_string(&Envelope {
+        v: PROTOCOL_VERSION,
+        msg,
+    })
+    .unwrap_or_else(|e| unreachable!("protocol types always serialize: {e}"))
+}
+
+/// Encodes a client frame.
+pub fn encode_client(msg: &ClientMessage) -> String {
+    encode(msg)
+}
+
+/// Encodes a server frame.
+pub fn encode_server(msg: &ServerMessage) -> String {
+    encode(msg)
+}
+
+/// Decodes and validates a client frame.
+pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
+    let msg: ClientMessage = decode(text, CLIENT_TYPES)?;
+    msg.validate()?;
+    Ok(msg)
+}
+
+/// Decodes and validates a server frame.
+pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
+    let msg: ServerMessage = decode(text, SERVER_TYPES)?;
+    msg.validate()?;
+    Ok(msg)
+}
+
+const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "offer",
+    "answer",
+    "candidate",
+    "publish",
+    "unpublish",
+    "consent",
+    "recording",
+    "queue_next",
+    "leave",
+    "ping",
+];
+const SERVER_TYPES: &[&str] = &[
+    "welcome",
+    "member_joined",
+    "member_left",
+    "offer",
+    "answer",
+    "candidate",
+    "published",
+    "unpublished",
+    "queue",
+    "assigned",
+    "permissions",
+    "recording_state",
+    "error",
+    "pong",
+];
+
+/// The `type` of a frame, if it can be read; used to fill `error.ref`.
+pub fn frame_type(text: &str) -> Option<String> {
+    if text.len() > MAX_FRAME_BYTES {
+        return None;
+    }
+    let value: Value = serde_json::from_str(text).ok()?;
+    value.get("type")?.as_str().map(str::to_owned)
+}
+
+fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ProtocolError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(ProtocolError::FrameTooLarge { size: text.len() });
+    }
+    let mut value: Value =
+        serde_json::from_str(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let Some(obj) = value.as_object_mut() else {
+        return Err(ProtocolError::NotJson("expected an object".into()));
+    };
+    match obj.remove("v") {
+        Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => {}
+        Some(other) => return Err(ProtocolError::UnsupportedVersion(other.to_string())),
+        None => return Err(ProtocolError::UnsupportedVersion("missing".into())),
+    }
+    match obj.get("type") {
+        Some(Value::String(t)) if known.contains(&t.as_str()) => {}
+        Some(Value::String(t)) => return Err(ProtocolError::UnknownType(t.clone())),
+        Some(other) => return Err(ProtocolError::UnknownType(other.to_string())),
+        None => return Err(ProtocolError::UnknownType("missing".into())),
+    }
+    T::deserialize(value).map_err(|e| ProtocolError::InvalidField(e.to_string()))
+}
+
+fn cap(field: &'static str, value: &str, max: usize) -> Result<(), ProtocolError> {
+    if value.len() > max {
+        return Err(ProtocolError::Invalid {
+            field,
+            reason: format!("is {} bytes, over the {max} byte limit", value.len()),
+        });
+    }
+    Ok(())
+}
+
+fn check_sdp(sdp: &str) -> Result<(), ProtocolError> {
+    cap("sdp", sdp, MAX_SDP_BYTES)?;
+    if !sdp.starts_with("v=") {
+        return Err(ProtocolError::Invalid {
+            field: "sdp",
+            reason: "must start with `v=`".into(),
+        });
+    }
+    Ok(())
+}
+
+fn check_candidate(c: &IceCandidate) -> Result<(), ProtocolError> {
+    cap("candidate", &c.candidate, MAX_CANDIDATE_BYTES)?;
+    if c.candidate.contains(['\r', '\n']) {
+        return Err(ProtocolError::Invalid {
+            field: "candidate",
+            reason: "must be a single line".into(),
+        });
+    }
+    if let Some(mid) = &c.sdp_mid {
+        cap("sdp_mid", mid, MAX_MID_BYTES)?;
+    }
+    Ok(())
+}
+
+fn check_stream(stream: Option<&String>) -> Result<(), ProtocolError> {
+    stream.map_or(Ok(()), |s| cap("stream", s, MAX_MID_BYTES))
+}
+
+impl ClientMessage {
+    /// Checks length caps and syntax beyond what the types enforce.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match self {
+            Self::Join {
+                token,
+                resume_token,
+            } => {
+                cap("token", token, MAX_TOKEN_BYTES)?;
+                if let Some(r) = resume_token {
+                    cap("resume_token", r, MAX_TOKEN_BYTES)?;
+                }
+                Ok(())
+            }
+            Self::Offer { sdp, .. } | Self::Answer { sdp, .. } => check_sdp(sdp),
+            Self::Candidate { candidate, .. } => check_candidate(candidate),
+            Self::Publish { stream, .. } => check_stream(stream.as_ref()),
+            Self::Unpublish { .. }
+            | Self::Consent { .. }
+            | Self::Recording { .. }
+            | Self::QueueNext
+            | Self::Leave
+            | Self::Ping => Ok(()),
+        }
+    }
+
+    /// The wire `type` of this message.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Join { .. } => "join",
+            Self::Offer { .. } => "offer",
+            Self::Answer { .. } => "answer",
+            Self::Candidate { .. } => "candidate",
+            Self::Publish { .. } => "publish",
+            Self::Unpublish { .. } => "unpublish",
+            Self::Consent { .. } => "consent",
+            Self::Recording { .. } => "recording",
+            Self::QueueNext => "queue_next",
+            Self::Leave => "leave",
+            Self::Ping => "ping",
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Checks length caps and syntax beyond what the types enforce.
+    pub fn validate(&self) -> Result<(), ProtocolError> {
+        match self {
+            Self::Welcome { resume_token, .. } => {
+                cap("resume_token", resume_token, MAX_TOKEN_BYTES)
+            }
+            Self::Offer { sdp, .. } | Self::Answer { sdp, .. } => check_sdp(sdp),
+            Self::Candidate { candidate, .. } => check_candidate(candidate),
+            Self::Published { stream, .. } => check_stream(stream.as_ref()),
+            Self::Error { message, .. } => cap("message", message, MAX_TEXT_BYTES),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
