@@ -1,0 +1,175 @@
+//! What a session tells its application.
+
+use crate::permissions::Capabilities;
+use crate::protocol::{
+    ErrorCode, LeaveReason, MemberId, MemberInfo, Permissions, RecordingMode, RecordingStatus,
+    RoomId, Source,
+};
+
+use super::SessionState;
+
+/// Something the application should know. New variants may be added.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// The session moved to a new state.
+    StateChanged(StateChanged),
+    /// The join (or a fresh re-join) was accepted.
+    Joined(Joined),
+    /// Another member arrived.
+    MemberJoined(MemberJoined),
+    /// Another member left for good.
+    MemberLeft(MemberLeft),
+    /// A member started publishing a source.
+    TrackPublished(TrackPublished),
+    /// A member stopped publishing a source.
+    TrackUnpublished(TrackUnpublished),
+    /// This member's permissions or capabilities changed.
+    PermissionsChanged(PermissionsChanged),
+    /// The signaling link dropped; a retry is scheduled.
+    Reconnecting(Reconnecting),
+    /// Signaling is back.
+    Reconnected(Reconnected),
+    /// A recording started or stopped.
+    RecordingChanged(RecordingChanged),
+    /// A request was refused or a peer link operation failed; the session goes on.
+    Error(ErrorReported),
+    /// The session is over; nothing more will happen.
+    Ended(Ended),
+}
+
+/// The session moved to a new state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateChanged {
+    /// The new state.
+    pub state: SessionState,
+}
+
+/// The server accepted the join.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joined {
+    /// This member.
+    pub member: MemberInfo,
+    /// The room.
+    pub room: RoomId,
+    /// The other members present.
+    pub members: Vec<MemberInfo>,
+    /// Room permissions.
+    pub permissions: Permissions,
+    /// What this member may do.
+    pub capabilities: Capabilities,
+}
+
+/// Another member arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberJoined {
+    /// Who.
+    pub member: MemberInfo,
+}
+
+/// Another member left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberLeft {
+    /// Who.
+    pub member: MemberId,
+    /// Why.
+    pub reason: LeaveReason,
+}
+
+/// A member started publishing a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackPublished {
+    /// Who publishes.
+    pub member: MemberId,
+    /// What.
+    pub source: Source,
+    /// The media stream id the track arrives in, if the publisher said.
+    pub stream: Option<String>,
+}
+
+/// A member stopped publishing a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackUnpublished {
+    /// Who.
+    pub member: MemberId,
+    /// What.
+    pub source: Source,
+}
+
+/// This member's permissions or capabilities changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionsChanged {
+    /// Room permissions.
+    pub permissions: Permissions,
+    /// What this member may do now.
+    pub capabilities: Capabilities,
+}
+
+/// The signaling link dropped; a retry is scheduled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnecting {
+    /// 1-based attempt number.
+    pub attempt: u32,
+    /// Delay before this attempt.
+    pub delay_ms: u64,
+}
+
+/// Signaling is back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconnected {
+    /// `true` when the held seat was resumed and peer links were kept; `false` when the grace
+    /// period had passed and the session joined afresh (peer links were rebuilt).
+    pub resumed: bool,
+}
+
+/// A recording started or stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingChanged {
+    /// Local or cloud.
+    pub mode: RecordingMode,
+    /// Recording or stopped.
+    pub state: RecordingStatus,
+}
+
+/// A non-fatal error: the server refused a request, sent something undecodable, or a peer link
+/// operation failed (`internal`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorReported {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Detail.
+    pub message: String,
+    /// The `type` of the refused frame, when known.
+    pub reference: Option<String>,
+}
+
+/// The session is over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// The application called `leave`.
+    Left,
+    /// The server refused the join (bad or expired token, room full…).
+    Rejected {
+        /// Stable code.
+        code: ErrorCode,
+        /// Detail.
+        message: String,
+    },
+    /// Another connection joined as this member.
+    Replaced,
+    /// The server could not be reached for the first join.
+    Unreachable,
+    /// Reconnecting failed too many times.
+    ReconnectFailed {
+        /// Attempts made.
+        attempts: u32,
+    },
+}

@@ -1,0 +1,277 @@
+use super::*;
+use crate::protocol::{RoomId, decode_client, encode_server};
+
+fn id(s: &str) -> MemberId {
+    MemberId::new(s).unwrap()
+}
+
+fn drain(s: &mut Session) -> Vec<Output> {
+    std::iter::from_fn(|| s.poll_output()).collect()
+}
+
+fn sent(outputs: &[Output]) -> Vec<ClientMessage> {
+    outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(f) => Some(decode_client(f).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn welcome(me: &str, role: Role, others: &[&str], resumed: bool) -> String {
+    let permissions = Permissions::default();
+    encode_server(&ServerMessage::Welcome {
+        session_id: "s_1".into(),
+        member: MemberInfo {
+            id: id(me),
+            role,
+            published: vec![],
+        },
+        room: RoomId::new("rm_1").unwrap(),
+        members: others
+            .iter()
+            .map(|o| MemberInfo {
+                id: id(o),
+                role: Role::Host,
+                published: vec![],
+            })
+            .collect(),
+        permissions,
+        capabilities: Capabilities::for_role(role, permissions),
+        ice_servers: vec![],
+        resume_token: "rt".into(),
+        resumed,
+    })
+}
+
+fn joined(me: &str, role: Role, others: &[&str]) -> Session {
+    let mut s = Session::new(SessionConfig::new("tok"));
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    s.handle_input(Input::Frame(welcome(me, role, others, false)), Millis(2))
+        .unwrap();
+    drain(&mut s);
+    s
+}
+
+#[test]
+fn join_sends_token_and_reaches_joined() {
+    let mut s = Session::new(SessionConfig::new("tok"));
+    assert_eq!(s.state(), SessionState::Idle);
+    s.join(Millis(0)).unwrap();
+    assert_eq!(s.join(Millis(0)), Err(SessionError::AlreadyJoined));
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    let out = drain(&mut s);
+    assert_eq!(
+        sent(&out),
+        vec![ClientMessage::Join {
+            token: "tok".into(),
+            resume_token: None
+        }]
+    );
+    s.handle_input(
+        Input::Frame(welcome("user_9", Role::Guest, &["agent_1"], false)),
+        Millis(2),
+    )
+    .unwrap();
+    let out = drain(&mut s);
+    assert!(out.contains(&Output::Peer {
+        peer: id("agent_1"),
+        command: PeerCommand::Create {
+            polite: false,
+            ice_servers: vec![]
+        }
+    }));
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Event(Event::Joined(_))))
+    );
+    assert_eq!(s.state(), SessionState::Joined);
+}
+
+#[test]
+fn join_timeout_with_no_welcome_ends_unreachable() {
+    let mut s = Session::new(SessionConfig::new("tok"));
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    let deadline = s.poll_timeout().unwrap();
+    assert_eq!(deadline, Millis(10_000));
+    s.handle_timeout(deadline);
+    let out = drain(&mut s);
+    assert!(out.contains(&Output::CloseTransport));
+    assert!(out.contains(&Output::Event(Event::Ended(Ended {
+        reason: EndReason::Unreachable
+    }))));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn rejected_join_ends_with_the_code() {
+    let mut s = Session::new(SessionConfig::new("tok"));
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    let err = encode_server(&ServerMessage::error(ErrorCode::TokenExpired, "expired"));
+    s.handle_input(Input::Frame(err), Millis(2)).unwrap();
+    let out = drain(&mut s);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Ended(Ended {
+            reason: EndReason::Rejected {
+                code: ErrorCode::TokenExpired,
+                ..
+            }
+        }))
+    )));
+    assert_eq!(s.state(), SessionState::Ended);
+}
+
+#[test]
+fn guest_cannot_publish_screen_without_permission_nor_before_notice() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    assert_eq!(
+        s.publish(Source::Camera, None),
+        Err(SessionError::Consent(ConsentError::NoticeNotAcknowledged))
+    );
+    s.acknowledge_notice();
+    let err = s.publish(Source::Screen, None).unwrap_err();
+    assert_eq!(
+        err,
+        SessionError::Forbidden(PermissionError::Missing(
+            crate::permissions::Capability::ShareScreen
+        ))
+    );
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(
+        drain(&mut s).is_empty(),
+        "nothing is sent for a refused action"
+    );
+    s.publish(Source::Camera, Some("cam".into())).unwrap();
+    assert_eq!(
+        sent(&drain(&mut s)),
+        vec![ClientMessage::Publish {
+            source: Source::Camera,
+            stream: Some("cam".into())
+        }]
+    );
+}
+
+#[test]
+fn observer_cannot_publish() {
+    let mut s = joined("obs_1", Role::Observer, &["agent_1"]);
+    s.acknowledge_notice();
+    for source in Source::ALL {
+        assert!(matches!(
+            s.publish(source, None),
+            Err(SessionError::Forbidden(_))
+        ));
+    }
+}
+
+#[test]
+fn pings_on_interval_and_detects_a_dead_link() {
+    let mut s = joined("user_9", Role::Guest, &[]);
+    assert_eq!(s.poll_timeout(), Some(Millis(10_002)));
+    s.handle_timeout(Millis(10_002));
+    assert_eq!(sent(&drain(&mut s)), vec![ClientMessage::Ping]);
+    // A pong keeps it alive.
+    s.handle_input(
+        Input::Frame(encode_server(&ServerMessage::Pong)),
+        Millis(10_010),
+    )
+    .unwrap();
+    s.handle_timeout(Millis(20_002));
+    assert_eq!(sent(&drain(&mut s)), vec![ClientMessage::Ping]);
+    // Then silence: dead after ping_timeout since the last frame.
+    let mut now = Millis(20_002);
+    let mut guard = 0;
+    while s.state() != SessionState::Reconnecting {
+        now = s.poll_timeout().unwrap();
+        s.handle_timeout(now);
+        guard += 1;
+        assert!(guard < 10, "no livelock");
+    }
+    assert_eq!(now, Millis(10_010 + 25_000));
+    let out = drain(&mut s);
+    assert!(out.contains(&Output::CloseTransport));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Reconnecting(Reconnecting { attempt: 1, .. }))
+    )));
+}
+
+#[test]
+fn undrained_outputs_are_refused() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    let mut result = Ok(());
+    for i in 0..=MAX_PENDING_OUTPUTS {
+        result = s.handle_input(
+            Input::Frame(encode_server(&ServerMessage::Pong)),
+            Millis(i as u64),
+        );
+        if result.is_err() {
+            break;
+        }
+        // Each pong adds nothing; force outputs with a peer event instead.
+        s.handle_input(
+            Input::Peer {
+                peer: id("agent_1"),
+                event: PeerEvent::LocalCandidate(IceCandidate {
+                    candidate: "candidate:1".into(),
+                    sdp_mid: None,
+                    sdp_m_line_index: None,
+                }),
+            },
+            Millis(i as u64),
+        )
+        .ok();
+    }
+    assert_eq!(result, Err(SessionError::OutputNotDrained));
+}
+
+#[test]
+fn peer_events_for_unknown_members_are_errors() {
+    let mut s = joined("user_9", Role::Guest, &[]);
+    let err = s
+        .handle_input(
+            Input::Peer {
+                peer: id("ghost"),
+                event: PeerEvent::NegotiationNeeded,
+            },
+            Millis(5),
+        )
+        .unwrap_err();
+    assert_eq!(err, SessionError::UnknownPeer(id("ghost")));
+}
+
+#[test]
+fn leave_closes_everything() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    s.leave().unwrap();
+    let out = drain(&mut s);
+    assert_eq!(sent(&out), vec![ClientMessage::Leave]);
+    assert!(out.contains(&Output::Peer {
+        peer: id("agent_1"),
+        command: PeerCommand::Close
+    }));
+    assert!(out.contains(&Output::CloseTransport));
+    assert_eq!(s.state(), SessionState::Ended);
+    assert_eq!(s.leave(), Err(SessionError::Ended));
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn garbage_from_the_server_is_reported_not_fatal() {
+    let mut s = joined("user_9", Role::Guest, &[]);
+    s.handle_input(Input::Frame("{nope".into()), Millis(5))
+        .unwrap();
+    let out = drain(&mut s);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::Error(ErrorReported {
+            code: ErrorCode::BadRequest,
+            ..
+        }))
+    )));
+    assert_eq!(s.state(), SessionState::Joined);
+}
