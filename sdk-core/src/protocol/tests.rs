@@ -72,7 +72,7 @@ fn server_examples() -> Vec<ServerMessage> {
             session_id: "s_1".into(),
             member: user.clone(),
             room: RoomId::new("rm_20251003_001").unwrap(),
-            members: vec![agent.clone()],
+            members: vec![agent],
             permissions,
             capabilities: Capabilities::for_role(Role::Guest, permissions),
             ice_servers: vec![IceServer {
