@@ -1,0 +1,36 @@
+//! `cargo xtask <command>`: the project's developer commands.
+//!
+//! - `test`  — everything CI checks; installs what it needs when missing.
+//! - `demo`  — builds the browser SDK and serves the demo pages with the reference server.
+//! - `wasm`  — builds the browser SDK into `packages-npm/`.
+//! - `bench signaling` — the signaling load benchmark (prints figures).
+//!
+//! Each step prints what it runs; the first failing step fails the command.
+
+mod steps;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test"] => steps::test(),
+        ["demo", rest @ ..] => steps::demo(rest),
+        ["wasm"] => steps::wasm(),
+        ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS]>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
