@@ -1,0 +1,268 @@
+//! Glue tests in real headless Chromium (`cargo test -p assistrtc-wasm --target
+//! wasm32-unknown-unknown`): core commands mapped onto real `RTCPeerConnection`s, events back,
+//! and release of every resource.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use assistrtc_core::protocol::{MemberId, Source};
+use assistrtc_core::session::{IceState, PeerCommand, PeerEvent, SdpKind};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+use web_sys::{MediaStream, MediaStreamTrack, MediaStreamTrackState, RtcPeerConnectionState};
+
+use crate::js::get;
+use crate::peer::{PeerLink, PeerObserver};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[derive(Default)]
+struct Recorder {
+    events: RefCell<Vec<PeerEvent>>,
+    tracks: RefCell<Vec<(MediaStreamTrack, Option<MediaStream>)>>,
+}
+
+impl PeerObserver for Recorder {
+    fn peer_event(&self, _peer: &MemberId, event: PeerEvent) {
+        self.events.borrow_mut().push(event);
+    }
+    fn remote_track(&self, _peer: &MemberId, track: MediaStreamTrack, stream: Option<MediaStream>) {
+        self.tracks.borrow_mut().push((track, stream));
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<PeerEvent> {
+        std::mem::take(&mut *self.events.borrow_mut())
+    }
+}
+
+async fn tick() {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 5)
+            .unwrap();
+    });
+    JsFuture::from(p).await.unwrap();
+}
+
+/// Polls `f` every few ms until it yields, failing after `ms` of page time.
+async fn within<T>(ms: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = js_sys::Date::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            js_sys::Date::now() - start < ms,
+            "timed out after {ms} ms waiting for {what}"
+        );
+        tick().await;
+    }
+}
+
+async fn camera() -> MediaStream {
+    let devices = web_sys::window()
+        .unwrap()
+        .navigator()
+        .media_devices()
+        .unwrap();
+    let c = web_sys::MediaStreamConstraints::new();
+    c.set_video(&JsValue::TRUE);
+    JsFuture::from(devices.get_user_media_with_constraints(&c).unwrap())
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap()
+}
+
+fn id(s: &str) -> MemberId {
+    MemberId::new(s).unwrap()
+}
+
+/// Candidates in flight, held (as the core holds them) until the receiver has a remote
+/// description.
+#[derive(Default)]
+struct Wire {
+    held: [Vec<assistrtc_core::protocol::IceCandidate>; 2],
+    ready: [bool; 2],
+    connected: [bool; 2],
+}
+
+/// Forwards local candidates each way and records ICE connectivity; returns other events.
+fn pump(links: [&PeerLink; 2], recs: [&Recorder; 2], wire: &mut Wire) -> Vec<(usize, PeerEvent)> {
+    let mut other = Vec::new();
+    for (i, rec) in recs.iter().enumerate() {
+        for e in rec.take() {
+            match e {
+                PeerEvent::LocalCandidate(c) => wire.held[1 - i].push(c),
+                PeerEvent::IceStateChanged(IceState::Connected) => wire.connected[i] = true,
+                PeerEvent::IceStateChanged(_) => {}
+                PeerEvent::RemoteDescriptionApplied => {
+                    wire.ready[i] = true;
+                    other.push((i, e));
+                }
+                e => other.push((i, e)),
+            }
+        }
+    }
+    for (i, link) in links.iter().enumerate() {
+        if wire.ready[i] {
+            for c in wire.held[i].drain(..) {
+                link.run(PeerCommand::AddIceCandidate(c));
+            }
+        }
+    }
+    other
+}
+
+#[wasm_bindgen_test]
+async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
+    let (ra, rb) = (Rc::new(Recorder::default()), Rc::new(Recorder::default()));
+    let a = PeerLink::new(id("agent_1"), &[], ra.clone()).unwrap();
+    let b = PeerLink::new(id("user_9"), &[], rb.clone()).unwrap();
+    let stream = camera().await;
+    let track: MediaStreamTrack = stream.get_video_tracks().get(0).dyn_into().unwrap();
+    a.add_track(&track, &stream);
+
+    let mut wire = Wire::default();
+    let mut log: Vec<(usize, PeerEvent)> = Vec::new();
+    let step = |log: &mut Vec<(usize, PeerEvent)>, wire: &mut Wire| {
+        log.extend(pump([&a, &b], [&ra, &rb], wire));
+    };
+
+    // negotiationneeded → CreateOffer → LocalDescription(offer)
+    within(5_000.0, "negotiationneeded", || {
+        step(&mut log, &mut wire);
+        log.iter()
+            .position(|(i, e)| *i == 0 && *e == PeerEvent::NegotiationNeeded)
+    })
+    .await;
+    a.run(PeerCommand::CreateOffer { ice_restart: false });
+    let offer = within(5_000.0, "local offer", || {
+        step(&mut log, &mut wire);
+        log.iter().find_map(|(i, e)| match e {
+            PeerEvent::LocalDescription {
+                kind: SdpKind::Offer,
+                sdp,
+            } if *i == 0 => Some(sdp.clone()),
+            _ => None,
+        })
+    })
+    .await;
+    assert!(offer.starts_with("v=0") && offer.contains("m=video"));
+    b.run(PeerCommand::SetRemoteDescription {
+        kind: SdpKind::Offer,
+        sdp: offer,
+    });
+    within(5_000.0, "offer applied", || {
+        step(&mut log, &mut wire);
+        log.iter()
+            .position(|(i, e)| *i == 1 && *e == PeerEvent::RemoteDescriptionApplied)
+    })
+    .await;
+    b.run(PeerCommand::CreateAnswer);
+    let answer = within(5_000.0, "local answer", || {
+        step(&mut log, &mut wire);
+        log.iter().find_map(|(i, e)| match e {
+            PeerEvent::LocalDescription {
+                kind: SdpKind::Answer,
+                sdp,
+            } if *i == 1 => Some(sdp.clone()),
+            _ => None,
+        })
+    })
+    .await;
+    a.run(PeerCommand::SetRemoteDescription {
+        kind: SdpKind::Answer,
+        sdp: answer,
+    });
+    within(10_000.0, "ICE connected on both sides", || {
+        step(&mut log, &mut wire);
+        (wire.connected[0] && wire.connected[1]).then_some(())
+    })
+    .await;
+    assert!(
+        !log.iter()
+            .any(|(_, e)| matches!(e, PeerEvent::OperationFailed { .. })),
+        "{log:?}"
+    );
+    let tracks = rb.tracks.borrow().clone();
+    assert_eq!(tracks.len(), 1);
+    assert_eq!(tracks[0].0.kind(), "video");
+    assert_eq!(
+        tracks[0].1.as_ref().map(MediaStream::id),
+        Some(stream.id()),
+        "the stream id labels the source"
+    );
+
+    // A bad description is reported as OperationFailed, not thrown.
+    a.run(PeerCommand::SetRemoteDescription {
+        kind: SdpKind::Offer,
+        sdp: "v=0\r\nnonsense".into(),
+    });
+    within(5_000.0, "failure report", || {
+        step(&mut log, &mut wire);
+        log.iter()
+            .position(|(_, e)| matches!(e, PeerEvent::OperationFailed { .. }))
+    })
+    .await;
+
+    // Release: dropping the link closes the connection and detaches its handlers.
+    let pc = a.connection().clone();
+    drop(a);
+    assert_eq!(pc.connection_state(), RtcPeerConnectionState::Closed);
+    assert!(
+        pc.onicecandidate().is_none()
+            && pc.ontrack().is_none()
+            && pc.onnegotiationneeded().is_none()
+    );
+    track.stop();
+}
+
+#[wasm_bindgen_test]
+async fn connect_rejects_bad_options_with_a_code() {
+    let err = JsFuture::from(crate::AssistClient::connect(JsValue::from_str("nope")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        get(&err, "code").as_string().as_deref(),
+        Some("bad_request")
+    );
+    assert!(err.is_instance_of::<js_sys::Error>());
+}
+
+#[wasm_bindgen_test]
+async fn connect_to_an_unreachable_server_rejects_and_releases() {
+    let options = crate::js::obj(&[
+        ("url", "ws://127.0.0.1:9/v1/signal".into()),
+        ("token", "t".into()),
+    ]);
+    let err = JsFuture::from(crate::AssistClient::connect(options))
+        .await
+        .unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("internal"));
+    assert!(
+        String::from(err.dyn_ref::<js_sys::Error>().unwrap().message())
+            .contains("could not be reached")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn local_media_stop_ends_tracks_and_detaches_handlers() {
+    let stream = camera().await;
+    let media = crate::driver::LocalMedia {
+        stream: stream.clone(),
+        _on_ended: None,
+    };
+    let tracks = media.tracks();
+    assert!(!tracks.is_empty());
+    media.stop();
+    for t in tracks {
+        assert_eq!(t.ready_state(), MediaStreamTrackState::Ended);
+        assert!(t.onended().is_none());
+    }
+    let _ = Source::Camera;
+}

@@ -1,0 +1,149 @@
+//! Core events → the JS event payloads documented in the TypeScript section of `lib.rs`.
+
+use assistrtc_core::protocol::{LeaveReason, MemberId, MemberInfo, Role, Source};
+use assistrtc_core::session::{EndReason, Event, SessionState};
+use wasm_bindgen::JsValue;
+use web_sys::{MediaStream, MediaStreamTrack};
+
+use crate::js::{obj, source_name};
+
+pub(crate) fn state_name(state: SessionState) -> &'static str {
+    match state {
+        SessionState::Idle => "idle",
+        SessionState::Joining => "joining",
+        SessionState::Joined => "joined",
+        SessionState::Negotiating => "negotiating",
+        SessionState::Connected => "connected",
+        SessionState::Reconnecting => "reconnecting",
+        SessionState::Ended => "ended",
+    }
+}
+
+pub(crate) fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Host => "host",
+        Role::Guest => "guest",
+        Role::Observer => "observer",
+    }
+}
+
+fn member(m: &MemberInfo) -> JsValue {
+    obj(&[
+        ("id", m.id.as_str().into()),
+        ("role", role_name(m.role).into()),
+    ])
+}
+
+fn reason_name(reason: LeaveReason) -> &'static str {
+    match reason {
+        LeaveReason::Left => "left",
+        LeaveReason::Timeout => "timeout",
+        LeaveReason::Removed => "removed",
+    }
+}
+
+pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> JsValue {
+    serde_wasm_bindgen::to_value(v).unwrap_or(JsValue::NULL)
+}
+
+pub(crate) fn track_added(
+    member: &MemberId,
+    source: Source,
+    track: &MediaStreamTrack,
+    stream: &MediaStream,
+) -> JsValue {
+    obj(&[
+        ("member", member.as_str().into()),
+        ("source", source_name(source).into()),
+        ("kind", track.kind().into()),
+        ("track", track.into()),
+        ("stream", stream.into()),
+    ])
+}
+
+/// The JS event name and payload for a core event, if it has one.
+pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
+    Some(match event {
+        Event::StateChanged(e) => (
+            "stateChanged",
+            obj(&[("state", state_name(e.state).into())]),
+        ),
+        Event::Joined(e) => (
+            "joined",
+            obj(&[
+                ("member", member(&e.member)),
+                ("room", e.room.as_str().into()),
+                (
+                    "members",
+                    e.members
+                        .iter()
+                        .map(member)
+                        .collect::<js_sys::Array>()
+                        .into(),
+                ),
+                ("permissions", to_value(&e.permissions)),
+                ("capabilities", to_value(&e.capabilities)),
+            ]),
+        ),
+        Event::MemberJoined(e) => ("memberJoined", obj(&[("member", member(&e.member))])),
+        Event::MemberLeft(e) => (
+            "memberLeft",
+            obj(&[
+                ("member", e.member.as_str().into()),
+                ("reason", reason_name(e.reason).into()),
+            ]),
+        ),
+        Event::TrackPublished(_) => return None,
+        Event::TrackUnpublished(e) => (
+            "trackRemoved",
+            obj(&[
+                ("member", e.member.as_str().into()),
+                ("source", source_name(e.source).into()),
+            ]),
+        ),
+        Event::PermissionsChanged(e) => (
+            "permissionsChanged",
+            obj(&[
+                ("permissions", to_value(&e.permissions)),
+                ("capabilities", to_value(&e.capabilities)),
+            ]),
+        ),
+        Event::Reconnecting(e) => (
+            "reconnecting",
+            obj(&[
+                ("attempt", e.attempt.into()),
+                ("delayMs", (e.delay_ms as f64).into()),
+            ]),
+        ),
+        Event::Reconnected(e) => ("reconnected", obj(&[("resumed", e.resumed.into())])),
+        Event::RecordingChanged(e) => (
+            "recordingChanged",
+            obj(&[("mode", to_value(&e.mode)), ("state", to_value(&e.state))]),
+        ),
+        Event::Error(e) => (
+            "error",
+            obj(&[
+                ("code", e.code.as_str().into()),
+                ("message", e.message.as_str().into()),
+                (
+                    "ref",
+                    e.reference
+                        .as_deref()
+                        .map_or(JsValue::UNDEFINED, JsValue::from),
+                ),
+            ]),
+        ),
+        Event::Ended(e) => {
+            let reason = match &e.reason {
+                EndReason::Left => "left",
+                EndReason::Rejected { .. } => "rejected",
+                EndReason::Replaced => "replaced",
+                EndReason::Unreachable => "unreachable",
+                EndReason::ReconnectFailed { .. } => "reconnect_failed",
+                _ => "other",
+            };
+            ("ended", obj(&[("reason", reason.into())]))
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,78 @@
+//! Small helpers for building JS values and errors.
+
+use assistrtc_core::protocol::{ErrorCode, Source};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+
+/// Builds a plain JS object from key/value pairs.
+pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = Object::new();
+    for (k, v) in pairs {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&o, &JsValue::from_str(k), v);
+    }
+    o.into()
+}
+
+/// Reads `o[key]`, `undefined` if absent or `o` is not an object.
+pub(crate) fn get(o: &JsValue, key: &str) -> JsValue {
+    if !o.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// An `Error` with a stable `code` property, the shape every SDK failure takes.
+pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    let _ = Reflect::set(
+        &e,
+        &JsValue::from_str("code"),
+        &JsValue::from_str(code.as_str()),
+    );
+    e.into()
+}
+
+/// Wraps a failure thrown by a browser API (a `DOMException`, usually) with our code, keeping
+/// the browser's own name and message.
+pub(crate) fn browser_error(code: ErrorCode, what: &str, cause: &JsValue) -> JsValue {
+    let detail = cause
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .or_else(|| cause.as_string())
+        .unwrap_or_else(|| "unknown error".into());
+    let e = error(code, &format!("{what} failed: {detail}"));
+    let _ = Reflect::set(&e, &JsValue::from_str("cause"), cause);
+    e
+}
+
+pub(crate) fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Camera => "camera",
+        Source::Microphone => "microphone",
+        Source::Screen => "screen",
+    }
+}
+
+pub(crate) fn parse_source(value: &str) -> Result<Source, JsValue> {
+    match value {
+        "camera" => Ok(Source::Camera),
+        "microphone" => Ok(Source::Microphone),
+        "screen" => Ok(Source::Screen),
+        other => Err(error(
+            ErrorCode::BadRequest,
+            &format!("unknown source {other:?}: expected camera, microphone or screen"),
+        )),
+    }
+}
+
+pub(crate) fn warn(message: &str) {
+    web_sys::console::warn_1(&JsValue::from_str(message));
+}
+
+/// Milliseconds on the page's monotonic clock.
+pub(crate) fn now_ms() -> u64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or_else(js_sys::Date::now, |p| p.now()) as u64
+}

@@ -1,0 +1,291 @@
+//! AssistRTC for the browser: a thin wasm-bindgen driver of the core session.
+//!
+//! Protocol, permissions and negotiation logic live in `assistrtc-core`; this crate owns the
+//! WebSocket, the `RTCPeerConnection`s, local media and timers, and turns between core
+//! outputs/inputs and web-sys calls/events. Every closure is owned by the struct that
+//! registered it and detached on drop; `leave()` (or freeing the client) releases everything.
+//!
+//! ```js
+//! import { AssistClient } from '@assistrtc/web';
+//! const client = await AssistClient.connect({ url: 'http://127.0.0.1:8080', token, noticeAcknowledged: true });
+//! client.on('trackAdded', ({ member, source, stream }) => show(source, stream));
+//! await client.startCamera();
+//! ```
+
+mod driver;
+mod events;
+mod js;
+mod media;
+mod peer;
+mod socket;
+
+use std::rc::Rc;
+
+use assistrtc_core::protocol::{ClientMessage, ErrorCode};
+use assistrtc_core::session::{Session, SessionConfig};
+use js_sys::{Function, Promise};
+use wasm_bindgen::prelude::*;
+
+use crate::driver::Shared;
+use crate::js::{error, get, parse_source};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = r#"
+/** A kind of media. */
+export type Source = "camera" | "microphone" | "screen";
+/** Where a client is. */
+export type SessionState = "idle" | "joining" | "joined" | "negotiating" | "connected" | "reconnecting" | "ended";
+/** A stable error code, also on every rejected promise's `code`. */
+export type ErrorCode = "bad_request" | "unsupported_version" | "unauthorized" | "token_expired" | "forbidden"
+  | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal";
+export type Capability = "publish_camera" | "publish_microphone" | "share_screen" | "annotate"
+  | "record_local" | "record_cloud" | "download";
+export interface Member { id: string; role: "host" | "guest" | "observer"; }
+export interface Permissions { screen: boolean; recording: "none" | "local" | "cloud"; }
+export interface ConnectOptions {
+  /** `http(s)://host:port` of the server, or the full `ws(s)://…/v1/signal` URL. */
+  url: string;
+  /** The member's join token from `POST /v1/rooms`. */
+  token: string;
+  /** The user has seen and accepted the call notice; media cannot start before this. */
+  noticeAcknowledged?: boolean;
+}
+export interface ShareScreenOptions { audio?: boolean; }
+export interface InboundVideoStats { member: string; source: Source | null; kind: string; framesDecoded: number; bytesReceived: number; }
+export interface AssistEventMap {
+  stateChanged: { state: SessionState };
+  joined: { member: Member; room: string; members: Member[]; permissions: Permissions; capabilities: Capability[] };
+  memberJoined: { member: Member };
+  memberLeft: { member: string; reason: "left" | "timeout" | "removed" };
+  trackAdded: { member: string; source: Source; kind: string; track: MediaStreamTrack; stream: MediaStream };
+  trackRemoved: { member: string; source: Source };
+  localTrackEnded: { source: Source };
+  permissionsChanged: { permissions: Permissions; capabilities: Capability[] };
+  reconnecting: { attempt: number; delayMs: number };
+  reconnected: { resumed: boolean };
+  recordingChanged: { mode: "local" | "cloud"; state: "recording" | "stopped" };
+  error: { code: ErrorCode; message: string; ref?: string };
+  ended: { reason: "left" | "rejected" | "replaced" | "unreachable" | "reconnect_failed" | "other" };
+}
+export interface AssistClient {
+  on<K extends keyof AssistEventMap>(event: K, handler: (event: AssistEventMap[K]) => void): void;
+  off<K extends keyof AssistEventMap>(event: K, handler: (event: AssistEventMap[K]) => void): void;
+}
+"#;
+
+/// A member's connection to a call.
+#[wasm_bindgen]
+pub struct AssistClient {
+    shared: Rc<Shared>,
+}
+
+#[wasm_bindgen]
+impl AssistClient {
+    /// Joins the room the token is for; resolves once the server welcomed this member.
+    /// Rejects with `{code, message}` (`unauthorized`, `token_expired`, …) otherwise.
+    #[wasm_bindgen(unchecked_return_type = "Promise<AssistClient>")]
+    pub fn connect(
+        #[wasm_bindgen(unchecked_param_type = "ConnectOptions")] options: JsValue,
+    ) -> Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let url = get(&options, "url").as_string().ok_or_else(|| {
+                error(ErrorCode::BadRequest, "connect: `url` (string) is required")
+            })?;
+            let token = get(&options, "token").as_string().ok_or_else(|| {
+                error(
+                    ErrorCode::BadRequest,
+                    "connect: `token` (string) is required",
+                )
+            })?;
+            let mut config = SessionConfig::new(token);
+            config.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+            let mut session = Session::new(config);
+            if get(&options, "noticeAcknowledged").as_bool() == Some(true) {
+                session.acknowledge_notice();
+            }
+            let shared = Shared::new(session, socket::signal_url(&url));
+            let joined =
+                Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject));
+            shared
+                .state
+                .borrow_mut()
+                .session
+                .join(assistrtc_core::Millis(js::now_ms()))
+                .map_err(|e| error(e.code(), &e.to_string()))?;
+            shared.drive();
+            wasm_bindgen_futures::JsFuture::from(joined).await?;
+            Ok(AssistClient { shared }.into())
+        })
+    }
+
+    /// Adds an event listener (see `AssistEventMap`).
+    pub fn on(&self, event: &str, handler: Function) {
+        self.shared.on(event, handler);
+    }
+
+    /// Removes an event listener added with `on`.
+    pub fn off(&self, event: &str, handler: &Function) {
+        self.shared.off(event, handler);
+    }
+
+    /// The current state.
+    #[wasm_bindgen(getter, unchecked_return_type = "SessionState")]
+    pub fn state(&self) -> String {
+        events::state_name(self.shared.state.borrow().session.state()).into()
+    }
+
+    /// This member's id.
+    #[wasm_bindgen(getter, js_name = memberId)]
+    pub fn member_id(&self) -> Option<String> {
+        self.shared
+            .state
+            .borrow()
+            .session
+            .member()
+            .map(|m| m.id.to_string())
+    }
+
+    /// This member's capabilities.
+    #[wasm_bindgen(getter, unchecked_return_type = "Capability[]")]
+    pub fn capabilities(&self) -> JsValue {
+        events::to_value(&self.shared.state.borrow().session.capabilities())
+    }
+
+    /// Whether this member may share a screen (to decide whether to show the button).
+    #[wasm_bindgen(js_name = canShareScreen)]
+    pub fn can_share_screen(&self) -> bool {
+        let msg = ClientMessage::Publish {
+            source: assistrtc_core::protocol::Source::Screen,
+            stream: None,
+        };
+        self.shared.state.borrow().session.may(&msg).is_ok()
+    }
+
+    /// Records that the user accepted the call notice (media may start after this).
+    #[wasm_bindgen(js_name = acknowledgeNotice)]
+    pub fn acknowledge_notice(&self) {
+        self.shared.state.borrow_mut().session.acknowledge_notice();
+    }
+
+    /// Grants or withdraws consent to being recorded.
+    #[wasm_bindgen(js_name = setRecordingConsent)]
+    pub fn set_recording_consent(&self, granted: bool) -> Result<(), JsValue> {
+        let r = self
+            .shared
+            .state
+            .borrow_mut()
+            .session
+            .set_recording_consent(granted);
+        self.shared.drive();
+        r.map_err(|e| error(e.code(), &e.to_string()))
+    }
+
+    /// Turns the camera on; resolves with the local stream (for a preview).
+    #[wasm_bindgen(js_name = startCamera, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn start_camera(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MediaTrackConstraints | boolean | undefined")]
+        constraints: JsValue,
+    ) -> Promise {
+        media::start(
+            self.shared.clone(),
+            assistrtc_core::protocol::Source::Camera,
+            constraints,
+        )
+    }
+
+    /// Turns the microphone on; resolves with the local stream.
+    #[wasm_bindgen(js_name = startMicrophone, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn start_microphone(&self) -> Promise {
+        media::start(
+            self.shared.clone(),
+            assistrtc_core::protocol::Source::Microphone,
+            JsValue::UNDEFINED,
+        )
+    }
+
+    /// Shares a screen, window or tab; rejects with `forbidden` when this member may not.
+    #[wasm_bindgen(js_name = shareScreen, unchecked_return_type = "Promise<MediaStream>")]
+    pub fn share_screen(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ShareScreenOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        media::start(
+            self.shared.clone(),
+            assistrtc_core::protocol::Source::Screen,
+            options,
+        )
+    }
+
+    /// Stops sharing the screen.
+    #[wasm_bindgen(js_name = stopScreen)]
+    pub fn stop_screen(&self) -> Result<(), JsValue> {
+        media::stop(&self.shared, assistrtc_core::protocol::Source::Screen)
+    }
+
+    /// Turns a source off and stops its tracks.
+    #[wasm_bindgen(js_name = stopSource)]
+    pub fn stop_source(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Source")] source: &str,
+    ) -> Result<(), JsValue> {
+        media::stop(&self.shared, parse_source(source)?)
+    }
+
+    /// Mutes or unmutes a local source without renegotiating.
+    #[wasm_bindgen(js_name = setMuted)]
+    pub fn set_muted(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Source")] source: &str,
+        muted: bool,
+    ) -> Result<(), JsValue> {
+        media::set_muted(&self.shared, parse_source(source)?, muted)
+    }
+
+    /// The local stream of a source, if it is on.
+    #[wasm_bindgen(js_name = localStream)]
+    pub fn local_stream(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Source")] source: &str,
+    ) -> Result<Option<web_sys::MediaStream>, JsValue> {
+        let source = parse_source(source)?;
+        Ok(self
+            .shared
+            .state
+            .borrow()
+            .local
+            .get(&source)
+            .map(|m| m.stream.clone()))
+    }
+
+    /// Inbound video stats per remote track, labelled with member and source.
+    #[wasm_bindgen(js_name = inboundVideoStats, unchecked_return_type = "Promise<InboundVideoStats[]>")]
+    pub fn inbound_video_stats(&self) -> Promise {
+        media::inbound_video_stats(self.shared.clone())
+    }
+
+    /// Leaves the call: tells the server, stops every track, closes every connection, drops
+    /// every listener. Safe to call twice.
+    pub fn leave(&self) -> Promise {
+        let left = self.shared.state.borrow_mut().session.leave();
+        self.shared.drive();
+        self.shared.release_media();
+        self.shared.clear_listeners();
+        match left {
+            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
+            // Already over: nothing left to release.
+            Err(_) => Promise::resolve(&JsValue::UNDEFINED),
+        }
+    }
+
+    /// Closes the signaling socket as a network failure would (for tests of resume).
+    #[wasm_bindgen(js_name = simulateSignalingDrop)]
+    pub fn simulate_signaling_drop(&self) {
+        if let Some(s) = &self.shared.state.borrow().socket {
+            s.close_abruptly();
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests;

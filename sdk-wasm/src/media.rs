@@ -1,0 +1,232 @@
+//! Local media: capture, publish, stop, mute; and inbound stats.
+
+use std::rc::Rc;
+
+use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
+use js_sys::{Array, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
+use web_sys::{DisplayMediaStreamConstraints, MediaStream, MediaStreamConstraints};
+
+use crate::driver::{LocalMedia, Shared};
+use crate::js::{browser_error, error, get, obj, source_name};
+
+/// Checks before prompting the user: a member who may not share never sees the picker.
+fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
+    let st = shared.state.borrow();
+    let msg = ClientMessage::Publish {
+        source,
+        stream: None,
+    };
+    st.session
+        .may(&msg)
+        .map_err(|e| error(ErrorCode::Forbidden, &e.user_message()))?;
+    st.session
+        .consent()
+        .may_publish()
+        .map_err(|e| error(e.code(), &e.to_string()))?;
+    if st.local.contains_key(&source) {
+        return Err(error(
+            ErrorCode::Conflict,
+            &format!("{} is already on", source_name(source)),
+        ));
+    }
+    Ok(())
+}
+
+async fn capture(source: Source, options: &JsValue) -> Result<MediaStream, JsValue> {
+    let devices = web_sys::window()
+        .ok_or_else(|| error(ErrorCode::Internal, "no window"))?
+        .navigator()
+        .media_devices()
+        .map_err(|e| browser_error(ErrorCode::Internal, "navigator.mediaDevices", &e))?;
+    let (promise, what) = match source {
+        Source::Camera => {
+            let c = MediaStreamConstraints::new();
+            let video = if options.is_undefined() || options.is_null() {
+                JsValue::TRUE
+            } else {
+                options.clone()
+            };
+            c.set_video(&video);
+            (
+                devices.get_user_media_with_constraints(&c),
+                "getUserMedia(camera)",
+            )
+        }
+        Source::Microphone => {
+            let c = MediaStreamConstraints::new();
+            c.set_audio(&JsValue::TRUE);
+            (
+                devices.get_user_media_with_constraints(&c),
+                "getUserMedia(microphone)",
+            )
+        }
+        Source::Screen => {
+            let c = DisplayMediaStreamConstraints::new();
+            c.set_video(&JsValue::TRUE);
+            c.set_audio(&JsValue::from_bool(
+                get(options, "audio").as_bool() == Some(true),
+            ));
+            (
+                devices.get_display_media_with_constraints(&c),
+                "getDisplayMedia",
+            )
+        }
+    };
+    let promise = promise.map_err(|e| browser_error(ErrorCode::Internal, what, &e))?;
+    let stream = JsFuture::from(promise).await.map_err(|e| {
+        // The user said no, or no device: not our fault, but the caller must know.
+        browser_error(ErrorCode::Forbidden, what, &e)
+    })?;
+    stream
+        .dyn_into::<MediaStream>()
+        .map_err(|_| error(ErrorCode::Internal, "capture returned no MediaStream"))
+}
+
+pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Promise {
+    future_to_promise(async move {
+        check_allowed(&shared, source)?;
+        let stream = capture(source, &options).await?;
+        let published = shared
+            .state
+            .borrow_mut()
+            .session
+            .publish(source, Some(stream.id()));
+        if let Err(e) = published {
+            LocalMedia {
+                stream,
+                _on_ended: None,
+            }
+            .stop();
+            return Err(error(e.code(), &e.to_string()));
+        }
+        let media = {
+            let handle = shared.handle();
+            let on_ended = Closure::<dyn FnMut()>::new(move || {
+                if let Some(s) = handle.0.upgrade() {
+                    if stop(&s, source).is_ok() {
+                        s.dispatch(
+                            "localTrackEnded",
+                            obj(&[("source", source_name(source).into())]),
+                        );
+                    }
+                }
+            });
+            let media = LocalMedia {
+                stream: stream.clone(),
+                _on_ended: None,
+            };
+            // The video track ending (user pressed "Stop sharing", camera unplugged) ends the source.
+            if let Some(t) = media
+                .tracks()
+                .into_iter()
+                .find(|t| t.kind() == "video")
+                .or_else(|| media.tracks().into_iter().next())
+            {
+                t.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+            }
+            LocalMedia {
+                _on_ended: Some(on_ended),
+                ..media
+            }
+        };
+        {
+            let mut guard = shared.state.borrow_mut();
+            let st = &mut *guard;
+            for link in st.links.values_mut() {
+                let senders = link.senders.entry(source).or_default();
+                for t in media.tracks() {
+                    senders.push(link.link.add_track(&t, &media.stream));
+                }
+            }
+            st.local.insert(source, media);
+        }
+        shared.drive();
+        Ok(stream.into())
+    })
+}
+
+pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
+    let media = {
+        let mut guard = shared.state.borrow_mut();
+        let st = &mut *guard;
+        let media = st.local.remove(&source).ok_or_else(|| {
+            error(
+                ErrorCode::NotFound,
+                &format!("{} is not on", source_name(source)),
+            )
+        })?;
+        for link in st.links.values_mut() {
+            for sender in link.senders.remove(&source).unwrap_or_default() {
+                link.link.remove_sender(&sender);
+            }
+        }
+        st.session
+            .unpublish(source)
+            .map_err(|e| error(e.code(), &e.to_string()))?;
+        media
+    };
+    media.stop();
+    shared.drive();
+    Ok(())
+}
+
+pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<(), JsValue> {
+    let st = shared.state.borrow();
+    let media = st.local.get(&source).ok_or_else(|| {
+        error(
+            ErrorCode::NotFound,
+            &format!("{} is not on", source_name(source)),
+        )
+    })?;
+    for t in media.tracks() {
+        t.set_enabled(!muted);
+    }
+    Ok(())
+}
+
+pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
+    future_to_promise(async move {
+        let links: Vec<(String, web_sys::RtcPeerConnection)> = shared
+            .state
+            .borrow()
+            .links
+            .iter()
+            .map(|(id, l)| (id.to_string(), l.link.connection().clone()))
+            .collect();
+        let out = Array::new();
+        for (member, pc) in links {
+            let report = JsFuture::from(pc.get_stats()).await?;
+            let Some(iter) = js_sys::try_iter(&report)? else {
+                continue;
+            };
+            for entry in iter {
+                let stat = Array::from(&entry?).get(1);
+                if get(&stat, "type").as_string().as_deref() != Some("inbound-rtp")
+                    || get(&stat, "kind").as_string().as_deref() != Some("video")
+                {
+                    continue;
+                }
+                let track_id = get(&stat, "trackIdentifier")
+                    .as_string()
+                    .unwrap_or_default();
+                let source = shared
+                    .state
+                    .borrow()
+                    .remote
+                    .get(&track_id)
+                    .map_or(JsValue::NULL, |t| source_name(t.source).into());
+                let num = |k: &str| get(&stat, k).as_f64().unwrap_or(0.0);
+                out.push(&obj(&[
+                    ("member", member.as_str().into()),
+                    ("source", source),
+                    ("kind", "video".into()),
+                    ("framesDecoded", num("framesDecoded").into()),
+                    ("bytesReceived", num("bytesReceived").into()),
+                ]));
+            }
+        }
+        Ok(out.into())
+    })
+}

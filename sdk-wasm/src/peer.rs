@@ -1,0 +1,254 @@
+//! One `RTCPeerConnection` per remote member, driven by the core's `PeerCommand`s.
+//!
+//! The link owns its event closures and detaches them and closes the connection on drop.
+//! Commands run on the connection's own operations chain, so issuing them in order is enough;
+//! each result goes back to the core as a `PeerEvent`.
+
+use std::rc::Rc;
+
+use assistrtc_core::protocol::{IceCandidate, IceServer, MemberId};
+use assistrtc_core::session::{IceState, PeerCommand, PeerEvent, SdpKind};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
+    RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
+};
+
+use crate::js::warn;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The two `RTCPeerConnection` methods web-sys lacks.
+    #[wasm_bindgen(extends = RtcPeerConnection, js_name = RTCPeerConnection)]
+    type PeerConnectionExt;
+    // The argument-less form creates the right description inside the operations chain, so a
+    // remote offer arriving meanwhile cannot make it fail (perfect negotiation relies on it).
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &PeerConnectionExt) -> js_sys::Promise;
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &PeerConnectionExt);
+}
+
+/// Where a link reports what happened.
+pub(crate) trait PeerObserver {
+    /// A result or platform event for the core.
+    fn peer_event(&self, peer: &MemberId, event: PeerEvent);
+    /// A remote track arrived.
+    fn remote_track(&self, peer: &MemberId, track: MediaStreamTrack, stream: Option<MediaStream>);
+}
+
+/// One peer connection and its handlers.
+pub(crate) struct PeerLink {
+    peer: MemberId,
+    pc: RtcPeerConnection,
+    observer: Rc<dyn PeerObserver>,
+    _on_negotiation: Closure<dyn FnMut()>,
+    _on_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    _on_ice_state: Closure<dyn FnMut()>,
+    _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
+}
+
+fn ice_config(servers: &[IceServer]) -> RtcConfiguration {
+    let config = RtcConfiguration::new();
+    let list = js_sys::Array::new();
+    for s in servers {
+        let server = RtcIceServer::new();
+        let urls: js_sys::Array = s.urls.iter().map(|u| JsValue::from_str(u)).collect();
+        server.set_urls(&urls);
+        if let Some(u) = &s.username {
+            server.set_username(u);
+        }
+        if let Some(c) = &s.credential {
+            server.set_credential(c);
+        }
+        list.push(&server);
+    }
+    config.set_ice_servers(&list);
+    config
+}
+
+fn ice_state(state: RtcIceConnectionState) -> IceState {
+    match state {
+        RtcIceConnectionState::Checking => IceState::Checking,
+        RtcIceConnectionState::Connected | RtcIceConnectionState::Completed => IceState::Connected,
+        RtcIceConnectionState::Disconnected => IceState::Disconnected,
+        RtcIceConnectionState::Failed => IceState::Failed,
+        RtcIceConnectionState::Closed => IceState::Closed,
+        _ => IceState::New,
+    }
+}
+
+impl PeerLink {
+    pub(crate) fn new(
+        peer: MemberId,
+        ice_servers: &[IceServer],
+        observer: Rc<dyn PeerObserver>,
+    ) -> Result<Self, JsValue> {
+        let pc = RtcPeerConnection::new_with_configuration(&ice_config(ice_servers))?;
+
+        let on_negotiation = {
+            let (obs, id) = (observer.clone(), peer.clone());
+            Closure::<dyn FnMut()>::new(move || obs.peer_event(&id, PeerEvent::NegotiationNeeded))
+        };
+        let on_candidate = {
+            let (obs, id) = (observer.clone(), peer.clone());
+            Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+                move |e: RtcPeerConnectionIceEvent| {
+                    // `null` marks the end of gathering; trickle needs no end marker here.
+                    let Some(c) = e.candidate() else { return };
+                    if c.candidate().is_empty() {
+                        return;
+                    }
+                    obs.peer_event(
+                        &id,
+                        PeerEvent::LocalCandidate(IceCandidate {
+                            candidate: c.candidate(),
+                            sdp_mid: c.sdp_mid(),
+                            sdp_m_line_index: c.sdp_m_line_index(),
+                        }),
+                    );
+                },
+            )
+        };
+        let on_ice_state = {
+            let (obs, id, pc) = (observer.clone(), peer.clone(), pc.clone());
+            Closure::<dyn FnMut()>::new(move || {
+                obs.peer_event(
+                    &id,
+                    PeerEvent::IceStateChanged(ice_state(pc.ice_connection_state())),
+                )
+            })
+        };
+        let on_track = {
+            let (obs, id) = (observer.clone(), peer.clone());
+            Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
+                let stream = e.streams().get(0).dyn_into::<MediaStream>().ok();
+                obs.remote_track(&id, e.track(), stream);
+            })
+        };
+        pc.set_onnegotiationneeded(Some(on_negotiation.as_ref().unchecked_ref()));
+        pc.set_onicecandidate(Some(on_candidate.as_ref().unchecked_ref()));
+        pc.set_oniceconnectionstatechange(Some(on_ice_state.as_ref().unchecked_ref()));
+        pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
+
+        Ok(Self {
+            peer,
+            pc,
+            observer,
+            _on_negotiation: on_negotiation,
+            _on_candidate: on_candidate,
+            _on_ice_state: on_ice_state,
+            _on_track: on_track,
+        })
+    }
+
+    /// The underlying connection (for stats and tests).
+    pub(crate) fn connection(&self) -> &RtcPeerConnection {
+        &self.pc
+    }
+
+    pub(crate) fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) -> RtcRtpSender {
+        self.pc.add_track_0(track, stream)
+    }
+
+    pub(crate) fn remove_sender(&self, sender: &RtcRtpSender) {
+        self.pc.remove_track(sender);
+    }
+
+    /// Runs one command. `Create` and `Close` are the owner's business, not the link's.
+    pub(crate) fn run(&self, command: PeerCommand) {
+        let pc = self.pc.clone();
+        match command {
+            PeerCommand::CreateOffer { ice_restart } => {
+                if ice_restart {
+                    pc.unchecked_ref::<PeerConnectionExt>().restart_ice();
+                }
+                self.local_description(SdpKind::Offer);
+            }
+            PeerCommand::CreateAnswer => self.local_description(SdpKind::Answer),
+            PeerCommand::Rollback => {
+                let init = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
+                let promise = pc.set_local_description(&init);
+                wasm_bindgen_futures::spawn_local(async move {
+                    // A rollback with nothing to roll back is harmless.
+                    let _ = JsFuture::from(promise).await;
+                });
+            }
+            PeerCommand::SetRemoteDescription { kind, sdp } => {
+                let init = RtcSessionDescriptionInit::new(match kind {
+                    SdpKind::Offer => RtcSdpType::Offer,
+                    SdpKind::Answer => RtcSdpType::Answer,
+                });
+                init.set_sdp(&sdp);
+                let promise = pc.set_remote_description(&init);
+                let (obs, id) = (self.observer.clone(), self.peer.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let event = match JsFuture::from(promise).await {
+                        Ok(_) => PeerEvent::RemoteDescriptionApplied,
+                        Err(e) => PeerEvent::OperationFailed {
+                            reason: describe(&e),
+                        },
+                    };
+                    obs.peer_event(&id, event);
+                });
+            }
+            PeerCommand::AddIceCandidate(c) => {
+                let init = RtcIceCandidateInit::new(&c.candidate);
+                init.set_sdp_mid(c.sdp_mid.as_deref());
+                init.set_sdp_m_line_index(c.sdp_m_line_index);
+                let promise = pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+                wasm_bindgen_futures::spawn_local(async move {
+                    // Candidates of a superseded ICE generation fail harmlessly; log only.
+                    if let Err(e) = JsFuture::from(promise).await {
+                        warn(&format!(
+                            "assistrtc: addIceCandidate failed: {}",
+                            describe(&e)
+                        ));
+                    }
+                });
+            }
+            PeerCommand::Create { .. } | PeerCommand::Close => {}
+        }
+    }
+
+    fn local_description(&self, kind: SdpKind) {
+        let pc = self.pc.clone();
+        let promise = pc
+            .unchecked_ref::<PeerConnectionExt>()
+            .set_local_description_implicit();
+        let (obs, id) = (self.observer.clone(), self.peer.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let event = match JsFuture::from(promise).await {
+                Ok(_) => match pc.local_description() {
+                    Some(d) => PeerEvent::LocalDescription { kind, sdp: d.sdp() },
+                    None => PeerEvent::OperationFailed {
+                        reason: "no local description after setLocalDescription".into(),
+                    },
+                },
+                Err(e) => PeerEvent::OperationFailed {
+                    reason: describe(&e),
+                },
+            };
+            obs.peer_event(&id, event);
+        });
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.pc.set_onnegotiationneeded(None);
+        self.pc.set_onicecandidate(None);
+        self.pc.set_oniceconnectionstatechange(None);
+        self.pc.set_ontrack(None);
+        self.pc.close();
+    }
+}
+
+pub(crate) fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
