@@ -1,0 +1,158 @@
+//! One room inside the hub: its definition, its seats, and delivery to them.
+
+use std::collections::VecDeque;
+
+use assistrtc_core::permissions::Capabilities;
+use assistrtc_core::protocol::{MemberId, MemberInfo, Published, ServerMessage};
+
+use super::{ConnId, HubOutput, TimerKey};
+use crate::store::RoomDefinition;
+
+/// A room the hub knows: the definition plus who currently holds a seat.
+pub(super) struct Room {
+    pub(super) def: RoomDefinition,
+    /// Parallel to `def.members`: `Some` while that member is present (live or held).
+    pub(super) seats: Vec<Option<Seat>>,
+    /// The seat that started the running local recording, if any.
+    pub(super) recording: Option<usize>,
+}
+
+/// A member's place in a room; it outlives a dropped connection for the grace period.
+pub(super) struct Seat {
+    pub(super) session_id: String,
+    pub(super) caps: Capabilities,
+    pub(super) resume_token: String,
+    pub(super) link: Link,
+    pub(super) published: Vec<Published>,
+    /// Whether the member consents to being recorded.
+    pub(super) consent: bool,
+}
+
+/// Whether a seat has a connection.
+pub(super) enum Link {
+    /// Frames go straight to this connection.
+    Live(ConnId),
+    /// The connection dropped; frames wait here until a resume or the timer fires.
+    Held {
+        timer: TimerKey,
+        buffer: VecDeque<ServerMessage>,
+        dropped: u64,
+    },
+}
+
+impl Room {
+    pub(super) fn new(def: RoomDefinition) -> Self {
+        let seats = def.members.iter().map(|_| None).collect();
+        Self {
+            def,
+            seats,
+            recording: None,
+        }
+    }
+
+    pub(super) fn index_of(&self, member: &MemberId) -> Option<usize> {
+        self.def.members.iter().position(|m| &m.id == member)
+    }
+
+    pub(super) fn member_id(&self, idx: usize) -> &MemberId {
+        &self.def.members[idx].id
+    }
+
+    pub(super) fn seat(&self, idx: usize) -> Option<&Seat> {
+        self.seats.get(idx).and_then(Option::as_ref)
+    }
+
+    pub(super) fn seat_mut(&mut self, idx: usize) -> Option<&mut Seat> {
+        self.seats.get_mut(idx).and_then(Option::as_mut)
+    }
+
+    /// Indices of present seats other than `except`, in definition order.
+    pub(super) fn present_except(&self, except: Option<usize>) -> Vec<usize> {
+        self.seats
+            .iter()
+            .enumerate()
+            .filter(|(i, s)| s.is_some() && Some(*i) != except)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    pub(super) fn info(&self, idx: usize) -> MemberInfo {
+        let spec = &self.def.members[idx];
+        MemberInfo {
+            id: spec.id.clone(),
+            role: spec.role,
+            published: self
+                .seat(idx)
+                .map(|s| s.published.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Sends `msg` to the member at `idx`: now if live, into the buffer if held.
+    pub(super) fn deliver(
+        &mut self,
+        idx: usize,
+        msg: ServerMessage,
+        out: &mut VecDeque<HubOutput>,
+        max_buffered: usize,
+    ) {
+        let room = &self.def.id;
+        let member = &self.def.members[idx].id;
+        let Some(seat) = self.seats.get_mut(idx).and_then(Option::as_mut) else {
+            return;
+        };
+        match &mut seat.link {
+            Link::Live(conn) => out.push_back(HubOutput::Send { conn: *conn, msg }),
+            Link::Held {
+                buffer, dropped, ..
+            } => {
+                if max_buffered == 0 {
+                    *dropped += 1;
+                    return;
+                }
+                if buffer.len() >= max_buffered {
+                    buffer.pop_front();
+                    *dropped += 1;
+                    if *dropped == 1 {
+                        tracing::warn!(
+                            %room, %member, max_buffered,
+                            "buffer for held seat is full; dropping the oldest frames"
+                        );
+                    }
+                }
+                buffer.push_back(msg);
+            }
+        }
+    }
+
+    /// Sends `msg` to every present member except `except`.
+    pub(super) fn broadcast(
+        &mut self,
+        except: Option<usize>,
+        msg: &ServerMessage,
+        out: &mut VecDeque<HubOutput>,
+        max_buffered: usize,
+    ) {
+        for idx in self.present_except(except) {
+            self.deliver(idx, msg.clone(), out, max_buffered);
+        }
+    }
+
+    /// Members whose seat has a live connection, in definition order.
+    pub(super) fn online(&self) -> Vec<MemberId> {
+        self.seats
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| {
+                matches!(
+                    s,
+                    Some(Seat {
+                        link: Link::Live(_),
+                        ..
+                    })
+                )
+            })
+            .map(|(i, _)| self.def.members[i].id.clone())
+            .collect()
+    }
+}

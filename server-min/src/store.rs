@@ -1,0 +1,121 @@
+//! Room definitions and where they are kept.
+//!
+//! [`RoomStore`] is the seam for persistence. Today the only implementation is
+//! [`MemoryRoomStore`] (state is lost on restart); a SQLite store under `--data-dir` comes
+//! later behind the same trait. The trait is synchronous and small on purpose: a SQLite
+//! implementation is called from `spawn_blocking`, the in-memory one directly.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use assistrtc_core::protocol::{MemberId, Permissions, Role, RoomId};
+use serde::{Deserialize, Serialize};
+
+/// A member of a room definition: who may join, and in which role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpec {
+    /// The member id, unique within the room.
+    pub id: MemberId,
+    /// The member's role.
+    pub role: Role,
+}
+
+/// A room as created through `POST /v1/rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomDefinition {
+    /// The room id.
+    pub id: RoomId,
+    /// Everyone who may join, in creation order (non-empty, unique ids).
+    pub members: Vec<MemberSpec>,
+    /// What the room allows.
+    pub permissions: Permissions,
+}
+
+impl RoomDefinition {
+    /// The member with `id`, if it is part of the room.
+    pub fn member(&self, id: &MemberId) -> Option<&MemberSpec> {
+        self.members.iter().find(|m| &m.id == id)
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A room with this id already exists.
+    #[error("room `{0}` already exists")]
+    Conflict(RoomId),
+}
+
+/// Where room definitions live.
+pub trait RoomStore: Send + Sync + 'static {
+    /// Stores a new room; [`StoreError::Conflict`] if the id is taken.
+    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError>;
+    /// The room with `id`, if any.
+    fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError>;
+}
+
+/// Rooms in a hash map: fast, and gone when the process exits.
+#[derive(Debug, Default)]
+pub struct MemoryRoomStore {
+    rooms: RwLock<HashMap<RoomId, RoomDefinition>>,
+}
+
+impl MemoryRoomStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl RoomStore for MemoryRoomStore {
+    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError> {
+        // A panic while holding the lock cannot leave a half-written map (insert is atomic
+        // from our point of view), so a poisoned lock is safe to keep using.
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        if rooms.contains_key(&room.id) {
+            return Err(StoreError::Conflict(room.id));
+        }
+        rooms.insert(room.id.clone(), room);
+        Ok(())
+    }
+
+    fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError> {
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(rooms.get(id).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(id: &str) -> RoomDefinition {
+        RoomDefinition {
+            id: RoomId::new(id).unwrap(),
+            members: vec![MemberSpec {
+                id: MemberId::new("agent_1").unwrap(),
+                role: Role::Host,
+            }],
+            permissions: Permissions::default(),
+        }
+    }
+
+    #[test]
+    fn create_get_and_conflict() {
+        let store = MemoryRoomStore::new();
+        store.create_room(room("rm_1")).unwrap();
+        assert_eq!(
+            store.create_room(room("rm_1")),
+            Err(StoreError::Conflict(RoomId::new("rm_1").unwrap()))
+        );
+        let got = store.get_room(&RoomId::new("rm_1").unwrap()).unwrap();
+        assert_eq!(got, Some(room("rm_1")));
+        assert!(
+            got.unwrap()
+                .member(&MemberId::new("agent_1").unwrap())
+                .is_some()
+        );
+        assert_eq!(store.get_room(&RoomId::new("rm_2").unwrap()).unwrap(), None);
+    }
+}

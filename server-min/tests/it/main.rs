@@ -1,0 +1,1 @@
+//! Integration tests: the server in-process, real WebSocket and HTTP clients.
