@@ -51,14 +51,114 @@ pub(crate) fn ensure_wasm_target() -> Result {
     run("rustup", &["target", "add", "wasm32-unknown-unknown"])
 }
 
+/// The `wasm-bindgen` version pinned in Cargo.lock; the CLI must match it exactly.
+fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == r#"name = "wasm-bindgen""# {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.trim().strip_prefix("version = "))
+            {
+                return Ok(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+/// Installs wasm-bindgen-cli at the locked version when missing or different (~5 min).
+pub(crate) fn ensure_wasm_bindgen() -> Result {
+    let want = locked_wasm_bindgen_version()?;
+    let have = output("wasm-bindgen", &["--version"]).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(want.as_str()) {
+        return Ok(());
+    }
+    // Not --locked: the CLI's own lock file names a crate version the registry mirror lacks.
+    run(
+        "cargo",
+        &["install", "wasm-bindgen-cli", "--version", &want],
+    )
+}
+
+/// Installs Debian's Chromium and ChromeDriver when missing.
+pub(crate) fn ensure_chromium() -> Result {
+    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+        return Ok(());
+    }
+    run("apt-get", &["update"])?;
+    run(
+        "apt-get",
+        &[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ],
+    )
+}
+
+/// `npm install` in `dir` when its node_modules is missing or older than package.json.
+pub(crate) fn ensure_npm(dir: &Path) -> Result {
+    let modules = dir.join("node_modules");
+    let stale = match (
+        std::fs::metadata(dir.join("package.json")),
+        std::fs::metadata(&modules),
+    ) {
+        (Ok(p), Ok(m)) => p.modified().ok() > m.modified().ok(),
+        _ => true,
+    };
+    if stale {
+        run_in(dir, "npm", &["install", "--no-audit", "--no-fund"], &[])?;
+    }
+    Ok(())
+}
+
+fn wasm_tests() -> Result {
+    run_in(
+        &root(),
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "assistrtc-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+        ],
+        &[
+            ("CHROMEDRIVER", "/usr/bin/chromedriver"),
+            ("WASM_BINDGEN_TEST_TIMEOUT", "120"),
+        ],
+    )
+}
+
 pub(crate) fn test() -> Result {
     ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    ensure_chromium()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
         "cargo",
         &[
             "clippy",
             "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run(
+        "cargo",
+        &[
+            "clippy",
+            "-p",
+            "assistrtc-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
             "--all-targets",
             "--",
             "-D",
@@ -76,18 +176,112 @@ pub(crate) fn test() -> Result {
             "wasm32-unknown-unknown",
         ],
     )?;
+    wasm_tests()?;
+    wasm()?;
     eprintln!("\nall checks passed");
     Ok(())
 }
 
 pub(crate) fn demo(rest: &[&str]) -> Result {
-    let mut args = vec!["run", "--release", "-p", "assistrtc-server", "--", "--demo"];
+    wasm()?;
+    let root = root();
+    let web_root = root.to_string_lossy().into_owned();
+    let mut args = vec![
+        "run",
+        "--release",
+        "-p",
+        "assistrtc-server",
+        "--",
+        "--demo",
+        "--web-root",
+        &web_root,
+    ];
     args.extend_from_slice(rest);
     run("cargo", &args)
 }
 
+fn gzip_size(path: &Path) -> Result<u64> {
+    let out = Command::new("gzip")
+        .args(["-9", "-c"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    Ok(out.stdout.len() as u64)
+}
+
+/// Builds the browser SDK into `packages-npm/dist` and prints the shipped sizes.
 pub(crate) fn wasm() -> Result {
-    Err("the browser SDK is not part of this build yet".into())
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    let root = root();
+    let pkg = root.join("packages-npm");
+    let dist = pkg.join("dist");
+    run(
+        "cargo",
+        &[
+            "build",
+            "-p",
+            "assistrtc-wasm",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--profile",
+            "release-wasm",
+        ],
+    )?;
+    let built = root.join("target/wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
+    let dist_s = dist.to_string_lossy().into_owned();
+    run(
+        "wasm-bindgen",
+        &[
+            "--target",
+            "web",
+            "--out-dir",
+            &dist_s,
+            "--out-name",
+            "assistrtc_wasm",
+            &built.to_string_lossy(),
+        ],
+    )?;
+    ensure_npm(&pkg)?;
+    let wasm_file = dist.join("assistrtc_wasm_bg.wasm");
+    let wasm_s = wasm_file.to_string_lossy().into_owned();
+    // Debian's wasm-opt (v108) emits modules Chromium rejects; the npm binaryen is current.
+    run_in(
+        &pkg,
+        "node_modules/.bin/wasm-opt",
+        &[
+            "-Oz",
+            "--enable-bulk-memory",
+            "--enable-nontrapping-float-to-int",
+            "--enable-sign-ext",
+            "--enable-mutable-globals",
+            "--enable-reference-types",
+            "--enable-multivalue",
+            &wasm_s,
+            "-o",
+            &wasm_s,
+        ],
+        &[],
+    )?;
+    for f in ["index.js", "index.d.ts"] {
+        std::fs::copy(pkg.join("src").join(f), dist.join(f))
+            .map_err(|e| format!("copy {f}: {e}"))?;
+    }
+    let glue = dist.join("assistrtc_wasm.js");
+    let entry = dist.join("index.js");
+    let raw = std::fs::metadata(&wasm_file)
+        .map_err(|e| e.to_string())?
+        .len();
+    let (gz_wasm, gz_glue, gz_entry) = (
+        gzip_size(&wasm_file)?,
+        gzip_size(&glue)?,
+        gzip_size(&entry)?,
+    );
+    println!(
+        "bundle: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip",
+        (gz_wasm + gz_glue + gz_entry) as f64 / 1024.0
+    );
+    Ok(())
 }
 
 pub(crate) fn bench_signaling(_rest: &[&str]) -> Result {

@@ -1,0 +1,46 @@
+// Shared bits of the demo pages: state badge, error line, and a log tests can read.
+export function byId(id) {
+  return document.getElementById(id);
+}
+
+/** Records every SDK event on `window.assist.events` and mirrors state and errors in the UI. */
+export function wire(client, { onEvent } = {}) {
+  const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackAdded', 'trackRemoved',
+    'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged', 'error', 'ended'];
+  for (const name of names) {
+    client.on(name, (e) => {
+      window.assist.events.push({ name, at: performance.now(), ...summarise(e) });
+      if (name === 'stateChanged') showState(e.state);
+      if (name === 'error') showError(e);
+      onEvent?.(name, e);
+    });
+  }
+  showState(client.state);
+}
+
+function summarise(e) {
+  const { stream, track, ...rest } = e ?? {};
+  return rest;
+}
+
+export function showState(state) {
+  const badge = byId('state');
+  badge.textContent = state;
+  badge.dataset.state = state;
+}
+
+export function showError(e) {
+  window.assist.lastError = { code: e.code, message: e.message };
+  byId('error').textContent = e.code ? `${e.code}: ${e.message}` : String(e.message ?? e);
+}
+
+export function clearError() {
+  byId('error').textContent = '';
+}
+
+export function tokenFromUrl() {
+  const params = new URLSearchParams(location.search);
+  return params.get('token') ?? new URLSearchParams(location.hash.slice(1)).get('token');
+}
+
+window.assist = { client: null, events: [], lastError: null };

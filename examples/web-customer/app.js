@@ -1,0 +1,97 @@
+import { AssistClient } from '/sdk/index.js';
+import { byId, wire, showError, clearError, tokenFromUrl } from '../shared/page.js';
+
+const token = tokenFromUrl();
+let previewStream = null;
+let client = null;
+
+byId('accept').onclick = () => {
+  byId('notice').classList.add('hidden');
+  byId('setup').classList.remove('hidden');
+  if (!token) showError({ message: 'This link has no call token. Ask your agent for a new link.' });
+};
+
+byId('preview-btn').onclick = async () => {
+  try {
+    previewStream ??= await navigator.mediaDevices.getUserMedia({ video: true });
+    byId('preview').srcObject = previewStream;
+  } catch (e) {
+    showError({ code: 'forbidden', message: `camera unavailable: ${e.message}` });
+  }
+};
+
+byId('join').onclick = async () => {
+  clearError();
+  byId('join').disabled = true;
+  try {
+    client = await AssistClient.connect({ url: location.origin, token, noticeAcknowledged: true });
+  } catch (e) {
+    byId('join').disabled = false;
+    return showError(e);
+  }
+  window.assist.client = client;
+  wire(client, {
+    onEvent(name, e) {
+      if (name === 'trackAdded' && e.source === 'camera') byId('remote-camera').srcObject = e.stream;
+      if (name === 'localTrackEnded' && e.source === 'screen') screenStopped();
+    },
+  });
+  previewStream?.getTracks().forEach((t) => t.stop());
+  previewStream = null;
+  byId('setup').classList.add('hidden');
+  byId('call').classList.remove('hidden');
+  byId('share').disabled = !client.canShareScreen();
+  if (!client.canShareScreen()) byId('share').title = 'Screen sharing is not enabled for this call';
+};
+
+function toggle(button, source, on, off) {
+  button.onclick = async () => {
+    clearError();
+    try {
+      if (client.localStream(source)) {
+        client.stopSource(source);
+        button.textContent = on;
+        if (source === 'camera') byId('self').srcObject = null;
+      } else {
+        const stream = source === 'camera' ? await client.startCamera() : await client.startMicrophone();
+        button.textContent = off;
+        if (source === 'camera') byId('self').srcObject = stream;
+      }
+    } catch (e) {
+      showError(e);
+    }
+  };
+}
+toggle(byId('camera'), 'camera', 'Turn camera on', 'Turn camera off');
+toggle(byId('mic'), 'microphone', 'Turn microphone on', 'Turn microphone off');
+
+function screenStopped() {
+  byId('share').textContent = 'Share screen';
+  byId('screen-preview').classList.add('hidden');
+  byId('screen-preview').srcObject = null;
+}
+
+byId('share').onclick = async () => {
+  clearError();
+  try {
+    if (client.localStream('screen')) {
+      client.stopScreen();
+      screenStopped();
+    } else {
+      const stream = await client.shareScreen({ audio: false });
+      byId('share').textContent = 'Stop sharing';
+      const preview = byId('screen-preview');
+      preview.srcObject = stream;
+      preview.classList.remove('hidden');
+    }
+  } catch (e) {
+    showError(e);
+  }
+};
+
+byId('leave').onclick = async () => {
+  await client?.leave();
+  byId('call').classList.add('hidden');
+  byId('state').textContent = 'ended';
+  byId('state').dataset.state = 'ended';
+};

@@ -1,0 +1,113 @@
+// A customer and an agent in a real call through server-min, in real headless Chromium.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createRoom, events, framesOf, launch, openPage, startServer, waitEvent, waitFrames, withTimeout,
+} from './lib.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function customerJoins(page, { camera = true, screen = false } = {}) {
+  await page.click('#accept');
+  await page.click('#join');
+  await page.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
+  if (camera) {
+    await page.click('#camera');
+    await page.waitForFunction(() => window.assist.client.localStream('camera'), null, { timeout: 10_000 });
+  }
+  if (screen) {
+    await page.click('#share');
+    await page.waitForFunction(() => window.assist.client.localStream('screen'), null, { timeout: 10_000 });
+  }
+}
+
+describe('call between two browsers', () => {
+  test('agent decodes the customer camera and screen, labelled by source; leave is seen', async () => {
+    const tokens = await createRoom(server, { roomId: 'rm_call', permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    await customerJoins(customer, { camera: true, screen: true });
+
+    await waitEvent(agent, 'memberJoined');
+    await waitEvent(agent, 'trackAdded', { source: 'camera' });
+    await waitEvent(agent, 'trackAdded', { source: 'screen' });
+    const camera = await waitFrames(agent, 'camera');
+    const screen = await waitFrames(agent, 'screen');
+    assert.ok(camera.framesDecoded > 0 && screen.framesDecoded > 0);
+    assert.equal(camera.member, 'user_9');
+    // The screen track shows in the large view, the camera in the small one.
+    const bound = await agent.evaluate(() => ({
+      screen: document.getElementById('screen').srcObject?.getVideoTracks().length,
+      camera: document.getElementById('camera').srcObject?.getVideoTracks().length,
+    }));
+    assert.deepEqual(bound, { screen: 1, camera: 1 });
+    assert.equal(await agent.evaluate(() => window.assist.client.state), 'connected');
+
+    await customer.click('#leave');
+    const left = await waitEvent(agent, 'memberLeft');
+    assert.deepEqual(left.member, 'user_9');
+    assert.equal(left.reason, 'left');
+    // Leaving stopped every local track on the customer's side.
+    const live = await customer.evaluate(() => window.assist.client.localStream('camera'));
+    assert.equal(live, undefined);
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('a guest without screen permission gets forbidden', async () => {
+    const tokens = await createRoom(server, { roomId: 'rm_noscreen', permissions: { screen: false } });
+    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    await customerJoins(customer, { camera: false });
+    // The page hides the button; call the SDK directly as a misbehaving page would.
+    const err = await customer.evaluate(async () => {
+      try {
+        await window.assist.client.shareScreen();
+        return null;
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      }
+    });
+    assert.equal(err.code, 'forbidden');
+    assert.match(err.message, /screen sharing is not allowed/);
+    assert.equal(await customer.evaluate(() => window.assist.client.canShareScreen()), false);
+    assert.equal(await customer.isDisabled('#share'), true);
+    await customer.context().close();
+  });
+
+  test('killing the signaling socket mid-call resumes without the remote video stopping', async () => {
+    const tokens = await createRoom(server, { roomId: 'rm_resume', permissions: { screen: true } });
+    const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    await customerJoins(customer, { camera: true });
+    await waitFrames(agent, 'camera');
+
+    await customer.evaluate(() => window.assist.client.simulateSignalingDrop());
+    await waitEvent(customer, 'reconnecting');
+    const frames = await framesOf(agent, 'camera');
+    const resumed = await waitEvent(customer, 'reconnected', {}, 30_000);
+    assert.equal(resumed.resumed, true);
+    // Media kept flowing through the drop and after it.
+    await waitFrames(agent, 'camera', frames + 30);
+    assert.deepEqual(await events(agent, 'memberLeft'), []);
+    // Signaling works again: a new source published after the resume reaches the agent.
+    await customer.click('#share');
+    await waitEvent(agent, 'trackAdded', { source: 'screen' });
+    await waitFrames(agent, 'screen');
+    await withTimeout(5_000, 'leave', customer.evaluate(() => window.assist.client.leave()));
+    await agent.context().close();
+    await customer.context().close();
+  });
+});

@@ -1,0 +1,119 @@
+// Shared fixtures for the end-to-end tests: the real server on 127.0.0.1:0, real Chromium,
+// bounded waits only.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const API_KEY = 'e2e-api-key';
+const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
+
+/** Starts `assistrtc-server` and resolves once it printed its `listening on` line. */
+export async function startServer(extraArgs = []) {
+  const bin = process.env.ASSISTRTC_SERVER_BIN ?? path.join(root, 'target/debug/assistrtc-server');
+  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--api-key', API_KEY, '--jwt-secret', JWT_SECRET,
+    '--web-root', root, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d));
+  const lines = createInterface({ input: child.stdout });
+  const url = await withTimeout(15_000, 'server start', new Promise((resolve, reject) => {
+    lines.on('line', (line) => {
+      const m = /^listening on (http:\/\/\S+)$/.exec(line);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited (${code}): ${Buffer.concat(stderr)}`)));
+  }));
+  return {
+    url,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await withTimeout(10_000, 'server stop', once(child, 'exit'));
+    },
+  };
+}
+
+export async function withTimeout(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function createRoom(server, { roomId, permissions, members }) {
+  const res = await fetch(`${server.url}/v1/rooms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      roomId,
+      members: members ?? [{ id: 'agent_1', role: 'host' }, { id: 'user_9', role: 'guest' }],
+      permissions,
+    }),
+  });
+  const body = await res.json();
+  if (res.status !== 201) throw new Error(`create room: ${res.status} ${JSON.stringify(body)}`);
+  return Object.fromEntries(body.members.map((m) => [m.id, m.token]));
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+      '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+/** A page in its own browser context (separate "device"), with console errors collected. */
+export async function openPage(browser, url) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.logs = [];
+  page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => page.logs.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Waits for an SDK event recorded by the demo page whose fields equal `match`. */
+export async function waitEvent(page, name, match = {}, ms = 20_000) {
+  const handle = await page.waitForFunction(
+    ([n, m]) => window.assist?.events.find(
+      (e) => e.name === n && Object.entries(m).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)),
+    ),
+    [name, match],
+    { timeout: ms, polling: 50 },
+  );
+  return handle.jsonValue();
+}
+
+export function events(page, name) {
+  return page.evaluate((n) => window.assist.events.filter((e) => e.name === n), name);
+}
+
+/** Polls the agent's inbound video stats until `framesDecoded` exceeds `min` for `source`. */
+export async function waitFrames(page, source, min = 0, ms = 20_000) {
+  const handle = await page.waitForFunction(
+    async ([s, m]) => {
+      const stats = await window.assist.client.inboundVideoStats();
+      const hit = stats.find((x) => x.source === s && x.framesDecoded > m);
+      return hit ?? false;
+    },
+    [source, min],
+    { timeout: ms, polling: 100 },
+  );
+  return handle.jsonValue();
+}
+
+export async function framesOf(page, source) {
+  const stats = await page.evaluate(() => window.assist.client.inboundVideoStats());
+  return stats.find((x) => x.source === source)?.framesDecoded ?? 0;
+}
