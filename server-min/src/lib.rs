@@ -1,9 +1,283 @@
-//! AssistRTC reference server: signaling relay and room API.
+//! AssistRTC reference server: WebSocket signaling relay and REST room API.
 //!
 //! - [`jwt`]: HS256 join tokens.
-//! - [`store`]: room definitions behind the [`store::RoomStore`] trait.
-//! - [`hub`]: rooms, seats and relay as a sans-IO state machine.
+//! - [`store`]: room definitions behind the [`store::RoomStore`] trait (in memory for now).
+//! - [`hub`]: rooms, seats and relay as a sans-IO state machine, like the core.
+//! - `signal` (private): the tokio driver, one task owning the hub.
+//! - `rest` (private): the HTTP routes.
+//! - [`cli`]: the `assistrtc-server` command line.
+//!
+//! Start a server in-process (tests, benches, the demo):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), assistrtc_server::ServerError> {
+//! use assistrtc_server::{ServerConfig, start};
+//!
+//! let mut config = ServerConfig::new("api-key", "jwt-secret");
+//! config.listen = "127.0.0.1:0".parse().unwrap();
+//! let server = start(config).await?;
+//! println!("listening on http://{}", server.local_addr());
+//! server.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
 
+pub mod cli;
 pub mod hub;
 pub mod jwt;
+mod rest;
+mod signal;
 pub mod store;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use assistrtc_core::protocol::IceServer;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub use crate::hub::RateLimit;
+use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
+pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
+use crate::store::{MemoryRoomStore, RoomStore};
+
+/// API key used by `--demo` when none is given. Public: never use it outside a local demo.
+pub const DEMO_API_KEY: &str = "assistrtc-demo-api-key";
+/// JWT secret used by `--demo` when none is given. Public: never use it outside a local demo.
+pub const DEMO_JWT_SECRET: &str = "assistrtc-demo-jwt-secret-not-for-production";
+/// Default listen address.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+/// Default lifetime of issued join tokens.
+pub const DEFAULT_TOKEN_TTL_SECS: u64 = 600;
+
+/// Events queued for the hub task before connection tasks wait (backpressure).
+const EVENT_QUEUE: usize = 4096;
+/// Longest [`RunningServer::shutdown`] waits for each part to stop.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything a server needs to start.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (see [`RunningServer::local_addr`]).
+    pub listen: SocketAddr,
+    /// Key for the REST API (`Authorization: Bearer <key>`).
+    pub api_key: String,
+    /// HMAC secret join tokens are signed with.
+    pub jwt_secret: String,
+    /// Directory for persistent state, created if missing. Nothing is written there yet:
+    /// state is in memory for now.
+    pub data_dir: Option<PathBuf>,
+    /// Demo mode: adds the unauthenticated `POST /v1/demo/rooms`.
+    pub demo: bool,
+    /// Lifetime of issued join tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// How long a dropped member's seat is held for a resume, in milliseconds.
+    pub resume_grace_ms: u64,
+    /// How long a new WebSocket may take to send `join`, in milliseconds.
+    pub join_timeout_ms: u64,
+    /// ICE servers announced to clients in `welcome`.
+    pub ice_servers: Vec<IceServer>,
+    /// Per-connection frame rate limit.
+    pub rate_limit: RateLimit,
+    /// Frames buffered for a held seat before the oldest are dropped.
+    pub max_buffered_frames: usize,
+}
+
+impl fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("api_key", &"<redacted>")
+            .field("jwt_secret", &"<redacted>")
+            .field("data_dir", &self.data_dir)
+            .field("demo", &self.demo)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("resume_grace_ms", &self.resume_grace_ms)
+            .field("join_timeout_ms", &self.join_timeout_ms)
+            .field("ice_servers", &self.ice_servers)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_buffered_frames", &self.max_buffered_frames)
+            .finish()
+    }
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the secrets.
+    pub fn new(api_key: impl Into<String>, jwt_secret: impl Into<String>) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            api_key: api_key.into(),
+            jwt_secret: jwt_secret.into(),
+            data_dir: None,
+            demo: false,
+            token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
+            resume_grace_ms: hub::DEFAULT_RESUME_GRACE_MS,
+            join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
+            ice_servers: Vec::new(),
+            rate_limit: RateLimit::default(),
+            max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
+        }
+    }
+
+    /// Demo mode with the fixed, public [`DEMO_API_KEY`] and [`DEMO_JWT_SECRET`].
+    pub fn demo() -> Self {
+        Self {
+            demo: true,
+            ..Self::new(DEMO_API_KEY, DEMO_JWT_SECRET)
+        }
+    }
+}
+
+/// Why the server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The API key or JWT secret is empty.
+    #[error("the {0} must not be empty")]
+    EmptySecret(&'static str),
+    /// The data directory could not be created.
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The IO error.
+        source: io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The IO error.
+        source: io::Error,
+    },
+    /// A server task failed.
+    #[error("server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A server task did not stop within the shutdown timeout and was aborted.
+    #[error("the {0} did not stop within {SHUTDOWN_TIMEOUT:?}")]
+    ShutdownTimeout(&'static str),
+}
+
+/// A started server. Dropping it also stops the server (without waiting).
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    http: JoinHandle<io::Result<()>>,
+    hub: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address (the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting, closes every WebSocket, waits for in-flight HTTP requests, and
+    /// returns once everything has stopped (each part bounded by a timeout).
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        let _ = self.shutdown.send(true);
+        let http = wait_task(self.http, "HTTP server").await?;
+        if let Err(e) = http {
+            tracing::warn!("HTTP server ended with an error: {e}");
+        }
+        wait_task(self.hub, "signaling hub").await?;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+async fn wait_task<T>(mut task: JoinHandle<T>, name: &'static str) -> Result<T, ServerError> {
+    match tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut task).await {
+        Ok(result) => Ok(result?),
+        Err(_) => {
+            task.abort();
+            Err(ServerError::ShutdownTimeout(name))
+        }
+    }
+}
+
+/// Binds the listener and starts serving in background tasks on the current tokio runtime.
+///
+/// When this returns the socket is bound and accepting.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with_store(config, Arc::new(MemoryRoomStore::new())).await
+}
+
+/// [`start`] with a given room store.
+pub async fn start_with_store(
+    config: ServerConfig,
+    store: Arc<dyn RoomStore>,
+) -> Result<RunningServer, ServerError> {
+    if config.api_key.is_empty() {
+        return Err(ServerError::EmptySecret("API key"));
+    }
+    if config.jwt_secret.is_empty() {
+        return Err(ServerError::EmptySecret("JWT secret"));
+    }
+    if let Some(path) = &config.data_dir {
+        std::fs::create_dir_all(path).map_err(|source| ServerError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+    let hub = Hub::new(HubConfig {
+        jwt_secret: config.jwt_secret.as_bytes().to_vec(),
+        resume_grace_ms: config.resume_grace_ms,
+        join_timeout_ms: config.join_timeout_ms,
+        ice_servers: config.ice_servers.clone(),
+        rate_limit: config.rate_limit,
+        max_buffered_frames: config.max_buffered_frames,
+    });
+    let hub = tokio::spawn(signal::run_hub(
+        hub,
+        events_rx,
+        signal::Clock::new(),
+        shutdown_rx.clone(),
+    ));
+
+    let state = rest::AppState::new(rest::Shared {
+        api_key: config.api_key,
+        jwt_secret: config.jwt_secret.into_bytes(),
+        token_ttl_secs: config.token_ttl_secs,
+        store,
+        events: events_tx,
+        next_conn: AtomicU64::new(1),
+    });
+    let app = rest::router(state, config.demo);
+    let mut stop = shutdown_rx;
+    let http = axum::serve(listener, app).with_graceful_shutdown(async move {
+        // Stops on `true`, or when the RunningServer is dropped.
+        let _ = stop.wait_for(|stop| *stop).await;
+    });
+    let http = tokio::spawn(http.into_future());
+    tracing::info!(%local_addr, demo = config.demo, "server started");
+    Ok(RunningServer {
+        local_addr,
+        shutdown: shutdown_tx,
+        http,
+        hub,
+    })
+}

@@ -1,1 +1,5 @@
-fn main() {}
+//! `assistrtc-server`: see `assistrtc-server --help`.
+
+fn main() -> std::process::ExitCode {
+    assistrtc_server::cli::main()
+}

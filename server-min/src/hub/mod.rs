@@ -341,6 +341,32 @@ impl Hub {
         }
     }
 
+    /// The driver could not hand `msg` to `conn` (its queue is full or the connection task is
+    /// gone) and is dropping the connection: the seat is held as in [`Hub::handle_close`] and
+    /// `msg` becomes the first buffered frame, so a resume still gets it.
+    pub fn handle_undelivered(&mut self, conn: ConnId, msg: ServerMessage, now: Millis) {
+        let seat = match self.conns.get(&conn).map(|c| &c.state) {
+            Some(ConnState::Joined { room, seat }) => Some((room.clone(), *seat)),
+            _ => None,
+        };
+        self.handle_close(conn, now);
+        let Some((room_id, idx)) = seat else {
+            return;
+        };
+        let max_buffered = self.config.max_buffered_frames;
+        if let Some(room) = self.rooms.get_mut(&room_id) {
+            if matches!(
+                room.seat(idx),
+                Some(Seat {
+                    link: Link::Held { .. },
+                    ..
+                })
+            ) {
+                room.deliver(idx, msg, &mut self.out, max_buffered);
+            }
+        }
+    }
+
     /// Fires the timers due at `now`: held seats expire, connections that never joined close.
     pub fn handle_timeout(&mut self, now: Millis) {
         self.expire(now);

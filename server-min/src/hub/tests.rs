@@ -1016,3 +1016,28 @@ fn recorder_leaving_stops_the_recording() {
         "{msgs:?}"
     );
 }
+
+#[test]
+fn undelivered_frame_waits_in_the_held_seat() {
+    let mut h = Harness::new();
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, token) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    h.send(agent, &offer(Some("user_9")));
+    // The driver could not hand the offer to the guest's connection.
+    let lost = h.take(guest).remove(0);
+    h.hub.handle_undelivered(guest, lost.clone(), h.now);
+    h.drain();
+    assert_eq!(
+        h.hub.online_members(&rid("rm_1")),
+        Some(vec![id("agent_1")])
+    );
+    let again = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(token));
+    let msgs = h.take(again);
+    assert!(matches!(
+        msgs.first(),
+        Some(ServerMessage::Welcome { resumed: true, .. })
+    ));
+    assert_eq!(msgs.get(1), Some(&lost));
+    assert!(h.take(agent).is_empty());
+}

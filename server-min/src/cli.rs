@@ -1,0 +1,214 @@
+//! The `assistrtc-server` command line.
+
+use std::io::{self, IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use assistrtc_core::protocol::IceServer;
+use clap::Parser;
+
+use crate::{
+    DEFAULT_TOKEN_TTL_SECS, DEMO_API_KEY, DEMO_JWT_SECRET, ServerConfig, ServerError,
+    hub::DEFAULT_RESUME_GRACE_MS, start,
+};
+
+/// AssistRTC reference server: WebSocket signaling at /v1/signal and the room API at /v1/rooms.
+#[derive(Debug, Parser)]
+#[command(name = "assistrtc-server", version)]
+pub struct Args {
+    /// Address to listen on (IP:PORT; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// API key for the REST API (`Authorization: Bearer <key>`). Required unless --demo.
+    #[arg(long, env = "ASSISTRTC_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Secret that signs join tokens (HS256). Required unless --demo.
+    #[arg(long, env = "ASSISTRTC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Directory for server state, created if missing. State is kept in memory for now:
+    /// nothing is written here yet, and rooms are lost on restart.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Local demo mode: fixed, publicly known dev secrets (unless given) and an
+    /// unauthenticated POST /v1/demo/rooms. Never expose a demo server.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Lifetime of issued join tokens, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
+    pub token_ttl_secs: u64,
+
+    /// How long a dropped member's seat is held for a resume, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_RESUME_GRACE_MS)]
+    pub resume_grace_ms: u64,
+
+    /// A STUN/TURN server URL announced to clients (stun:, turn: or turns:); repeatable.
+    #[arg(long = "ice-server", value_name = "URL")]
+    pub ice_servers: Vec<String>,
+}
+
+/// Why the command failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// No API key without `--demo`.
+    #[error(
+        "missing API key: pass --api-key or set ASSISTRTC_API_KEY (or use --demo for a local demo)"
+    )]
+    MissingApiKey,
+    /// No JWT secret without `--demo`.
+    #[error(
+        "missing JWT secret: pass --jwt-secret or set ASSISTRTC_JWT_SECRET (or use --demo for a local demo)"
+    )]
+    MissingJwtSecret,
+    /// An `--ice-server` URL has an unknown scheme.
+    #[error("invalid --ice-server {0:?}: expected a stun:, turn: or turns: URL")]
+    InvalidIceServer(String),
+    /// The server failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The runtime, stdout or signal handling failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+impl CliError {
+    /// 2 for configuration mistakes, 1 for failures at run time.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::MissingApiKey | Self::MissingJwtSecret | Self::InvalidIceServer(_) => {
+                ExitCode::from(2)
+            }
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+impl Args {
+    /// The server configuration these arguments describe.
+    pub fn into_config(self) -> Result<ServerConfig, CliError> {
+        let (api_key, jwt_secret) = if self.demo {
+            (
+                self.api_key.unwrap_or_else(|| DEMO_API_KEY.into()),
+                self.jwt_secret.unwrap_or_else(|| DEMO_JWT_SECRET.into()),
+            )
+        } else {
+            (
+                self.api_key
+                    .filter(|k| !k.is_empty())
+                    .ok_or(CliError::MissingApiKey)?,
+                self.jwt_secret
+                    .filter(|s| !s.is_empty())
+                    .ok_or(CliError::MissingJwtSecret)?,
+            )
+        };
+        let ice_servers = self
+            .ice_servers
+            .into_iter()
+            .map(|url| {
+                if ["stun:", "turn:", "turns:"]
+                    .iter()
+                    .any(|scheme| url.starts_with(scheme))
+                {
+                    Ok(IceServer {
+                        urls: vec![url],
+                        username: None,
+                        credential: None,
+                    })
+                } else {
+                    Err(CliError::InvalidIceServer(url))
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        let mut config = ServerConfig::new(api_key, jwt_secret);
+        config.listen = self.listen;
+        config.data_dir = self.data_dir;
+        config.demo = self.demo;
+        config.token_ttl_secs = self.token_ttl_secs;
+        config.resume_grace_ms = self.resume_grace_ms;
+        config.ice_servers = ice_servers;
+        Ok(config)
+    }
+}
+
+/// Parses arguments, sets up logging to stderr, runs until SIGINT/SIGTERM.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::from)
+        .and_then(|runtime| runtime.block_on(run(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs the server described by `args` until SIGINT/SIGTERM.
+pub async fn run(args: Args) -> Result<(), CliError> {
+    let demo = args.demo;
+    let config = args.into_config()?;
+    if demo {
+        warn_demo(&config);
+    }
+    let server = start(config).await?;
+    {
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "listening on http://{}", server.local_addr())?;
+        stdout.flush()?;
+    }
+    let signal = shutdown_signal().await;
+    tracing::info!("shutting down");
+    let stopped = server.shutdown().await;
+    signal?;
+    Ok(stopped?)
+}
+
+fn warn_demo(config: &ServerConfig) {
+    let key_note = if config.api_key == DEMO_API_KEY {
+        format!("API key: {DEMO_API_KEY}")
+    } else {
+        "API key: (as given)".to_owned()
+    };
+    eprintln!(
+        "\n\
+         ###########################################################################\n\
+         #  WARNING: DEMO MODE - NOT FOR PRODUCTION                                #\n\
+         #  Fixed, publicly known dev secrets; POST /v1/demo/rooms needs no auth.  #\n\
+         #  Anyone who can reach this server can create rooms and mint tokens.     #\n\
+         ###########################################################################\n\
+         {key_note}\n"
+    );
+}
+
+async fn shutdown_signal() -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

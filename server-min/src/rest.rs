@@ -1,0 +1,440 @@
+//! HTTP routes: the room API, health, the signaling upgrade, and demo helpers.
+//!
+//! Errors are JSON `{"error":{"code":"…","message":"…"}}` with the protocol's stable codes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use assistrtc_core::permissions::Capabilities;
+use assistrtc_core::protocol::{ErrorCode, MemberId, Permissions, RecordingPolicy, Role, RoomId};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::hub::ConnId;
+use crate::jwt::{self, Claims};
+use crate::signal::{self, HubEvent};
+use crate::store::{MemberSpec, RoomDefinition, RoomStore, StoreError};
+
+/// Most members a room may list.
+pub const MAX_MEMBERS: usize = 64;
+/// WebSocket read buffer per connection (small: most sessions are idle).
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Largest WebSocket message accepted at all. Frames above the protocol's 64 KiB but below
+/// this reach the hub and get a `bad_request`; larger ones end the connection.
+pub const WS_MAX_MESSAGE: usize = 256 * 1024;
+/// How long a REST call waits for the hub task.
+const HUB_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A REST failure, rendered as `{"error":{"code","message"}}`.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Conflict(#[from] StoreError),
+    #[error("{0}")]
+    Internal(&'static str),
+}
+
+impl ApiError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().as_str(),
+                message: self.to_string(),
+            },
+        };
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, Self::Unauthorized(_)) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) api_key: String,
+    pub(crate) jwt_secret: Vec<u8>,
+    pub(crate) token_ttl_secs: u64,
+    pub(crate) store: Arc<dyn RoomStore>,
+    pub(crate) events: mpsc::Sender<HubEvent>,
+    pub(crate) next_conn: AtomicU64,
+}
+
+impl AppState {
+    pub(crate) fn new(shared: Shared) -> Self {
+        Self {
+            inner: Arc::new(shared),
+        }
+    }
+}
+
+/// The routes; `demo` adds `POST /v1/demo/rooms`.
+pub(crate) fn router(state: AppState, demo: bool) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/rooms", post(create_room))
+        .route("/v1/rooms/{id}", get(get_room))
+        .route("/v1/signal", get(signal_upgrade));
+    if demo {
+        router = router.route("/v1/demo/rooms", post(create_demo_room));
+    }
+    router
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let conn = ConnId(state.inner.next_conn.fetch_add(1, Ordering::Relaxed));
+    let events = state.inner.events.clone();
+    ws.read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(WS_MAX_MESSAGE)
+        .max_frame_size(WS_MAX_MESSAGE)
+        .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
+        .on_upgrade(move |socket| signal::connection(socket, conn, events))
+}
+
+fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized(
+            "missing `Authorization: Bearer <api key>` header",
+        ));
+    };
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match presented {
+        Some(key) if constant_time_eq(key.as_bytes(), state.inner.api_key.as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::Unauthorized("invalid API key")),
+        None => Err(ApiError::Unauthorized(
+            "the Authorization header must be `Bearer <api key>`",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `POST /v1/rooms` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRoomRequest {
+    room_id: RoomId,
+    members: Vec<MemberSpec>,
+    #[serde(default)]
+    permissions: Permissions,
+}
+
+/// `POST /v1/rooms` answer: one token per member.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRoomResponse {
+    room_id: RoomId,
+    members: Vec<IssuedMember>,
+}
+
+#[derive(Serialize)]
+struct IssuedMember {
+    id: MemberId,
+    role: Role,
+    token: String,
+}
+
+/// `GET /v1/rooms/{id}` answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RoomResponse {
+    room_id: RoomId,
+    members: Vec<RoomMember>,
+    permissions: Permissions,
+}
+
+#[derive(Serialize)]
+struct RoomMember {
+    id: MemberId,
+    role: Role,
+    /// Whether the member has a live signaling connection now.
+    online: bool,
+}
+
+fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let request: CreateRoomRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::BadRequest(format!("invalid body: {inner}"))
+        } else {
+            ApiError::BadRequest(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    if request.members.is_empty() {
+        return Err(ApiError::BadRequest(
+            "members: a room needs at least one member".into(),
+        ));
+    }
+    if request.members.len() > MAX_MEMBERS {
+        return Err(ApiError::BadRequest(format!(
+            "members: at most {MAX_MEMBERS} members per room"
+        )));
+    }
+    for (i, member) in request.members.iter().enumerate() {
+        if request.members[..i].iter().any(|m| m.id == member.id) {
+            return Err(ApiError::BadRequest(format!(
+                "members[{i}].id: duplicate member id `{}`",
+                member.id
+            )));
+        }
+    }
+    Ok(RoomDefinition {
+        id: request.room_id,
+        members: request.members,
+        permissions: request.permissions,
+    })
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Stores the room, makes it joinable, and issues one token per member.
+async fn create(state: &AppState, def: RoomDefinition) -> Result<Response, ApiError> {
+    state.inner.store.create_room(def.clone())?;
+    // The hub hears of the room before the client gets its tokens: a join sent after this
+    // response is queued behind this event.
+    state
+        .inner
+        .events
+        .send(HubEvent::RoomCreated(def.clone()))
+        .await
+        .map_err(|_| ApiError::Internal("the server is shutting down"))?;
+    let iat = unix_now();
+    let exp = iat.saturating_add(state.inner.token_ttl_secs);
+    let members = def
+        .members
+        .iter()
+        .map(|m| IssuedMember {
+            id: m.id.clone(),
+            role: m.role,
+            token: jwt::issue(
+                &state.inner.jwt_secret,
+                &Claims {
+                    room: def.id.clone(),
+                    sub: m.id.clone(),
+                    role: m.role,
+                    caps: Capabilities::for_role(m.role, def.permissions),
+                    iat,
+                    exp,
+                },
+            ),
+        })
+        .collect();
+    tracing::info!(room = %def.id, members = def.members.len(), "room created");
+    let body = CreateRoomResponse {
+        room_id: def.id,
+        members,
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_api_key(&state, &headers)?;
+    let def = parse_create(&body)?;
+    create(&state, def).await
+}
+
+async fn get_room(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<RoomResponse>, ApiError> {
+    check_api_key(&state, &headers)?;
+    let not_found = || ApiError::NotFound(format!("no room `{id}`"));
+    let room_id = RoomId::new(id.clone()).map_err(|_| not_found())?;
+    let Some(def) = state.inner.store.get_room(&room_id)? else {
+        return Err(not_found());
+    };
+    let (reply, answer) = oneshot::channel();
+    state
+        .inner
+        .events
+        .send(HubEvent::Online {
+            room: room_id,
+            reply,
+        })
+        .await
+        .map_err(|_| ApiError::Internal("the server is shutting down"))?;
+    let online = match tokio::time::timeout(HUB_REPLY_TIMEOUT, answer).await {
+        Ok(Ok(online)) => online.unwrap_or_default(),
+        Ok(Err(_)) => return Err(ApiError::Internal("the server is shutting down")),
+        Err(_) => {
+            return Err(ApiError::Internal(
+                "the signaling hub did not answer in time",
+            ));
+        }
+    };
+    Ok(Json(RoomResponse {
+        room_id: def.id,
+        members: def
+            .members
+            .into_iter()
+            .map(|m| RoomMember {
+                online: online.contains(&m.id),
+                id: m.id,
+                role: m.role,
+            })
+            .collect(),
+        permissions: def.permissions,
+    }))
+}
+
+/// Members of a demo room.
+pub const DEMO_HOST: &str = "agent_1";
+/// Members of a demo room.
+pub const DEMO_GUEST: &str = "customer_1";
+
+/// `POST /v1/demo/rooms` (demo mode only, no auth): a fresh room with a host and a guest.
+async fn create_demo_room(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).map_err(|_| ApiError::Internal("no randomness"))?;
+    let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    let id = RoomId::new(format!("demo_{suffix}"))
+        .map_err(|_| ApiError::Internal("bad generated room id"))?;
+    let member = |id: &str, role| -> Result<MemberSpec, ApiError> {
+        Ok(MemberSpec {
+            id: MemberId::new(id).map_err(|_| ApiError::Internal("bad demo member id"))?,
+            role,
+        })
+    };
+    let def = RoomDefinition {
+        id,
+        members: vec![
+            member(DEMO_HOST, Role::Host)?,
+            member(DEMO_GUEST, Role::Guest)?,
+        ],
+        permissions: Permissions {
+            screen: true,
+            recording: RecordingPolicy::Local,
+        },
+    };
+    create(&state, def).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(body: &str) -> String {
+        match parse_create(body.as_bytes()) {
+            Err(ApiError::BadRequest(m)) => m,
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted {body}"),
+        }
+    }
+
+    #[test]
+    fn create_body_errors_name_the_field() {
+        let ok = r#"{"roomId":"rm_1","members":[{"id":"agent_1","role":"host"}],"permissions":{"screen":true,"recording":"cloud"}}"#;
+        let def = parse_create(ok.as_bytes()).unwrap();
+        assert_eq!(def.permissions.recording, RecordingPolicy::Cloud);
+
+        let m = bad(r#"{"roomId":"rm_1","members":[{"id":"a","role":"boss"}]}"#);
+        assert!(
+            m.starts_with("members[0].role: unknown variant `boss`"),
+            "{m}"
+        );
+        let m = bad(r#"{"roomId":"rm 1","members":[{"id":"a","role":"host"}]}"#);
+        assert!(m.starts_with("roomId: "), "{m}");
+        let m = bad(
+            r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"},{"id":"a/b","role":"guest"}]}"#,
+        );
+        assert!(m.starts_with("members[1].id: "), "{m}");
+        let m = bad(
+            r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"},{"id":"a","role":"guest"}]}"#,
+        );
+        assert!(m.starts_with("members[1].id: duplicate"), "{m}");
+        let m = bad(r#"{"roomId":"rm_1","members":[]}"#);
+        assert!(m.starts_with("members: "), "{m}");
+        let m = bad(
+            r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"}],"permissions":{"recording":"tape"}}"#,
+        );
+        assert!(m.starts_with("permissions.recording: "), "{m}");
+        let m = bad(r#"{"members":[{"id":"a","role":"host"}]}"#);
+        assert!(m.contains("roomId"), "{m}");
+        let m = bad("not json");
+        assert!(m.starts_with("invalid body: "), "{m}");
+        let m = bad(r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"}]} trailing"#);
+        assert!(m.starts_with("invalid body: "), "{m}");
+    }
+}
