@@ -8,8 +8,10 @@
 //! - [`permissions`]: roles → capabilities, and the authorization both sides use.
 //! - [`consent`]: notice, per-source opt-in, recording consent.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
+//! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
 #![deny(missing_docs)]
 
+pub mod assist;
 pub mod consent;
 pub mod permissions;
 pub mod protocol;

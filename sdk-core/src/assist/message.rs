@@ -1,0 +1,290 @@
+//! Assist messages on the wire: compact JSON, versioned, validated.
+
+use serde::{Deserialize, Serialize};
+
+use super::AssistError;
+
+/// Assist protocol version.
+pub const ASSIST_VERSION: u64 = 1;
+/// Largest accepted assist message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 2048;
+/// Longest accepted shape id, ticket id or color string.
+pub const MAX_ID_BYTES: usize = 64;
+/// Longest accepted script step title.
+pub const MAX_TITLE_BYTES: usize = 256;
+/// Longest accepted shape lifetime (one hour); `0` means "until cleared".
+pub const MAX_TTL_MS: u64 = 3_600_000;
+
+/// A point on the shared surface, normalised: `(0,0)` top-left, `(1,1)` bottom-right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    /// Horizontal, 0..=1.
+    pub x: f64,
+    /// Vertical, 0..=1.
+    pub y: f64,
+}
+
+/// A rectangle on the shared surface, normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rect {
+    /// Left edge, 0..=1.
+    pub x: f64,
+    /// Top edge, 0..=1.
+    pub y: f64,
+    /// Width; `x + w` ≤ 1.
+    pub w: f64,
+    /// Height; `y + h` ≤ 1.
+    pub h: f64,
+}
+
+/// One assist message. `at` is the media time (ms) of the frame it was drawn on, so the receiver
+/// and a recording can line it up; `seq` orders messages from one sender.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AssistMessage {
+    /// Where the agent points. Sent on the unordered channel; only the latest matters.
+    Cursor {
+        /// Horizontal position.
+        x: f64,
+        /// Vertical position.
+        y: f64,
+        /// Media time of the frame.
+        at: u64,
+        /// Sender sequence number.
+        seq: u64,
+    },
+    /// A highlighted box.
+    Highlight {
+        /// Shape id, unique per sender.
+        id: String,
+        /// The box.
+        rect: Rect,
+        /// `#rrggbb`.
+        color: String,
+        /// Lifetime in ms; `0` keeps it until cleared.
+        ttl_ms: u64,
+        /// Media time of the frame.
+        at: u64,
+        /// Sender sequence number.
+        seq: u64,
+    },
+    /// An arrow.
+    Arrow {
+        /// Shape id.
+        id: String,
+        /// Tail.
+        from: Point,
+        /// Head.
+        to: Point,
+        /// `#rrggbb`.
+        color: String,
+        /// Lifetime in ms; `0` keeps it until cleared.
+        ttl_ms: u64,
+        /// Media time of the frame.
+        at: u64,
+        /// Sender sequence number.
+        seq: u64,
+    },
+    /// Removes one shape, or every shape of the sender when `id` is absent.
+    Clear {
+        /// The shape to remove.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Media time of the frame.
+        at: u64,
+        /// Sender sequence number.
+        seq: u64,
+    },
+    /// The current step of a support script, shown to both sides.
+    ScriptStep {
+        /// Ticket id.
+        ticket: String,
+        /// 1-based step.
+        step: u32,
+        /// Number of steps.
+        total: u32,
+        /// Step title.
+        title: String,
+        /// Sender sequence number.
+        seq: u64,
+    },
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    v: u64,
+    #[serde(flatten)]
+    msg: &'a AssistMessage,
+}
+
+impl AssistMessage {
+    /// The wire name of the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Cursor { .. } => "cursor",
+            Self::Highlight { .. } => "highlight",
+            Self::Arrow { .. } => "arrow",
+            Self::Clear { .. } => "clear",
+            Self::ScriptStep { .. } => "script_step",
+        }
+    }
+
+    /// The sender sequence number.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Self::Cursor { seq, .. }
+            | Self::Highlight { seq, .. }
+            | Self::Arrow { seq, .. }
+            | Self::Clear { seq, .. }
+            | Self::ScriptStep { seq, .. } => *seq,
+        }
+    }
+
+    /// Checks ranges, lengths and syntax.
+    pub fn validate(&self) -> Result<(), AssistError> {
+        match self {
+            Self::Cursor { x, y, .. } => check_point("cursor", Point { x: *x, y: *y }),
+            Self::Highlight {
+                id,
+                rect,
+                color,
+                ttl_ms,
+                ..
+            } => {
+                check_id("id", id)?;
+                check_color(color)?;
+                check_ttl(*ttl_ms)?;
+                check_rect(rect)
+            }
+            Self::Arrow {
+                id,
+                from,
+                to,
+                color,
+                ttl_ms,
+                ..
+            } => {
+                check_id("id", id)?;
+                check_color(color)?;
+                check_ttl(*ttl_ms)?;
+                check_point("from", *from)?;
+                check_point("to", *to)
+            }
+            Self::Clear { id, .. } => id.as_deref().map_or(Ok(()), |id| check_id("id", id)),
+            Self::ScriptStep {
+                ticket,
+                step,
+                total,
+                title,
+                ..
+            } => {
+                check_id("ticket", ticket)?;
+                if title.len() > MAX_TITLE_BYTES {
+                    return Err(AssistError::TooLong {
+                        field: "title",
+                        max: MAX_TITLE_BYTES,
+                    });
+                }
+                if *total == 0 || *step == 0 || step > total {
+                    return Err(AssistError::OutOfRange { field: "step" });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Encodes to compact JSON (`{"v":1,"t":…}`), validating first.
+    pub fn encode(&self) -> Result<String, AssistError> {
+        self.validate()?;
+        let text = serde_json::to_string(&Envelope {
+            v: ASSIST_VERSION,
+            msg: self,
+        })
+        .map_err(|e| AssistError::Malformed(e.to_string()))?;
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(AssistError::Oversize { size: text.len() });
+        }
+        Ok(text)
+    }
+
+    /// Decodes and validates one message. `v` may be omitted (it then means 1).
+    pub fn decode(text: &str) -> Result<Self, AssistError> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(AssistError::Oversize { size: text.len() });
+        }
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| AssistError::Malformed(e.to_string()))?;
+        let Some(obj) = value.as_object_mut() else {
+            return Err(AssistError::Malformed("expected an object".into()));
+        };
+        match obj.remove("v") {
+            None => {}
+            Some(v) if v.as_u64() == Some(ASSIST_VERSION) => {}
+            Some(v) => return Err(AssistError::UnsupportedVersion(v.to_string())),
+        }
+        match obj.get("t").and_then(|t| t.as_str()) {
+            Some("cursor" | "highlight" | "arrow" | "clear" | "script_step") => {}
+            Some(other) => return Err(AssistError::UnknownKind(other.to_string())),
+            None => return Err(AssistError::UnknownKind("missing".into())),
+        }
+        let msg: Self =
+            serde_json::from_value(value).map_err(|e| AssistError::Malformed(e.to_string()))?;
+        msg.validate()?;
+        Ok(msg)
+    }
+}
+
+fn unit(field: &'static str, v: f64) -> Result<(), AssistError> {
+    if v.is_nan() {
+        return Err(AssistError::NotANumber { field });
+    }
+    if !(0.0..=1.0).contains(&v) {
+        return Err(AssistError::OutOfRange { field });
+    }
+    Ok(())
+}
+
+fn check_point(field: &'static str, p: Point) -> Result<(), AssistError> {
+    unit(field, p.x)?;
+    unit(field, p.y)
+}
+
+fn check_rect(r: &Rect) -> Result<(), AssistError> {
+    for v in [r.x, r.y, r.w, r.h] {
+        unit("rect", v)?;
+    }
+    // A little slack for float rounding at the far edge.
+    if r.x + r.w > 1.0 + 1e-9 || r.y + r.h > 1.0 + 1e-9 {
+        return Err(AssistError::OutOfRange { field: "rect" });
+    }
+    Ok(())
+}
+
+fn check_id(field: &'static str, id: &str) -> Result<(), AssistError> {
+    if id.is_empty() || id.len() > MAX_ID_BYTES {
+        return Err(AssistError::TooLong {
+            field,
+            max: MAX_ID_BYTES,
+        });
+    }
+    Ok(())
+}
+
+fn check_color(color: &str) -> Result<(), AssistError> {
+    let ok = color.len() == 7
+        && color.starts_with('#')
+        && color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(AssistError::BadColor(color.chars().take(16).collect()))
+    }
+}
+
+fn check_ttl(ttl: u64) -> Result<(), AssistError> {
+    if ttl > MAX_TTL_MS {
+        return Err(AssistError::OutOfRange { field: "ttl_ms" });
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The receiving side: what is drawn over the shared screen, at a time `now`.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{AssistError, AssistMessage, Point, Rect};
+use crate::Millis;
+use crate::permissions::{Capabilities, Capability};
+use crate::protocol::MemberId;
+
+/// Live shapes an overlay holds at most.
+pub const MAX_SHAPES: usize = 64;
+/// A cursor not moved for this long is hidden.
+pub const CURSOR_IDLE_MS: u64 = 5_000;
+
+/// What a shape looks like.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ShapeKind {
+    /// A box.
+    Highlight {
+        /// The box.
+        rect: Rect,
+    },
+    /// An arrow.
+    Arrow {
+        /// Tail.
+        from: Point,
+        /// Head.
+        to: Point,
+    },
+}
+
+/// A live shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shape {
+    /// Who drew it.
+    pub from: String,
+    /// Its id (unique per sender).
+    pub id: String,
+    /// Geometry.
+    #[serde(flatten)]
+    pub kind: ShapeKind,
+    /// `#rrggbb`.
+    pub color: String,
+    /// Media time of the frame it was drawn on.
+    pub at: u64,
+    /// When it disappears, on the overlay's clock; `None` until cleared.
+    #[serde(skip)]
+    pub expires: Option<Millis>,
+}
+
+/// A member's pointer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CursorView {
+    /// Whose.
+    pub from: String,
+    /// Position.
+    pub x: f64,
+    /// Position.
+    pub y: f64,
+    /// Media time of the frame.
+    pub at: u64,
+    #[serde(skip)]
+    seq: u64,
+    #[serde(skip)]
+    updated: Millis,
+}
+
+/// The current script step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepView {
+    /// Who set it.
+    pub from: String,
+    /// Ticket id.
+    pub ticket: String,
+    /// 1-based step.
+    pub step: u32,
+    /// Number of steps.
+    pub total: u32,
+    /// Title.
+    pub title: String,
+}
+
+/// Everything visible at one moment.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct OverlayView {
+    /// Shapes, oldest first.
+    pub shapes: Vec<Shape>,
+    /// Pointers.
+    pub cursors: Vec<CursorView>,
+    /// Script step.
+    pub step: Option<StepView>,
+}
+
+/// The receiver's overlay model. Apply messages with [`apply`](Self::apply) /
+/// [`apply_text`](Self::apply_text); ask what is visible with [`visible`](Self::visible).
+#[derive(Debug, Default)]
+pub struct Overlay {
+    shapes: BTreeMap<(String, String), (u64, Shape)>,
+    cursors: BTreeMap<String, CursorView>,
+    step: Option<StepView>,
+    order: u64,
+}
+
+impl Overlay {
+    /// Decodes and applies one message from `from`, whose capabilities are `caps`.
+    /// Returns whether what is visible changed.
+    pub fn apply_text(
+        &mut self,
+        from: &MemberId,
+        caps: Capabilities,
+        text: &str,
+        now: Millis,
+    ) -> Result<bool, AssistError> {
+        if !caps.contains(Capability::Annotate) {
+            // Refuse before decoding: nothing from this member is drawn, whatever it says.
+            return Err(AssistError::NotAllowed(from.to_string()));
+        }
+        let msg = AssistMessage::decode(text)?;
+        self.apply(from, caps, msg, now)
+    }
+
+    /// Applies one decoded message. Returns whether what is visible changed.
+    pub fn apply(
+        &mut self,
+        from: &MemberId,
+        caps: Capabilities,
+        msg: AssistMessage,
+        now: Millis,
+    ) -> Result<bool, AssistError> {
+        if !caps.contains(Capability::Annotate) {
+            return Err(AssistError::NotAllowed(from.to_string()));
+        }
+        msg.validate()?;
+        let who = from.to_string();
+        let expiry = |ttl: u64| (ttl > 0).then(|| now.after(ttl));
+        match msg {
+            AssistMessage::Cursor { x, y, at, seq } => {
+                // The cursor channel is unordered: an older move arriving late is dropped.
+                if self.cursors.get(&who).is_some_and(|c| c.seq >= seq) {
+                    return Ok(false);
+                }
+                self.cursors.insert(
+                    who.clone(),
+                    CursorView {
+                        from: who,
+                        x,
+                        y,
+                        at,
+                        seq,
+                        updated: now,
+                    },
+                );
+            }
+            AssistMessage::Highlight {
+                id,
+                rect,
+                color,
+                ttl_ms,
+                at,
+                ..
+            } => {
+                self.put(
+                    Shape {
+                        from: who,
+                        id,
+                        kind: ShapeKind::Highlight { rect },
+                        color,
+                        at,
+                        expires: expiry(ttl_ms),
+                    },
+                    now,
+                )?;
+            }
+            AssistMessage::Arrow {
+                id,
+                from: tail,
+                to,
+                color,
+                ttl_ms,
+                at,
+                ..
+            } => {
+                self.put(
+                    Shape {
+                        from: who,
+                        id,
+                        kind: ShapeKind::Arrow { from: tail, to },
+                        color,
+                        at,
+                        expires: expiry(ttl_ms),
+                    },
+                    now,
+                )?;
+            }
+            AssistMessage::Clear { id: Some(id), .. } => {
+                return Ok(self.shapes.remove(&(who, id)).is_some());
+            }
+            AssistMessage::Clear { id: None, .. } => {
+                let before = self.shapes.len();
+                self.shapes.retain(|(owner, _), _| *owner != who);
+                return Ok(self.shapes.len() != before);
+            }
+            AssistMessage::ScriptStep {
+                ticket,
+                step,
+                total,
+                title,
+                ..
+            } => {
+                self.step = Some(StepView {
+                    from: who,
+                    ticket,
+                    step,
+                    total,
+                    title,
+                });
+            }
+        }
+        Ok(true)
+    }
+
+    fn put(&mut self, shape: Shape, now: Millis) -> Result<(), AssistError> {
+        let key = (shape.from.clone(), shape.id.clone());
+        if !self.shapes.contains_key(&key) {
+            self.expire(now);
+            if self.shapes.len() >= MAX_SHAPES {
+                return Err(AssistError::TooManyShapes);
+            }
+        }
+        self.order += 1;
+        self.shapes.insert(key, (self.order, shape));
+        Ok(())
+    }
+
+    /// Drops expired shapes and idle cursors. Returns whether anything went.
+    pub fn expire(&mut self, now: Millis) -> bool {
+        let before = self.shapes.len() + self.cursors.len();
+        self.shapes
+            .retain(|_, (_, s)| s.expires.is_none_or(|t| t > now));
+        self.cursors
+            .retain(|_, c| now.since(c.updated) < CURSOR_IDLE_MS);
+        before != self.shapes.len() + self.cursors.len()
+    }
+
+    /// When the next shape expires or cursor goes idle.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        let shapes = self.shapes.values().filter_map(|(_, s)| s.expires);
+        let cursors = self
+            .cursors
+            .values()
+            .map(|c| c.updated.after(CURSOR_IDLE_MS));
+        shapes.chain(cursors).min()
+    }
+
+    /// Forgets everything a member drew (they left).
+    pub fn remove_member(&mut self, member: &MemberId) {
+        let who = member.as_str();
+        self.shapes.retain(|(owner, _), _| owner != who);
+        self.cursors.remove(who);
+        if self.step.as_ref().is_some_and(|s| s.from == who) {
+            self.step = None;
+        }
+    }
+
+    /// What is visible at `now` (expired shapes excluded even before [`expire`](Self::expire)).
+    pub fn visible(&self, now: Millis) -> OverlayView {
+        let mut shapes: Vec<&(u64, Shape)> = self
+            .shapes
+            .values()
+            .filter(|(_, s)| s.expires.is_none_or(|t| t > now))
+            .collect();
+        shapes.sort_by_key(|(order, _)| *order);
+        OverlayView {
+            shapes: shapes.into_iter().map(|(_, s)| s.clone()).collect(),
+            cursors: self
+                .cursors
+                .values()
+                .filter(|c| now.since(c.updated) < CURSOR_IDLE_MS)
+                .cloned()
+                .collect(),
+            step: self.step.clone(),
+        }
+    }
+
+    /// Number of live shapes (expired ones included until [`expire`](Self::expire)).
+    pub fn shape_count(&self) -> usize {
+        self.shapes.len()
+    }
+}
