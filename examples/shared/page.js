@@ -15,6 +15,8 @@ export function wire(client, { onEvent } = {}) {
       onEvent?.(name, e);
     });
   }
+  // `connect()` resolves once joined, so the page was not listening yet when `joined` fired.
+  window.assist.events.push({ name: 'joined', at: performance.now(), member: client.memberId });
   showState(client.state);
 }
 

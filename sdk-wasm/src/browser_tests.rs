@@ -254,7 +254,7 @@ async fn connect_to_an_unreachable_server_rejects_and_releases() {
 async fn local_media_stop_ends_tracks_and_detaches_handlers() {
     let stream = camera().await;
     let media = crate::driver::LocalMedia {
-        stream: stream.clone(),
+        stream: Clone::clone(&stream),
         _on_ended: None,
     };
     let tracks = media.tracks();

@@ -21,6 +21,9 @@ use crate::js::{error, now_ms, warn};
 use crate::peer::{PeerLink, PeerObserver};
 use crate::socket::{Socket, SocketObserver};
 
+// Note: web-sys gives `MediaStream` and `MediaStreamTrack` an inherent `clone()` that calls
+// the JS method and makes a *new* stream/track; handles are copied with `Clone::clone(&x)`.
+
 /// A local source being sent.
 pub(crate) struct LocalMedia {
     pub(crate) stream: MediaStream,
@@ -133,8 +136,11 @@ impl PeerObserver for Handle {
                         Some(source)
                     }
                     None => {
-                        st.unlabelled
-                            .push((peer.clone(), track.clone(), stream.clone()));
+                        st.unlabelled.push((
+                            peer.clone(),
+                            Clone::clone(&track),
+                            Clone::clone(&stream),
+                        ));
                         None
                     }
                 }
@@ -319,7 +325,7 @@ impl Shared {
                     st.unlabelled.retain(|(m, t, s)| {
                         let hit = *m == p.member && Some(s.id()) == stream_id;
                         if hit {
-                            ready.push((t.clone(), s.clone()));
+                            ready.push((Clone::clone(t), Clone::clone(s)));
                         }
                         !hit
                     });

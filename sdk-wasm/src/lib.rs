@@ -255,7 +255,7 @@ impl AssistClient {
             .borrow()
             .local
             .get(&source)
-            .map(|m| m.stream.clone()))
+            .map(|m| Clone::clone(&m.stream)))
     }
 
     /// Inbound video stats per remote track, labelled with member and source.

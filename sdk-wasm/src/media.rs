@@ -114,7 +114,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
                 }
             });
             let media = LocalMedia {
-                stream: stream.clone(),
+                stream: Clone::clone(&stream),
                 _on_ended: None,
             };
             // The video track ending (user pressed "Stop sharing", camera unplugged) ends the source.

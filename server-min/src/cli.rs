@@ -50,6 +50,11 @@ pub struct Args {
     /// A STUN/TURN server URL announced to clients (stun:, turn: or turns:); repeatable.
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
+
+    /// Serve the demo pages and browser SDK from this source checkout (`examples/`,
+    /// `packages-npm/dist`) at /agent/, /customer/ and /sdk/.
+    #[arg(long, value_name = "DIR")]
+    pub web_root: Option<PathBuf>,
 }
 
 /// Why the command failed.
@@ -132,6 +137,7 @@ impl Args {
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;
         config.ice_servers = ice_servers;
+        config.web_root = self.web_root;
         Ok(config)
     }
 }
@@ -168,11 +174,19 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     if demo {
         warn_demo(&config);
     }
+    let pages = config.web_root.is_some();
     let server = start(config).await?;
     {
         let mut stdout = io::stdout().lock();
         writeln!(stdout, "listening on http://{}", server.local_addr())?;
         stdout.flush()?;
+    }
+    if pages {
+        // stderr: stdout carries exactly the one `listening on` line scripts wait for.
+        let base = format!("http://{}", server.local_addr());
+        eprintln!(
+            "agent console:  {base}/agent/\ncustomer page:  {base}/customer/?token=… (the agent console shows the link)"
+        );
     }
     let signal = shutdown_signal().await;
     tracing::info!("shutting down");

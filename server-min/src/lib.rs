@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// Frames buffered for a held seat before the oldest are dropped.
     pub max_buffered_frames: usize,
+    /// A source checkout whose demo pages (`examples/`) and built browser SDK
+    /// (`packages-npm/dist`) are served at `/agent/`, `/customer/` and `/sdk/`.
+    pub web_root: Option<PathBuf>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -104,6 +107,7 @@ impl fmt::Debug for ServerConfig {
             .field("ice_servers", &self.ice_servers)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
+            .field("web_root", &self.web_root)
             .finish()
     }
 }
@@ -123,6 +127,7 @@ impl ServerConfig {
             ice_servers: Vec::new(),
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
+            web_root: None,
         }
     }
 
@@ -266,7 +271,7 @@ pub async fn start_with_store(
         events: events_tx,
         next_conn: AtomicU64::new(1),
     });
-    let app = rest::router(state, config.demo);
+    let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;
     let http = axum::serve(listener, app).with_graceful_shutdown(async move {
         // Stops on `true`, or when the RunningServer is dropped.

@@ -124,8 +124,17 @@ impl AppState {
     }
 }
 
-/// The routes; `demo` adds `POST /v1/demo/rooms`.
-pub(crate) fn router(state: AppState, demo: bool) -> Router {
+/// Static paths served from a web root: URL prefix → directory inside the checkout.
+pub(crate) const WEB_PATHS: [(&str, &str); 5] = [
+    ("/sdk", "packages-npm/dist"),
+    ("/agent", "examples/web-agent"),
+    ("/customer", "examples/web-customer"),
+    ("/shared", "examples/shared"),
+    ("/bench", "examples/bench"),
+];
+
+/// The routes; `demo` adds `POST /v1/demo/rooms`; `web_root` adds the demo pages and SDK.
+pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::Path>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/rooms", post(create_room))
@@ -133,6 +142,16 @@ pub(crate) fn router(state: AppState, demo: bool) -> Router {
         .route("/v1/signal", get(signal_upgrade));
     if demo {
         router = router.route("/v1/demo/rooms", post(create_demo_room));
+    }
+    if let Some(root) = web_root {
+        for (prefix, dir) in WEB_PATHS {
+            router =
+                router.nest_service(prefix, tower_http::services::ServeDir::new(root.join(dir)));
+        }
+        router = router.route(
+            "/",
+            get(|| async { axum::response::Redirect::temporary("/agent/") }),
+        );
     }
     router
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
@@ -225,7 +244,8 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
     let request: CreateRoomRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." {
+        // `.` is the root; `?` marks an unknown position (e.g. the body ended early).
+        if path == "." || path.contains('?') {
             ApiError::BadRequest(format!("invalid body: {inner}"))
         } else {
             ApiError::BadRequest(format!("{path}: {inner}"))

@@ -99,18 +99,23 @@ export function events(page, name) {
   return page.evaluate((n) => window.assist.events.filter((e) => e.name === n), name);
 }
 
+/** Polls `probe()` every `every` ms until it returns a truthy value; fails after `ms`. */
+export async function poll(what, probe, { ms = 20_000, every = 100 } = {}) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
 /** Polls the agent's inbound video stats until `framesDecoded` exceeds `min` for `source`. */
 export async function waitFrames(page, source, min = 0, ms = 20_000) {
-  const handle = await page.waitForFunction(
-    async ([s, m]) => {
-      const stats = await window.assist.client.inboundVideoStats();
-      const hit = stats.find((x) => x.source === s && x.framesDecoded > m);
-      return hit ?? false;
-    },
-    [source, min],
-    { timeout: ms, polling: 100 },
-  );
-  return handle.jsonValue();
+  return poll(`${source} frames > ${min}`, async () => {
+    const stats = await page.evaluate(() => window.assist.client.inboundVideoStats());
+    return stats.find((x) => x.source === source && x.framesDecoded > min);
+  }, { ms });
 }
 
 export async function framesOf(page, source) {
