@@ -4,6 +4,7 @@
 //! - `demo`  — builds the browser SDK and serves the demo pages with the reference server.
 //! - `wasm`  — builds the browser SDK into `packages-npm/`.
 //! - `bench signaling` — the signaling load benchmark (prints figures).
+//! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
@@ -19,9 +20,10 @@ fn main() -> ExitCode {
         ["demo", rest @ ..] => steps::demo(rest),
         ["wasm"] => steps::wasm(),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
+        ["bench", "join"] => steps::bench_join(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS]>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS] | bench join>"
             );
             return ExitCode::from(2);
         }

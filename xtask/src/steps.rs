@@ -178,8 +178,49 @@ pub(crate) fn test() -> Result {
     )?;
     wasm_tests()?;
     wasm()?;
+    e2e()?;
     eprintln!("\nall checks passed");
     Ok(())
+}
+
+/// The end-to-end suites: the packed npm package, and real calls in headless Chromium
+/// against the real server.
+fn e2e() -> Result {
+    run("cargo", &["build", "-p", "assistrtc-server"])?;
+    let dir = root().join("tests/e2e");
+    ensure_npm(&dir)?;
+    let mut args = vec!["--test", "--test-concurrency=1", "--test-timeout=300000"];
+    let files = e2e_files(&dir)?;
+    args.extend(files.iter().map(String::as_str));
+    run_in(&dir, "node", &args, &[])
+}
+
+fn e2e_files(dir: &Path) -> Result<Vec<String>> {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err("no end-to-end tests found".into());
+    }
+    Ok(files)
+}
+
+/// Join → first remote frame, SDK vs the raw-JS baseline (prints p50/p95).
+pub(crate) fn bench_join() -> Result {
+    wasm()?;
+    run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
+    let dir = root().join("tests/e2e");
+    ensure_npm(&dir)?;
+    let bin = root().join("target/release/assistrtc-server");
+    run_in(
+        &dir,
+        "node",
+        &["bench/join-first-frame.mjs"],
+        &[("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy())],
+    )
 }
 
 pub(crate) fn demo(rest: &[&str]) -> Result {
