@@ -175,6 +175,8 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         warn_demo(&config);
     }
     let pages = config.web_root.is_some();
+    // Handlers first: once the line below is printed, SIGTERM means a graceful stop.
+    let signal = ShutdownSignal::install()?;
     let server = start(config).await?;
     {
         let mut stdout = io::stdout().lock();
@@ -188,10 +190,10 @@ pub async fn run(args: Args) -> Result<(), CliError> {
             "agent console:  {base}/agent/\ncustomer page:  {base}/customer/?token=… (the agent console shows the link)"
         );
     }
-    let signal = shutdown_signal().await;
+    let signalled = signal.wait().await;
     tracing::info!("shutting down");
     let stopped = server.shutdown().await;
-    signal?;
+    signalled?;
     Ok(stopped?)
 }
 
@@ -212,17 +214,42 @@ fn warn_demo(config: &ServerConfig) {
     );
 }
 
-async fn shutdown_signal() -> io::Result<()> {
+/// SIGINT or SIGTERM, registered up front.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = term.recv() => Ok(()),
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
+
+    async fn wait(mut self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await
+        }
     }
 }

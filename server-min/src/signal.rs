@@ -21,17 +21,27 @@ use crate::store::RoomDefinition;
 /// Frames queued for one connection before it counts as too slow and is dropped (its seat is
 /// then held for the grace period like any other drop).
 pub(crate) const CONNECTION_QUEUE: usize = 64;
+/// Longest a single frame write may take before the peer counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing connection waits for the peer's close frame.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// How long the hub task waits, on shutdown, for connection tasks to finish.
 const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
+
+/// What the hub task hands a connection task.
+pub(crate) enum Outbound {
+    /// Send this text frame.
+    Frame(String),
+    /// The hub is done with this connection: close it politely (after what is queued).
+    Close,
+}
 
 /// What the hub task hears about.
 pub(crate) enum HubEvent {
     /// A WebSocket connection was accepted; `tx` carries frames to it.
     Open {
         conn: ConnId,
-        tx: mpsc::Sender<String>,
+        tx: mpsc::Sender<Outbound>,
     },
     /// A text frame arrived.
     Text { conn: ConnId, text: Utf8Bytes },
@@ -85,7 +95,7 @@ pub(crate) async fn run_hub(
     clock: Clock,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut conns: HashMap<ConnId, mpsc::Sender<String>> = HashMap::new();
+    let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
     loop {
         let deadline = hub.poll_timeout();
         let sleep_until = deadline.map_or_else(Instant::now, |at| clock.instant(at));
@@ -125,7 +135,7 @@ pub(crate) async fn run_hub(
 
 fn apply(
     hub: &mut Hub,
-    conns: &mut HashMap<ConnId, mpsc::Sender<String>>,
+    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
     event: HubEvent,
     now: Millis,
 ) {
@@ -149,14 +159,14 @@ fn apply(
     }
 }
 
-fn drain(hub: &mut Hub, conns: &mut HashMap<ConnId, mpsc::Sender<String>>, clock: &Clock) {
+fn drain(hub: &mut Hub, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>, clock: &Clock) {
     while let Some(output) = hub.poll_output() {
         match output {
             HubOutput::Send { conn, msg } => {
                 let Some(tx) = conns.get(&conn) else {
                     continue;
                 };
-                let full = match tx.try_send(protocol::encode_server(&msg)) {
+                let full = match tx.try_send(Outbound::Frame(protocol::encode_server(&msg))) {
                     Ok(()) => continue,
                     Err(TrySendError::Full(_)) => true,
                     Err(TrySendError::Closed(_)) => false,
@@ -172,8 +182,11 @@ fn drain(hub: &mut Hub, conns: &mut HashMap<ConnId, mpsc::Sender<String>>, clock
                 hub.handle_undelivered(conn, msg, clock.now());
             }
             HubOutput::Close { conn } => {
-                // The connection task drains what is queued, then sends a close frame.
-                conns.remove(&conn);
+                // The connection task sends what is queued, then a close frame. If the queue
+                // is full the marker is lost, and the dropped sender still ends the task.
+                if let Some(tx) = conns.remove(&conn) {
+                    let _ = tx.try_send(Outbound::Close);
+                }
             }
         }
     }
@@ -185,20 +198,33 @@ pub(crate) async fn connection(
     conn: ConnId,
     events: mpsc::Sender<HubEvent>,
 ) {
-    let (tx, mut rx) = mpsc::channel::<String>(CONNECTION_QUEUE);
+    let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
     if events.send(HubEvent::Open { conn, tx }).await.is_err() {
         return;
     }
     tracing::debug!(conn = conn.0, "websocket open");
-    let mut closed_by_hub = false;
+    // `Some(linger)` when the server ends the connection: send a close frame, then wait up to
+    // `linger` for the peer's, so that the peer reads everything before the TCP close.
+    let mut server_close = None;
     loop {
         tokio::select! {
             outbound = rx.recv() => {
-                let Some(text) = outbound else {
-                    closed_by_hub = true;
-                    break;
+                let text = match outbound {
+                    Some(Outbound::Frame(text)) => text,
+                    Some(Outbound::Close) => {
+                        server_close = Some(CLOSE_LINGER);
+                        break;
+                    }
+                    // The hub task stopped (server shutdown) or dropped us as too slow.
+                    None => {
+                        server_close = Some(Duration::ZERO);
+                        break;
+                    }
                 };
-                if socket.send(Message::Text(text.into())).await.is_err() {
+                let frame = Message::Text(text.into());
+                let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(frame)).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::debug!(conn = conn.0, "websocket write failed or timed out");
                     break;
                 }
             }
@@ -216,16 +242,15 @@ pub(crate) async fn connection(
                     None => break,
                 };
                 if events.send(event).await.is_err() {
-                    closed_by_hub = true;
+                    server_close = Some(Duration::ZERO);
                     break;
                 }
             }
         }
     }
-    if closed_by_hub {
-        // Close politely and give the peer a moment to answer; it is gone either way.
-        let _ = socket.send(Message::Close(None)).await;
-        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+    if let Some(linger) = server_close {
+        let _ = tokio::time::timeout(CLOSE_LINGER, socket.send(Message::Close(None))).await;
+        let _ = tokio::time::timeout(linger, async {
             while let Some(Ok(_)) = socket.recv().await {}
         })
         .await;

@@ -1,0 +1,131 @@
+//! The `assistrtc-server` binary: startup line, demo warning, config errors, SIGTERM.
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::process::{Child, Command, Stdio};
+
+use crate::support::within;
+
+const BIN: &str = env!("CARGO_BIN_EXE_assistrtc-server");
+
+/// Kills the child if a test fails half-way.
+struct Guard(Option<Child>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("ASSISTRTC_API_KEY")
+        .env_remove("ASSISTRTC_JWT_SECRET")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+#[tokio::test]
+async fn missing_secrets_are_a_clear_error() {
+    let output = within(
+        "binary exits",
+        tokio::task::spawn_blocking(|| command().args(["--listen", "127.0.0.1:0"]).output()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing API key"), "{stderr}");
+
+    let output = within(
+        "binary exits",
+        tokio::task::spawn_blocking(|| {
+            command()
+                .args(["--listen", "127.0.0.1:0", "--api-key", "k"])
+                .output()
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing JWT secret"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn demo_prints_one_listening_line_and_stops_on_sigterm() {
+    let mut child = command()
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .args(["--ice-server", "stun:127.0.0.1:3478"])
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+
+    let (line, mut reader) = within(
+        "listening line",
+        tokio::task::spawn_blocking(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            reader.read_line(&mut line).map(|_| (line, reader))
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let url = line
+        .strip_suffix('\n')
+        .and_then(|l| l.strip_prefix("listening on "))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(!url.ends_with(":0"), "{url}");
+
+    let health = within("healthz", reqwest::get(format!("{url}/healthz")))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+    let demo = within(
+        "demo room",
+        reqwest::Client::new()
+            .post(format!("{url}/v1/demo/rooms"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(demo.status(), reqwest::StatusCode::CREATED);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut child = guard.0.take().unwrap();
+    let status = within(
+        "graceful exit",
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "{status}");
+
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "", "exactly one line on stdout");
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(err.contains("WARNING: DEMO MODE"), "{err}");
+    assert!(!line.contains("WARNING"));
+}

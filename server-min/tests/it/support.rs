@@ -1,0 +1,302 @@
+//! Test server, clients, and bounded waits.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use assistrtc_core::permissions::Capabilities;
+use assistrtc_core::protocol::{
+    self, ClientMessage, MemberId, Permissions, Role, RoomId, ServerMessage,
+};
+use assistrtc_server::jwt::{self, Claims};
+use assistrtc_server::{RunningServer, ServerConfig};
+use futures_util::{SinkExt as _, StreamExt as _};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub(crate) const API_KEY: &str = "it-api-key";
+pub(crate) const JWT_SECRET: &str = "it-jwt-secret";
+/// Upper bound for any single wait in these tests.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than [`WAIT`].
+pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(WAIT, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("timed out after {WAIT:?}: {what}"),
+    }
+}
+
+pub(crate) struct Server {
+    running: Option<RunningServer>,
+    pub(crate) base: String,
+    ws_url: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    pub(crate) async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub(crate) async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let mut config = ServerConfig::new(API_KEY, JWT_SECRET);
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config);
+        let running = within("server start", assistrtc_server::start(config))
+            .await
+            .expect("server starts");
+        let addr = running.local_addr();
+        Self {
+            running: Some(running),
+            base: format!("http://{addr}"),
+            ws_url: format!("ws://{addr}/v1/signal"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub(crate) async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            within("server shutdown", running.shutdown())
+                .await
+                .expect("clean shutdown");
+        }
+    }
+
+    /// `POST path` with an optional API key and a raw body.
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = within("POST", req.send()).await.expect("POST is answered");
+        let status = resp.status();
+        let body = within("POST body", resp.json::<Value>())
+            .await
+            .unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// `GET path` with an optional API key.
+    pub(crate) async fn get(&self, path: &str, key: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        let resp = within("GET", req.send()).await.expect("GET is answered");
+        let status = resp.status();
+        let body = within("GET body", resp.json::<Value>())
+            .await
+            .unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Creates a room through the API and returns member id → token.
+    pub(crate) async fn create_room(
+        &self,
+        room: &str,
+        members: &[(&str, &str)],
+        permissions: Value,
+    ) -> HashMap<String, String> {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|(id, role)| json!({"id": id, "role": role}))
+            .collect();
+        let body = json!({"roomId": room, "members": members, "permissions": permissions});
+        let (status, body) = self
+            .post("/v1/rooms", Some(API_KEY), &body.to_string())
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["members"]
+            .as_array()
+            .expect("members array")
+            .iter()
+            .map(|m| {
+                (
+                    m["id"].as_str().unwrap().to_owned(),
+                    m["token"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    pub(crate) async fn connect(&self) -> Client {
+        let (ws, _) = within(
+            "websocket connect",
+            tokio_tungstenite::connect_async(self.ws_url.as_str()),
+        )
+        .await
+        .expect("websocket handshake");
+        Client { ws }
+    }
+
+    /// Connects and joins; returns the client and its `welcome`.
+    pub(crate) async fn join(&self, token: &str, resume_token: Option<&str>) -> (Client, Welcome) {
+        let mut client = self.connect().await;
+        client
+            .send(&ClientMessage::Join {
+                token: token.to_owned(),
+                resume_token: resume_token.map(str::to_owned),
+            })
+            .await;
+        let welcome = match client.recv().await {
+            ServerMessage::Welcome {
+                session_id,
+                members,
+                resume_token,
+                resumed,
+                ..
+            } => Welcome {
+                session_id,
+                members: members.into_iter().map(|m| m.id.to_string()).collect(),
+                resume_token,
+                resumed,
+            },
+            other => panic!("expected welcome, got {other:?}"),
+        };
+        (client, welcome)
+    }
+
+    /// Waits until the hub no longer counts `member` as online (its drop was processed).
+    pub(crate) async fn wait_offline(&self, room: &str, member: &str) {
+        within("member goes offline", async {
+            loop {
+                let (status, body) = self.get(&format!("/v1/rooms/{room}"), Some(API_KEY)).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let online = body["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m["id"] == member && m["online"] == true);
+                if !online {
+                    return;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+    }
+}
+
+/// The parts of `welcome` the tests look at.
+#[derive(Debug)]
+pub(crate) struct Welcome {
+    pub(crate) session_id: String,
+    pub(crate) members: Vec<String>,
+    pub(crate) resume_token: String,
+    pub(crate) resumed: bool,
+}
+
+pub(crate) struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub(crate) async fn send(&mut self, msg: &ClientMessage) {
+        self.send_text(&protocol::encode_client(msg)).await;
+    }
+
+    pub(crate) async fn send_text(&mut self, text: &str) {
+        within("send", self.ws.send(Message::text(text)))
+            .await
+            .expect("send succeeds");
+    }
+
+    pub(crate) async fn send_binary(&mut self, bytes: Vec<u8>) {
+        within("send binary", self.ws.send(Message::binary(bytes)))
+            .await
+            .expect("send succeeds");
+    }
+
+    /// The next server frame (skipping WebSocket pings/pongs); panics on close.
+    pub(crate) async fn recv(&mut self) -> ServerMessage {
+        loop {
+            let frame = within("server frame", self.ws.next()).await;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return protocol::decode_server(text.as_str())
+                        .unwrap_or_else(|e| panic!("undecodable server frame {text}: {e}"));
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("expected a server frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Expects an `error` frame with `code` and returns its `ref`.
+    pub(crate) async fn expect_error(&mut self, code: protocol::ErrorCode) -> Option<String> {
+        match self.recv().await {
+            ServerMessage::Error {
+                code: got,
+                reference,
+                message,
+            } => {
+                assert_eq!(got, code, "{message}");
+                reference
+            }
+            other => panic!("expected error {code}, got {other:?}"),
+        }
+    }
+
+    /// Expects the server to close the connection with no further frames.
+    pub(crate) async fn expect_closed(&mut self) {
+        loop {
+            match within("server close", self.ws.next()).await {
+                // Reading on after the close frame sends our reply and sees the end.
+                Some(Ok(Message::Close(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                None | Some(Err(_)) => return,
+                Some(Ok(other)) => panic!("expected close, got {other:?}"),
+            }
+        }
+    }
+
+    /// `ping` → `pong`, proving nothing else was queued for this client before it.
+    pub(crate) async fn barrier(&mut self) {
+        self.send(&ClientMessage::Ping).await;
+        let next = self.recv().await;
+        assert_eq!(
+            next,
+            ServerMessage::Pong,
+            "expected nothing before the pong"
+        );
+    }
+
+    /// Drops the TCP connection without a close handshake (a network drop).
+    pub(crate) fn drop_connection(self) {
+        drop(self.ws);
+    }
+}
+
+/// A token signed with the test secret, for cases the API would never issue.
+pub(crate) fn mint(room: &str, member: &str, role: Role, exp: u64) -> String {
+    jwt::issue(
+        JWT_SECRET.as_bytes(),
+        &Claims {
+            room: RoomId::new(room).unwrap(),
+            sub: MemberId::new(member).unwrap(),
+            role,
+            caps: Capabilities::for_role(role, Permissions::default()),
+            iat: exp.saturating_sub(600),
+            exp,
+        },
+    )
+}
+
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
