@@ -6,7 +6,8 @@ export function byId(id) {
 /** Records every SDK event on `window.assist.events` and mirrors state and errors in the UI. */
 export function wire(client, { onEvent } = {}) {
   const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackAdded', 'trackRemoved',
-    'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged', 'error', 'ended'];
+    'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged', 'overlayChanged',
+    'error', 'ended'];
   for (const name of names) {
     client.on(name, (e) => {
       window.assist.events.push({ name, at: performance.now(), ...summarise(e) });

@@ -1,5 +1,14 @@
 import { AssistClient } from '/sdk/index.js';
 import { byId, wire, showError, clearError, tokenFromUrl } from '../shared/page.js';
+import { drawOverlay, showStep, toNormalised } from '../shared/overlay.js';
+
+// The demo ticket's script (a real console would load it from the ticketing system).
+const SCRIPT = { ticket: 'T-1001', steps: ['Check the router is powered on', 'Open the router admin page',
+  'Go to Wireless settings', 'Restart the router'] };
+let stepIndex = -1;
+let view = null;
+let tool = 'point';
+let drag = null;
 
 let client = null;
 let muted = false;
@@ -19,6 +28,11 @@ async function join(token) {
         if (e.source === 'camera') byId('camera').srcObject = null;
       }
       if (name === 'memberJoined') byId('customer-status').textContent = `${e.member.id} joined`;
+      if (name === 'overlayChanged') {
+        view = e;
+        redraw();
+        showStep(byId('step'), e.step);
+      }
       if (name === 'memberLeft') byId('customer-status').textContent = `${e.member} left (${e.reason})`;
     },
   });
@@ -86,3 +100,73 @@ byId('leave').onclick = async () => {
 // Tests and integrations can hand the agent a token directly: /agent/?token=…
 const token = tokenFromUrl();
 if (token) join(token).catch(showError);
+
+// ---- assist tools over the customer's screen ----
+
+function redraw(pending) {
+  drawOverlay(byId('overlay'), byId('screen'), view, { pending });
+}
+
+for (const button of document.querySelectorAll('.tool')) {
+  button.onclick = () => {
+    tool = button.dataset.tool;
+    for (const b of document.querySelectorAll('.tool')) b.setAttribute('aria-pressed', String(b === button));
+  };
+}
+
+const canvas = byId('overlay');
+canvas.addEventListener('pointermove', (e) => {
+  const p = toNormalised(byId('screen'), e);
+  if (!p || !client) return;
+  if (tool === 'point') {
+    client.assist.pointer(p.x, p.y, byId('screen').currentTime * 1000);
+  } else if (drag) {
+    redraw(pendingShape(drag, p));
+  }
+});
+canvas.addEventListener('pointerdown', (e) => {
+  const p = toNormalised(byId('screen'), e);
+  if (p && tool !== 'point') drag = p;
+});
+canvas.addEventListener('pointerup', (e) => {
+  const p = toNormalised(byId('screen'), e);
+  const start = drag;
+  drag = null;
+  if (!start || !p || !client) return redraw();
+  try {
+    const at = byId('screen').currentTime * 1000;
+    if (tool === 'box') {
+      const r = boxOf(start, p);
+      if (r.w > 0.005 && r.h > 0.005) client.assist.highlight(r, { color: '#ff3b30', ttlMs: 30_000, at });
+    } else if (tool === 'arrow') {
+      client.assist.arrow(start, p, { color: '#0a84ff', ttlMs: 30_000, at });
+    }
+  } catch (err) {
+    showError(err);
+  }
+  redraw();
+});
+
+function boxOf(a, b) {
+  return { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), w: Math.abs(a.x - b.x), h: Math.abs(a.y - b.y) };
+}
+
+function pendingShape(start, p) {
+  return tool === 'box'
+    ? { kind: 'highlight', rect: boxOf(start, p), color: '#ff3b30' }
+    : { kind: 'arrow', from: start, to: p, color: '#0a84ff' };
+}
+
+byId('clear').onclick = () => client?.assist.clear();
+
+function setStep(i) {
+  stepIndex = Math.max(0, Math.min(SCRIPT.steps.length - 1, i));
+  try {
+    client.assist.scriptStep({ ticket: SCRIPT.ticket, step: stepIndex + 1, total: SCRIPT.steps.length, title: SCRIPT.steps[stepIndex] });
+  } catch (err) {
+    showError(err);
+  }
+}
+byId('next-step').onclick = () => setStep(stepIndex + 1);
+byId('prev-step').onclick = () => setStep(stepIndex - 1);
+window.addEventListener('resize', () => redraw());

@@ -1,5 +1,10 @@
 import { AssistClient } from '/sdk/index.js';
 import { byId, wire, showError, clearError, tokenFromUrl } from '../shared/page.js';
+import { drawOverlay, showStep } from '../shared/overlay.js';
+
+let view = null;
+const redraw = () => drawOverlay(byId('overlay'), byId('screen-preview'), view);
+window.addEventListener('resize', redraw);
 
 const token = tokenFromUrl();
 let previewStream = null;
@@ -34,6 +39,11 @@ byId('join').onclick = async () => {
     onEvent(name, e) {
       if (name === 'trackAdded' && e.source === 'camera') byId('remote-camera').srcObject = e.stream;
       if (name === 'localTrackEnded' && e.source === 'screen') screenStopped();
+      if (name === 'overlayChanged') {
+        view = e;
+        redraw();
+        showStep(byId('step'), e.step);
+      }
     },
   });
   previewStream?.getTracks().forEach((t) => t.stop());
@@ -67,7 +77,7 @@ toggle(byId('mic'), 'microphone', 'Turn microphone on', 'Turn microphone off');
 
 function screenStopped() {
   byId('share').textContent = 'Share screen';
-  byId('screen-preview').classList.add('hidden');
+  byId('screen-surface').classList.add('hidden');
   byId('screen-preview').srcObject = null;
 }
 
@@ -82,7 +92,8 @@ byId('share').onclick = async () => {
       byId('share').textContent = 'Stop sharing';
       const preview = byId('screen-preview');
       preview.srcObject = stream;
-      preview.classList.remove('hidden');
+      byId('screen-surface').classList.remove('hidden');
+      preview.onresize = redraw;
     }
   } catch (e) {
     showError(e);

@@ -10,12 +10,14 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
+use assistrtc_core::assist::{AssistSender, Overlay};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
 use assistrtc_core::session::{EndReason, Event, Input, Output, PeerCommand, PeerEvent, Session};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
 
+use crate::channels::{AssistChannels, AssistObserver};
 use crate::events;
 use crate::js::{error, now_ms, warn};
 use crate::peer::{PeerLink, PeerObserver};
@@ -57,6 +59,10 @@ pub(crate) struct RemoteTrack {
 pub(crate) struct Link {
     pub(crate) link: PeerLink,
     pub(crate) senders: HashMap<Source, Vec<RtcRtpSender>>,
+    /// Created at once by the impolite side (its first offer then carries the data section),
+    /// and by the polite side once a remote description is applied, so neither side's
+    /// channel creation triggers an extra offer.
+    pub(crate) channels: Option<AssistChannels>,
 }
 
 pub(crate) struct State {
@@ -68,6 +74,10 @@ pub(crate) struct State {
     pub(crate) remote: HashMap<String, RemoteTrack>,
     /// Tracks that arrived before the `published` naming their source.
     pub(crate) unlabelled: Vec<(MemberId, MediaStreamTrack, MediaStream)>,
+    pub(crate) assist: AssistSender,
+    pub(crate) overlay: Overlay,
+    /// The overlay changed since listeners were last told.
+    pub(crate) overlay_dirty: bool,
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
 }
@@ -106,9 +116,24 @@ impl SocketObserver for Handle {
     }
 }
 
+/// A [`Handle`] that knows which member's link it serves.
+pub(crate) struct PeerHandle {
+    handle: Handle,
+    peer: MemberId,
+}
+
+impl AssistObserver for PeerHandle {
+    fn assist_message(&self, text: String) {
+        self.handle.with(|s| s.on_assist(&self.peer, &text));
+    }
+}
+
 impl PeerObserver for Handle {
     fn peer_event(&self, peer: &MemberId, event: PeerEvent) {
         self.with(|s| {
+            if event == PeerEvent::RemoteDescriptionApplied {
+                s.ensure_channels(peer);
+            }
             s.feed(Input::Peer {
                 peer: peer.clone(),
                 event,
@@ -166,6 +191,10 @@ impl Shared {
                 local: HashMap::new(),
                 remote: HashMap::new(),
                 unlabelled: Vec::new(),
+                // One cursor move per 60 Hz frame at most.
+                assist: AssistSender::new(16),
+                overlay: Overlay::default(),
+                overlay_dirty: false,
                 timer: None,
                 timer_cb: None,
             }),
@@ -178,7 +207,12 @@ impl Shared {
                 {
                     let mut st = s.state.borrow_mut();
                     st.timer = None;
-                    st.session.handle_timeout(Millis(now_ms()));
+                    let now = Millis(now_ms());
+                    st.session.handle_timeout(now);
+                    st.assist.handle_timeout(now);
+                    if st.overlay.expire(now) {
+                        st.overlay_dirty = true;
+                    }
                 }
                 s.drive();
             })
@@ -222,11 +256,63 @@ impl Shared {
                     other => self.apply(&mut st, other),
                 }
             }
+            st.flush_assist();
             st.rearm_timer();
         }
         for event in app_events {
             self.on_event(event);
         }
+        let view = {
+            let mut st = self.state.borrow_mut();
+            std::mem::take(&mut st.overlay_dirty).then(|| st.overlay.visible(Millis(now_ms())))
+        };
+        if let Some(view) = view {
+            self.dispatch("overlayChanged", events::to_value(&view));
+        }
+    }
+
+    fn peer_handle(self: &Rc<Self>, peer: &MemberId) -> Rc<dyn AssistObserver> {
+        Rc::new(PeerHandle {
+            handle: self.handle(),
+            peer: peer.clone(),
+        })
+    }
+
+    /// The polite side opens its assist channels once the first remote description is set.
+    fn ensure_channels(self: &Rc<Self>, peer: &MemberId) {
+        let handle = self.peer_handle(peer);
+        let mut st = self.state.borrow_mut();
+        if let Some(link) = st.links.get_mut(peer) {
+            if link.channels.is_none() {
+                link.channels = Some(AssistChannels::open(link.link.connection(), handle));
+            }
+        }
+    }
+
+    /// An assist message arrived from `peer`: the core decides whether it may be drawn.
+    fn on_assist(self: &Rc<Self>, peer: &MemberId, text: &str) {
+        let refused = {
+            let mut st = self.state.borrow_mut();
+            let caps = st.session.capabilities_of(peer).unwrap_or_default();
+            match st.overlay.apply_text(peer, caps, text, Millis(now_ms())) {
+                Ok(changed) => {
+                    st.overlay_dirty |= changed;
+                    None
+                }
+                Err(e) => Some(e),
+            }
+        };
+        if let Some(e) = refused {
+            let message = format!("assist message from {peer} refused: {e}");
+            self.dispatch(
+                "error",
+                crate::js::obj(&[
+                    ("code", e.code().as_str().into()),
+                    ("message", message.as_str().into()),
+                ]),
+            );
+        }
+        self.drive();
     }
 
     fn apply(self: &Rc<Self>, st: &mut State, output: Output) {
@@ -259,7 +345,11 @@ impl Shared {
             }
             Output::Peer {
                 peer,
-                command: PeerCommand::Create { ice_servers, .. },
+                command:
+                    PeerCommand::Create {
+                        ice_servers,
+                        polite,
+                    },
             } => match PeerLink::new(peer.clone(), &ice_servers, Rc::new(self.handle())) {
                 Ok(link) => {
                     let mut senders: HashMap<Source, Vec<RtcRtpSender>> = HashMap::new();
@@ -271,7 +361,16 @@ impl Shared {
                                 .push(link.add_track(&track, &media.stream));
                         }
                     }
-                    st.links.insert(peer, Link { link, senders });
+                    let channels = (!polite)
+                        .then(|| AssistChannels::open(link.connection(), self.peer_handle(&peer)));
+                    st.links.insert(
+                        peer,
+                        Link {
+                            link,
+                            senders,
+                            channels,
+                        },
+                    );
                 }
                 Err(e) => warn(&format!(
                     "assistrtc: cannot create peer connection: {}",
@@ -283,6 +382,8 @@ impl Shared {
                 command: PeerCommand::Close,
             } => {
                 st.links.remove(&peer);
+                st.overlay.remove_member(&peer);
+                st.overlay_dirty = true;
                 st.remote.retain(|_, t| t.member != peer);
                 st.unlabelled.retain(|(m, _, _)| *m != peer);
             }
@@ -411,6 +512,26 @@ impl Shared {
 }
 
 impl State {
+    /// Sends what the assist sender produced on every link, and draws it locally too, so
+    /// both sides' overlays come from the same messages.
+    fn flush_assist(&mut self) {
+        let now = Millis(now_ms());
+        let me = self.session.member().map(|m| m.id.clone());
+        let caps = self.session.capabilities();
+        while let Some(t) = self.assist.poll_transmit() {
+            for link in self.links.values() {
+                if let Some(ch) = &link.channels {
+                    ch.send(t.channel, &t.payload);
+                }
+            }
+            if let Some(me) = &me {
+                if let Ok(changed) = self.overlay.apply_text(me, caps, &t.payload, now) {
+                    self.overlay_dirty |= changed;
+                }
+            }
+        }
+    }
+
     fn clear_timer(&mut self) {
         if let (Some(id), Some(w)) = (self.timer.take(), web_sys::window()) {
             w.clear_timeout_with_handle(id);
@@ -419,9 +540,15 @@ impl State {
 
     fn rearm_timer(&mut self) {
         self.clear_timer();
-        let Some(at) = self.session.poll_timeout() else {
+        let next = [
+            self.session.poll_timeout(),
+            self.assist.poll_timeout(),
+            self.overlay.poll_timeout(),
+        ];
+        let Some(at) = next.into_iter().flatten().min() else {
             return;
         };
+
         let (Some(w), Some(cb)) = (web_sys::window(), self.timer_cb.as_ref()) else {
             return;
         };

@@ -42,8 +42,10 @@ fn reason_name(reason: LeaveReason) -> &'static str {
     }
 }
 
+/// Plain objects (not `Map`s), so payloads read like JSON in JS.
 pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> JsValue {
-    serde_wasm_bindgen::to_value(v).unwrap_or(JsValue::NULL)
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
 }
 
 pub(crate) fn track_added(

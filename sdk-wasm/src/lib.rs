@@ -12,6 +12,8 @@
 //! await client.startCamera();
 //! ```
 
+mod assist;
+mod channels;
 mod driver;
 mod events;
 mod js;
@@ -52,6 +54,16 @@ export interface ConnectOptions {
 }
 export interface ShareScreenOptions { audio?: boolean; }
 export interface InboundVideoStats { member: string; source: Source | null; kind: string; framesDecoded: number; bytesReceived: number; }
+export interface ShapeOptions { color?: string; ttlMs?: number; at?: number; }
+export interface ScriptStep { ticket: string; step: number; total: number; title: string; }
+export type Shape = { from: string; id: string; color: string; at: number } & (
+  { kind: "highlight"; rect: { x: number; y: number; w: number; h: number } } |
+  { kind: "arrow"; from: { x: number; y: number }; to: { x: number; y: number } });
+export interface OverlayView {
+  shapes: Shape[];
+  cursors: { from: string; x: number; y: number; at: number }[];
+  step?: ScriptStep & { from: string };
+}
 export interface AssistEventMap {
   stateChanged: { state: SessionState };
   joined: { member: Member; room: string; members: Member[]; permissions: Permissions; capabilities: Capability[] };
@@ -64,6 +76,7 @@ export interface AssistEventMap {
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { resumed: boolean };
   recordingChanged: { mode: "local" | "cloud"; state: "recording" | "stopped" };
+  overlayChanged: OverlayView;
   error: { code: ErrorCode; message: string; ref?: string };
   ended: { reason: "left" | "rejected" | "replaced" | "unreachable" | "reconnect_failed" | "other" };
 }
@@ -256,6 +269,14 @@ impl AssistClient {
             .local
             .get(&source)
             .map(|m| Clone::clone(&m.stream)))
+    }
+
+    /// Annotations and script steps (see `Assist`).
+    #[wasm_bindgen(getter)]
+    pub fn assist(&self) -> assist::Assist {
+        assist::Assist {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Inbound video stats per remote track, labelled with member and source.

@@ -309,6 +309,7 @@ pub struct Session {
     ice_servers: Vec<IceServer>,
     peers: BTreeMap<MemberId, Negotiation>,
     remote_published: BTreeMap<MemberId, Vec<Published>>,
+    roles: BTreeMap<MemberId, Role>,
     published: Vec<Published>,
     consent: Consent,
     outbox: VecDeque<String>,
@@ -335,6 +336,7 @@ impl Session {
             ice_servers: Vec::new(),
             peers: BTreeMap::new(),
             remote_published: BTreeMap::new(),
+            roles: BTreeMap::new(),
             published: Vec::new(),
             consent: Consent::default(),
             outbox: VecDeque::new(),
@@ -392,6 +394,14 @@ impl Session {
     /// What `member` publishes, as far as this session knows.
     pub fn published_by(&self, member: &MemberId) -> &[Published] {
         self.remote_published.get(member).map_or(&[], Vec::as_slice)
+    }
+
+    /// What another member present may do, from its role and the room's permissions; `None`
+    /// for a member not in the room. Receivers use it to refuse what a member may not send
+    /// (an assist annotation from a guest, say).
+    pub fn capabilities_of(&self, member: &MemberId) -> Option<Capabilities> {
+        let role = *self.roles.get(member)?;
+        Some(Capabilities::for_role(role, self.permissions()?))
     }
 
     /// The consent state of this member.
@@ -720,12 +730,14 @@ impl Session {
             } => self.on_error(code, message, reference),
             _ if self.link != Link::Up => {}
             ServerMessage::MemberJoined { member } => {
+                self.roles.insert(member.id.clone(), member.role);
                 self.ensure_peer(&member.id);
                 self.set_remote_published(&member.id, member.published.clone());
                 self.emit(Event::MemberJoined(MemberJoined { member }));
                 self.refresh_state();
             }
             ServerMessage::MemberLeft { member, reason } => {
+                self.roles.remove(&member.id);
                 self.drop_peer(&member.id);
                 self.remote_published.remove(&member.id);
                 self.emit(Event::MemberLeft(MemberLeft {
@@ -821,6 +833,7 @@ impl Session {
                 .cloned()
                 .collect();
             for id in gone {
+                self.roles.remove(&id);
                 self.drop_peer(&id);
                 self.remote_published.remove(&id);
                 self.emit(Event::MemberLeft(MemberLeft {
@@ -857,6 +870,12 @@ impl Session {
         // On a resume, what known members published while we were away arrives as buffered
         // `published` frames; only members new to us are announced from the list.
         self.me = Some(me);
+        if !resumed {
+            self.roles.clear();
+        }
+        for m in &members {
+            self.roles.insert(m.id.clone(), m.role);
+        }
         for m in if resumed { &new_members } else { &members } {
             self.ensure_peer(&m.id);
             self.set_remote_published(&m.id, m.published.clone());

@@ -275,3 +275,11 @@ fn garbage_from_the_server_is_reported_not_fatal() {
     )));
     assert_eq!(s.state(), SessionState::Joined);
 }
+
+#[test]
+fn capabilities_of_other_members_follow_their_roles() {
+    let s = joined("user_9", Role::Guest, &["agent_1"]);
+    let host = s.capabilities_of(&id("agent_1")).unwrap();
+    assert!(host.contains(crate::permissions::Capability::Annotate));
+    assert_eq!(s.capabilities_of(&id("ghost")), None);
+}
