@@ -5,6 +5,7 @@
 //! - `wasm`  — builds the browser SDK into `packages-npm/`.
 //! - `bench signaling` — the signaling load benchmark (prints figures).
 //! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
+//! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
@@ -21,9 +22,11 @@ fn main() -> ExitCode {
         ["wasm"] => steps::wasm(),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
+        ["bench", "cursor"] => steps::bench_cursor(),
+
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS] | bench join>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS] | bench join | bench cursor>"
             );
             return ExitCode::from(2);
         }

@@ -57,15 +57,15 @@ fn locked_wasm_bindgen_version() -> Result<String> {
         .map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
-        if line.trim() == r#"name = "wasm-bindgen""# {
-            if let Some(v) = lines
+        if line.trim() == r#"name = "wasm-bindgen""#
+            && let Some(v) = lines
                 .next()
                 .and_then(|l| l.trim().strip_prefix("version = "))
-            {
-                return Ok(v.trim_matches('"').to_string());
-            }
+        {
+            return Ok(v.trim_matches('"').to_string());
         }
     }
+
     Err("wasm-bindgen is not in Cargo.lock".into())
 }
 
@@ -176,10 +176,45 @@ pub(crate) fn test() -> Result {
             "wasm32-unknown-unknown",
         ],
     )?;
+    fuzz()?;
     wasm_tests()?;
     wasm()?;
     e2e()?;
     eprintln!("\nall checks passed");
+    Ok(())
+}
+
+/// Seconds each fuzz target runs in the test command.
+const FUZZ_SECONDS: &str = "30";
+
+/// Fuzzes the decoders for a bounded time when cargo-fuzz and a nightly toolchain are present
+/// (they are optional: the property tests cover the same decoders on stable).
+fn fuzz() -> Result {
+    let has_fuzz = output("cargo", &["fuzz", "--version"]).is_some();
+    let has_nightly =
+        output("rustup", &["toolchain", "list"]).is_some_and(|t| t.contains("nightly"));
+    if !(has_fuzz && has_nightly) {
+        eprintln!("\n==> fuzzing skipped: cargo-fuzz or the nightly toolchain is not installed");
+        return Ok(());
+    }
+    let dir = root().join("sdk-core");
+    for target in ["assist_decode", "signal_decode"] {
+        let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+        run_in(
+            &dir,
+            "cargo",
+            &[
+                "+nightly",
+                "fuzz",
+                "run",
+                target,
+                "--",
+                &max_time,
+                "-max_len=4096",
+            ],
+            &[],
+        )?;
+    }
     Ok(())
 }
 
@@ -210,6 +245,16 @@ fn e2e_files(dir: &Path) -> Result<Vec<String>> {
 
 /// Join → first remote frame, SDK vs the raw-JS baseline (prints p50/p95).
 pub(crate) fn bench_join() -> Result {
+    browser_bench("bench/join-first-frame.mjs")
+}
+
+/// Cursor → remote overlay latency at 60 Hz (prints p50/p99, dropped, late).
+pub(crate) fn bench_cursor() -> Result {
+    browser_bench("bench/cursor-latency.mjs")
+}
+
+fn browser_bench(script: &str) -> Result {
+    ensure_chromium()?;
     wasm()?;
     run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
@@ -218,7 +263,7 @@ pub(crate) fn bench_join() -> Result {
     run_in(
         &dir,
         "node",
-        &["bench/join-first-frame.mjs"],
+        &[script],
         &[("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy())],
     )
 }

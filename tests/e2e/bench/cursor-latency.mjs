@@ -1,0 +1,66 @@
+// Benchmark: agent pointer → customer overlay latency over the assist-cursor channel on
+// loopback, 60 Hz for 10 s. Prints p50/p99, dropped and late (> one 60 Hz frame) counts and
+// whether latency grows over the run (backlog). Run: cargo xtask bench cursor
+import { createRoom, launch, openPage, startServer, waitEvent, waitFrames } from '../lib.mjs';
+
+const HZ = Number(process.env.HZ ?? 60);
+const SECONDS = Number(process.env.SECONDS ?? 10);
+
+const server = await startServer();
+const browser = await launch();
+try {
+  const tokens = await createRoom(server, { roomId: 'rm_cursor_bench', permissions: { screen: true } });
+  const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+  await waitEvent(agent, 'joined');
+  const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+  await customer.click('#accept');
+  await customer.click('#join');
+  await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
+  await customer.click('#share');
+  await waitFrames(agent, 'screen');
+
+  await customer.evaluate(() => {
+    window.received = new Map();
+    window.assist.client.on('overlayChanged', (v) => {
+      const c = v.cursors[0];
+      if (c && !window.received.has(c.x)) window.received.set(c.x, performance.timeOrigin + performance.now());
+    });
+  });
+  const sent = await agent.evaluate(([hz, seconds]) => new Promise((resolve) => {
+    const sent = [];
+    const total = hz * seconds;
+    let i = 0;
+    const timer = setInterval(() => {
+      // x encodes the sequence number, so each move is identifiable on arrival.
+      const x = (i + 1) / (total + 1);
+      sent.push([x, performance.timeOrigin + performance.now()]);
+      window.assist.client.assist.pointer(x, 0.5);
+      if (++i >= total) {
+        clearInterval(timer);
+        resolve(sent);
+      }
+    }, 1000 / hz);
+  }), [HZ, SECONDS]);
+  // Let the last moves land (bounded).
+  await customer.waitForFunction((n) => window.received.size >= n, sent.length, { timeout: 2_000 }).catch(() => {});
+  const received = new Map(await customer.evaluate(() => [...window.received.entries()]));
+
+  const latencies = [];
+  let dropped = 0;
+  for (const [x, t] of sent) {
+    const r = received.get(x);
+    if (r === undefined) dropped++;
+    else latencies.push(r - t);
+  }
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const pct = (p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+  const late = latencies.filter((l) => l > 1000 / 60).length;
+  const tenth = Math.max(1, Math.floor(latencies.length / 10));
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log(`cursor → remote overlay, ${HZ} Hz for ${SECONDS} s: sent=${sent.length} received=${latencies.length} dropped=${dropped} late(>16.7 ms)=${late}`);
+  console.log(`latency p50=${pct(50).toFixed(2)} ms p99=${pct(99).toFixed(2)} ms max=${sorted.at(-1)?.toFixed(2)} ms`);
+  console.log(`backlog check: median of first 10% ${median(latencies.slice(0, tenth)).toFixed(2)} ms, last 10% ${median(latencies.slice(-tenth)).toFixed(2)} ms (goal p99 ≤ 16 ms, no growth)`);
+} finally {
+  await browser.close();
+  await server.stop();
+}
