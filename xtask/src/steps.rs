@@ -370,6 +370,23 @@ pub(crate) fn wasm() -> Result {
     Ok(())
 }
 
-pub(crate) fn bench_signaling(_rest: &[&str]) -> Result {
-    Err("the signaling benchmark is not part of this build yet".into())
+pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "assistrtc-server",
+            "-p",
+            "assistrtc-bench",
+        ],
+    )?;
+    let release = root().join("target/release");
+    let server = release.join("assistrtc-server");
+    let server = server.to_string_lossy();
+    let mut args = vec!["--server", &*server];
+    args.extend_from_slice(rest);
+    let bench = release.join("bench-signaling");
+    run(&bench.to_string_lossy(), &args)
 }
