@@ -12,6 +12,11 @@ pub(crate) fn root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Cargo's target directory (`CARGO_TARGET_DIR` when set).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
 /// Runs a command from the workspace root, echoing it; fails on a non-zero exit.
 pub(crate) fn run(program: &str, args: &[&str]) -> Result {
     run_in(&root(), program, args, &[])
@@ -227,7 +232,13 @@ fn e2e() -> Result {
     let mut args = vec!["--test", "--test-concurrency=1", "--test-timeout=300000"];
     let files = e2e_files(&dir)?;
     args.extend(files.iter().map(String::as_str));
-    run_in(&dir, "node", &args, &[])
+    let bin = target_dir().join("debug/assistrtc-server");
+    run_in(
+        &dir,
+        "node",
+        &args,
+        &[("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy())],
+    )
 }
 
 fn e2e_files(dir: &Path) -> Result<Vec<String>> {
@@ -259,7 +270,7 @@ fn browser_bench(script: &str) -> Result {
     run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
     ensure_npm(&dir)?;
-    let bin = root().join("target/release/assistrtc-server");
+    let bin = target_dir().join("release/assistrtc-server");
     run_in(
         &dir,
         "node",
@@ -314,7 +325,7 @@ pub(crate) fn wasm() -> Result {
             "release-wasm",
         ],
     )?;
-    let built = root.join("target/wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
+    let built = target_dir().join("wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
     let dist_s = dist.to_string_lossy().into_owned();
     run(
         "wasm-bindgen",
@@ -382,7 +393,7 @@ pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
             "assistrtc-bench",
         ],
     )?;
-    let release = root().join("target/release");
+    let release = target_dir().join("release");
     let server = release.join("assistrtc-server");
     let server = server.to_string_lossy();
     let mut args = vec!["--server", &*server];
