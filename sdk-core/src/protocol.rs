@@ -20,6 +20,8 @@ use serde_json::Value;
 
 use crate::permissions::Capabilities;
 
+pub(crate) mod fields;
+
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u64 = 1;
 /// Largest accepted signaling frame, in bytes.
@@ -420,8 +422,8 @@ pub enum ClientMessage {
     Ping,
 }
 
-/// Frames the server sends to a client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Frames the server sends to a client (decoded field by field by [`decode_server`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ServerMessage {
@@ -587,9 +589,86 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
 
 /// Decodes and validates a server frame.
 pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
-    let msg: ServerMessage = decode(text, SERVER_TYPES)?;
+    let obj = parse_envelope(text, SERVER_TYPES)?;
+    let msg = server_from_fields(obj)
+        .map_err(|(field, e)| ProtocolError::InvalidField(format!("{field}: {e}")))?;
     msg.validate()?;
     Ok(msg)
+}
+
+fn server_from_fields(
+    obj: serde_json::Map<String, Value>,
+) -> Result<ServerMessage, fields::FieldError> {
+    let mut f = fields::Fields(obj);
+    let kind: String = f.req("type")?;
+    Ok(match kind.as_str() {
+        "welcome" => ServerMessage::Welcome {
+            session_id: f.req("session_id")?,
+            member: f.req("member")?,
+            room: f.req("room")?,
+            members: f.req("members")?,
+            permissions: f.req("permissions")?,
+            capabilities: f.or_default("capabilities")?,
+            ice_servers: f.or_default("ice_servers")?,
+            resume_token: f.req("resume_token")?,
+            resumed: f.or_default("resumed")?,
+        },
+        "member_joined" => ServerMessage::MemberJoined {
+            member: f.req("member")?,
+        },
+        "member_left" => ServerMessage::MemberLeft {
+            member: f.req("member")?,
+            reason: f.req("reason")?,
+        },
+        "offer" => ServerMessage::Offer {
+            from: f.req("from")?,
+            sdp: f.req("sdp")?,
+        },
+        "answer" => ServerMessage::Answer {
+            from: f.req("from")?,
+            sdp: f.req("sdp")?,
+        },
+        "candidate" => ServerMessage::Candidate {
+            from: f.req("from")?,
+            candidate: IceCandidate {
+                candidate: f.req("candidate")?,
+                sdp_mid: f.opt("sdp_mid")?,
+                sdp_m_line_index: f.opt("sdp_m_line_index")?,
+            },
+        },
+        "published" => ServerMessage::Published {
+            member: f.req("member")?,
+            source: f.req("source")?,
+            stream: f.opt("stream")?,
+        },
+        "unpublished" => ServerMessage::Unpublished {
+            member: f.req("member")?,
+            source: f.req("source")?,
+        },
+        "queue" => ServerMessage::Queue {
+            position: f.req("position")?,
+        },
+        "assigned" => ServerMessage::Assigned {
+            room: f.req("room")?,
+            agent: f.req("agent")?,
+        },
+        "permissions" => ServerMessage::Permissions {
+            permissions: f.req("permissions")?,
+            capabilities: f.req("capabilities")?,
+        },
+        "recording_state" => ServerMessage::RecordingState {
+            mode: f.req("mode")?,
+            state: f.req("state")?,
+        },
+        "error" => ServerMessage::Error {
+            code: f.req("code")?,
+            message: f.req("message")?,
+            reference: f.opt("ref")?,
+        },
+        "pong" => ServerMessage::Pong,
+        // `parse_envelope` admitted only known types.
+        other => return Err(("type", format!("unknown message type {other:?}"))),
+    })
 }
 
 const CLIENT_TYPES: &[&str] = &[
@@ -632,6 +711,15 @@ pub fn frame_type(text: &str) -> Option<String> {
 }
 
 fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ProtocolError> {
+    let obj = parse_envelope(text, known)?;
+    T::deserialize(Value::Object(obj)).map_err(|e| ProtocolError::InvalidField(e.to_string()))
+}
+
+/// Checks size, JSON, version and type; returns the object without `v`.
+fn parse_envelope(
+    text: &str,
+    known: &[&str],
+) -> Result<serde_json::Map<String, Value>, ProtocolError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::FrameTooLarge { size: text.len() });
     }
@@ -651,7 +739,10 @@ fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, Protocol
         Some(other) => return Err(ProtocolError::UnknownType(other.to_string())),
         None => return Err(ProtocolError::UnknownType("missing".into())),
     }
-    T::deserialize(value).map_err(|e| ProtocolError::InvalidField(e.to_string()))
+    match value {
+        Value::Object(obj) => Ok(obj),
+        _ => Err(ProtocolError::NotJson("expected an object".into())),
+    }
 }
 
 fn cap(field: &'static str, value: &str, max: usize) -> Result<(), ProtocolError> {

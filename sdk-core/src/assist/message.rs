@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AssistError;
+use crate::protocol::fields::{FieldError, Fields};
 
 /// Assist protocol version.
 pub const ASSIST_VERSION: u64 = 1;
@@ -39,7 +40,7 @@ pub struct Rect {
 
 /// One assist message. `at` is the media time (ms) of the frame it was drawn on, so the receiver
 /// and a recording can line it up; `seq` orders messages from one sender.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AssistMessage {
@@ -223,15 +224,59 @@ impl AssistMessage {
             Some(v) if v.as_u64() == Some(ASSIST_VERSION) => {}
             Some(v) => return Err(AssistError::UnsupportedVersion(v.to_string())),
         }
-        match obj.get("t").and_then(|t| t.as_str()) {
-            Some("cursor" | "highlight" | "arrow" | "clear" | "script_step") => {}
+        let kind = match obj.remove("t") {
+            Some(serde_json::Value::String(t)) => t,
             Some(other) => return Err(AssistError::UnknownKind(other.to_string())),
             None => return Err(AssistError::UnknownKind("missing".into())),
-        }
-        let msg: Self =
-            serde_json::from_value(value).map_err(|e| AssistError::Malformed(e.to_string()))?;
+        };
+        let fields = Fields(std::mem::take(obj));
+        let msg = Self::from_fields(&kind, fields)
+            .map_err(|(field, e)| AssistError::Malformed(format!("{field}: {e}")))?
+            .ok_or(AssistError::UnknownKind(kind))?;
         msg.validate()?;
         Ok(msg)
+    }
+
+    /// The message of kind `kind` from its fields; `None` for an unknown kind.
+    fn from_fields(kind: &str, mut f: Fields) -> Result<Option<Self>, FieldError> {
+        Ok(Some(match kind {
+            "cursor" => Self::Cursor {
+                x: f.req("x")?,
+                y: f.req("y")?,
+                at: f.req("at")?,
+                seq: f.req("seq")?,
+            },
+            "highlight" => Self::Highlight {
+                id: f.req("id")?,
+                rect: f.req("rect")?,
+                color: f.req("color")?,
+                ttl_ms: f.or_default("ttl_ms")?,
+                at: f.req("at")?,
+                seq: f.req("seq")?,
+            },
+            "arrow" => Self::Arrow {
+                id: f.req("id")?,
+                from: f.req("from")?,
+                to: f.req("to")?,
+                color: f.req("color")?,
+                ttl_ms: f.or_default("ttl_ms")?,
+                at: f.req("at")?,
+                seq: f.req("seq")?,
+            },
+            "clear" => Self::Clear {
+                id: f.opt("id")?,
+                at: f.req("at")?,
+                seq: f.req("seq")?,
+            },
+            "script_step" => Self::ScriptStep {
+                ticket: f.req("ticket")?,
+                step: f.req("step")?,
+                total: f.req("total")?,
+                title: f.req("title")?,
+                seq: f.req("seq")?,
+            },
+            _ => return Ok(None),
+        }))
     }
 }
 
