@@ -191,8 +191,11 @@ impl Shared {
                 local: HashMap::new(),
                 remote: HashMap::new(),
                 unlabelled: Vec::new(),
-                // One cursor move per 60 Hz frame at most.
-                assist: AssistSender::new(16),
+                // Half a 60 Hz frame: input at 60 Hz arrives ~16.7 ms apart give or take timer
+                // jitter, so a full-frame window would hold back or replace on-time moves;
+                // faster input (120 Hz+ mice, pointer events) is still coalesced, latest wins.
+                assist: AssistSender::new(8),
+
                 overlay: Overlay::default(),
                 overlay_dirty: false,
                 timer: None,

@@ -366,3 +366,19 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn coordinates_round_trip_exactly() {
+    // Values whose shortest decimal form a fast float parser can get 1 ULP wrong.
+    for i in 1..2000u32 {
+        let x = f64::from(i) / 2001.0;
+        let msg = AssistMessage::Cursor {
+            x,
+            y: 1.0 - x,
+            at: 0,
+            seq: 1,
+        };
+        let back = AssistMessage::decode(&msg.encode().unwrap()).unwrap();
+        assert_eq!(back, msg, "x = {x}");
+    }
+}
