@@ -23,7 +23,7 @@ export function toNormalised(video, event) {
   return { x, y };
 }
 
-/** Keeps a canvas exactly over a video element. */
+/** Sizes a canvas's drawing buffer to the video box it covers (CSS places it over the video). */
 export function fitCanvas(canvas, video) {
   const ratio = window.devicePixelRatio || 1;
   const w = Math.round(video.clientWidth * ratio);
@@ -32,10 +32,9 @@ export function fitCanvas(canvas, video) {
     canvas.width = w;
     canvas.height = h;
   }
-  canvas.style.width = `${video.clientWidth}px`;
-  canvas.style.height = `${video.clientHeight}px`;
   return ratio;
 }
+
 
 /** Draws shapes and cursors of an overlay view (see `OverlayView` in the SDK types). */
 export function drawOverlay(canvas, video, view, { pending } = {}) {

@@ -22,6 +22,9 @@ async function join(token) {
       if (name === 'trackAdded') {
         const el = e.source === 'screen' ? byId('screen') : e.kind === 'audio' ? byId('audio') : byId('camera');
         el.srcObject = e.stream;
+        // The content box (letterboxing) is known once the video has a size.
+        if (e.source === 'screen') el.onresize = () => redraw();
+
       }
       if (name === 'trackRemoved') {
         if (e.source === 'screen') byId('screen').srcObject = null;
