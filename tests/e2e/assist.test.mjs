@@ -2,7 +2,7 @@
 // the customer's overlay (read through the SDK) and page show the same thing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRoom, launch, openPage, poll, startServer, waitEvent, waitFrames } from './lib.mjs';
+import { launch, poll, screenCall, startServer, waitEvent } from './lib.mjs';
 
 let server;
 let browser;
@@ -20,18 +20,7 @@ after(async () => {
 const overlay = (page) => page.evaluate(() => window.assist.client.assist.overlay());
 const near = (a, b) => Math.abs(a - b) < 1e-6;
 
-async function call(roomId) {
-  const tokens = await createRoom(server, { roomId, permissions: { screen: true } });
-  const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
-  await waitEvent(agent, 'joined');
-  const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
-  await customer.click('#accept');
-  await customer.click('#join');
-  await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
-  await customer.click('#share');
-  await waitFrames(agent, 'screen');
-  return { agent, customer };
-}
+const call = (roomId) => screenCall(browser, server, roomId);
 
 describe('remote assist', () => {
   test('cursor, highlight, arrow and script step reach the customer and are drawn', async () => {

@@ -122,3 +122,20 @@ export async function framesOf(page, source) {
   const stats = await page.evaluate(() => window.assist.client.inboundVideoStats());
   return stats.find((x) => x.source === source)?.framesDecoded ?? 0;
 }
+
+/**
+ * An agent and a customer in a call through the demo pages, the customer sharing its screen
+ * and the agent decoding it. Returns both pages.
+ */
+export async function screenCall(browser, server, roomId) {
+  const tokens = await createRoom(server, { roomId, permissions: { screen: true } });
+  const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+  await waitEvent(agent, 'joined');
+  const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+  await customer.click('#accept');
+  await customer.click('#join');
+  await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
+  await customer.click('#share');
+  await waitFrames(agent, 'screen');
+  return { agent, customer };
+}

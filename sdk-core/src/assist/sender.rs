@@ -60,17 +60,6 @@ impl AssistSender {
         }
     }
 
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
-    }
-
-    fn push(&mut self, channel: Channel, msg: &AssistMessage) -> Result<(), AssistError> {
-        let payload = msg.encode()?;
-        self.out.push_back(Transmit { channel, payload });
-        Ok(())
-    }
-
     /// Moves the pointer. Sent at once if a frame interval passed since the last cursor move,
     /// else kept as the latest and sent when [`poll_timeout`](Self::poll_timeout) is due.
     pub fn pointer(&mut self, x: f64, y: f64, at: u64, now: Millis) -> Result<(), AssistError> {
@@ -88,19 +77,14 @@ impl AssistSender {
         ttl_ms: u64,
         at: u64,
     ) -> Result<String, AssistError> {
-        let id = self.shape_id();
-        let msg = AssistMessage::Highlight {
-            id: id.clone(),
+        self.shape(|id, seq| AssistMessage::Highlight {
+            id,
             rect,
             color: color.into(),
             ttl_ms,
             at,
-            seq: self.seq + 1,
-        };
-        msg.validate()?;
-        self.next_seq();
-        self.push(Channel::Reliable, &msg)?;
-        Ok(id)
+            seq,
+        })
     }
 
     /// Draws an arrow; returns its id.
@@ -112,32 +96,24 @@ impl AssistSender {
         ttl_ms: u64,
         at: u64,
     ) -> Result<String, AssistError> {
-        let id = self.shape_id();
-        let msg = AssistMessage::Arrow {
-            id: id.clone(),
+        self.shape(|id, seq| AssistMessage::Arrow {
+            id,
             from,
             to,
             color: color.into(),
             ttl_ms,
             at,
-            seq: self.seq + 1,
-        };
-        msg.validate()?;
-        self.next_seq();
-        self.push(Channel::Reliable, &msg)?;
-        Ok(id)
+            seq,
+        })
     }
 
     /// Clears one shape, or all of this sender's.
     pub fn clear(&mut self, id: Option<&str>, at: u64) -> Result<(), AssistError> {
-        let msg = AssistMessage::Clear {
+        self.reliable(|seq| AssistMessage::Clear {
             id: id.map(str::to_owned),
             at,
-            seq: self.seq + 1,
-        };
-        msg.validate()?;
-        self.next_seq();
-        self.push(Channel::Reliable, &msg)
+            seq,
+        })
     }
 
     /// Announces the current script step.
@@ -148,21 +124,37 @@ impl AssistSender {
         total: u32,
         title: &str,
     ) -> Result<(), AssistError> {
-        let msg = AssistMessage::ScriptStep {
+        self.reliable(|seq| AssistMessage::ScriptStep {
             ticket: ticket.into(),
             step,
             total,
             title: title.into(),
-            seq: self.seq + 1,
-        };
-        msg.validate()?;
-        self.next_seq();
-        self.push(Channel::Reliable, &msg)
+            seq,
+        })
     }
 
-    fn shape_id(&mut self) -> String {
+    /// Builds a message with the next sequence number and queues it on the reliable channel;
+    /// an invalid message is refused and uses up no sequence number.
+    fn reliable(&mut self, build: impl FnOnce(u64) -> AssistMessage) -> Result<(), AssistError> {
+        let msg = build(self.seq + 1);
+        let payload = msg.encode()?;
+        self.seq += 1;
+        self.out.push_back(Transmit {
+            channel: Channel::Reliable,
+            payload,
+        });
+        Ok(())
+    }
+
+    /// Like [`reliable`](Self::reliable) for a new shape; returns its id (`s1`, `s2`, …).
+    fn shape(
+        &mut self,
+        build: impl FnOnce(String, u64) -> AssistMessage,
+    ) -> Result<String, AssistError> {
+        let id = format!("s{}", self.next_shape + 1);
+        self.reliable(|seq| build(id.clone(), seq))?;
         self.next_shape += 1;
-        format!("s{}", self.next_shape)
+        Ok(id)
     }
 
     /// The next message to send.
@@ -186,7 +178,8 @@ impl AssistSender {
             return;
         }
         if let Some((x, y, at)) = self.pending_cursor.take() {
-            let seq = self.next_seq();
+            self.seq += 1;
+            let seq = self.seq;
             // Validated when stored; encoding cannot fail for a valid cursor.
             if let Ok(payload) = (AssistMessage::Cursor { x, y, at, seq }).encode() {
                 self.out.push_back(Transmit {

@@ -1,7 +1,7 @@
 // Benchmark: agent pointer → customer overlay latency over the assist-cursor channel on
 // loopback, 60 Hz for 10 s. Prints p50/p99, dropped and late (> one 60 Hz frame) counts and
 // whether latency grows over the run (backlog). Run: cargo xtask bench cursor
-import { createRoom, launch, openPage, startServer, waitEvent, waitFrames } from '../lib.mjs';
+import { launch, screenCall, startServer } from '../lib.mjs';
 
 const HZ = Number(process.env.HZ ?? 60);
 const SECONDS = Number(process.env.SECONDS ?? 10);
@@ -9,15 +9,7 @@ const SECONDS = Number(process.env.SECONDS ?? 10);
 const server = await startServer();
 const browser = await launch();
 try {
-  const tokens = await createRoom(server, { roomId: 'rm_cursor_bench', permissions: { screen: true } });
-  const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
-  await waitEvent(agent, 'joined');
-  const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
-  await customer.click('#accept');
-  await customer.click('#join');
-  await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
-  await customer.click('#share');
-  await waitFrames(agent, 'screen');
+  const { agent, customer } = await screenCall(browser, server, 'rm_cursor_bench');
 
   await customer.evaluate(() => {
     window.received = new Map();
