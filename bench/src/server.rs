@@ -29,6 +29,8 @@ impl ServerProcess {
         let mut child = Command::new(bin)
             .args(["--listen", "127.0.0.1:0", "--api-key", api_key])
             .args(["--jwt-secret", jwt_secret])
+            // The benchmark's receivers never send (no pings): keep their sessions through the run.
+            .args(["--idle-timeout-ms", "3600000"])
             // Info logs a line per room; keep warnings (e.g. slow connections dropped).
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

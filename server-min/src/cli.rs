@@ -47,6 +47,11 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_RESUME_GRACE_MS)]
     pub resume_grace_ms: u64,
 
+    /// Silence after which a joined WebSocket counts as dropped and its seat is held for a
+    /// resume (clients ping every 10 s).
+    #[arg(long, value_name = "MS", default_value_t = crate::hub::DEFAULT_IDLE_TIMEOUT_MS)]
+    pub idle_timeout_ms: u64,
+
     /// A STUN/TURN server URL announced to clients (stun:, turn: or turns:); repeatable.
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
@@ -136,6 +141,7 @@ impl Args {
         config.demo = self.demo;
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;
+        config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
         config.web_root = self.web_root;
         Ok(config)

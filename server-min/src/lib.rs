@@ -82,6 +82,9 @@ pub struct ServerConfig {
     pub resume_grace_ms: u64,
     /// How long a new WebSocket may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
+    /// Silence after which a joined WebSocket is dropped and its seat held, in milliseconds
+    /// (clients ping every 10 s).
+    pub idle_timeout_ms: u64,
     /// ICE servers announced to clients in `welcome`.
     pub ice_servers: Vec<IceServer>,
     /// Per-connection frame rate limit.
@@ -104,6 +107,7 @@ impl fmt::Debug for ServerConfig {
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("resume_grace_ms", &self.resume_grace_ms)
             .field("join_timeout_ms", &self.join_timeout_ms)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
@@ -124,6 +128,7 @@ impl ServerConfig {
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
             resume_grace_ms: hub::DEFAULT_RESUME_GRACE_MS,
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
+            idle_timeout_ms: hub::DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
@@ -252,6 +257,7 @@ pub async fn start_with_store(
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
         join_timeout_ms: config.join_timeout_ms,
+        idle_timeout_ms: config.idle_timeout_ms,
         ice_servers: config.ice_servers.clone(),
         rate_limit: config.rate_limit,
         max_buffered_frames: config.max_buffered_frames,

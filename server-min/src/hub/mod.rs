@@ -59,6 +59,10 @@ use crate::store::RoomDefinition;
 pub const DEFAULT_RESUME_GRACE_MS: u64 = 30_000;
 /// Default time a new connection has to send its `join`.
 pub const DEFAULT_JOIN_TIMEOUT_MS: u64 = 10_000;
+/// Silence after which a joined connection counts as dropped: three of the client's 10 s
+/// pings. Without it a connection that vanished without a FIN (a closed laptop, a lost
+/// network) would keep a live seat forever and the others would never see the member leave.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
 /// Default cap on frames buffered for a held seat.
 pub const DEFAULT_MAX_BUFFERED_FRAMES: usize = 256;
 /// At most one `rate_limited` error per connection per this many milliseconds.
@@ -95,6 +99,8 @@ pub struct HubConfig {
     pub resume_grace_ms: u64,
     /// How long a new connection may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
+    /// Silence after which a joined connection is dropped (its seat held), in milliseconds.
+    pub idle_timeout_ms: u64,
     /// ICE servers announced in `welcome`.
     pub ice_servers: Vec<IceServer>,
     /// Per-connection frame rate limit.
@@ -109,6 +115,7 @@ impl std::fmt::Debug for HubConfig {
             .field("jwt_secret", &"<redacted>")
             .field("resume_grace_ms", &self.resume_grace_ms)
             .field("join_timeout_ms", &self.join_timeout_ms)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
@@ -123,6 +130,7 @@ impl HubConfig {
             jwt_secret,
             resume_grace_ms: DEFAULT_RESUME_GRACE_MS,
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
@@ -198,12 +206,18 @@ enum Timer {
     Hold { room: RoomId, seat: usize },
     /// Close a connection that never joined.
     Join { conn: ConnId },
+    /// Check whether a joined connection went silent.
+    Idle { conn: ConnId },
 }
 
 struct Conn {
     state: ConnState,
     bucket: TokenBucket,
     rate_error_at: Option<Millis>,
+    /// When the last frame arrived.
+    last_seen: Millis,
+    /// The pending silence check (one per joined connection, re-armed lazily when it fires).
+    idle_timer: Option<TimerKey>,
 }
 
 enum ConnState {
@@ -294,6 +308,8 @@ impl Hub {
                 state: ConnState::AwaitingJoin { timer },
                 bucket: TokenBucket::full(self.config.rate_limit, now),
                 rate_error_at: None,
+                last_seen: now,
+                idle_timer: None,
             },
         );
     }
@@ -301,6 +317,7 @@ impl Hub {
     /// A text frame arrived on `conn`.
     pub fn handle_frame(&mut self, conn: ConnId, text: &str, now: Millis) {
         self.expire(now);
+        self.seen(conn, now);
         if !self.admit(conn, now) {
             return;
         }
@@ -311,6 +328,7 @@ impl Hub {
     /// A binary frame arrived on `conn`; the protocol is text only.
     pub fn handle_binary(&mut self, conn: ConnId, now: Millis) {
         self.expire(now);
+        self.seen(conn, now);
         if !self.admit(conn, now) {
             return;
         }
@@ -333,6 +351,9 @@ impl Hub {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
+        if let Some(timer) = c.idle_timer {
+            self.timers.remove(&timer);
+        }
         match c.state {
             ConnState::AwaitingJoin { timer } => {
                 self.timers.remove(&timer);
@@ -413,8 +434,49 @@ impl Hub {
                     let ms = self.config.join_timeout_ms;
                     self.reject(conn, JoinError::Timeout(ms));
                 }
+                Timer::Idle { conn } => self.check_idle(conn, now),
             }
         }
+    }
+
+    fn seen(&mut self, conn: ConnId, now: Millis) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.last_seen = now;
+        }
+    }
+
+    /// Arms the silence check of a joined connection, `idle_timeout_ms` after its last frame.
+    fn arm_idle(&mut self, conn: ConnId) {
+        let Some(last_seen) = self.conns.get(&conn).map(|c| c.last_seen) else {
+            return;
+        };
+        let key = self.add_timer(
+            last_seen.after(self.config.idle_timeout_ms),
+            Timer::Idle { conn },
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.idle_timer = Some(key);
+        }
+    }
+
+    /// A joined connection's silence check is due: drop it (holding the seat for a resume) if
+    /// nothing arrived for `idle_timeout_ms`, else check again that long after its last frame.
+    fn check_idle(&mut self, conn: ConnId, now: Millis) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.idle_timer = None;
+        if now.since(c.last_seen) < self.config.idle_timeout_ms {
+            self.arm_idle(conn);
+            return;
+        }
+        tracing::info!(
+            conn = conn.0,
+            idle_ms = now.since(c.last_seen),
+            "connection silent; dropping it and holding its seat"
+        );
+        self.handle_close(conn, now);
+        self.out.push_back(HubOutput::Close { conn });
     }
 
     /// Rate limiting: `true` if the frame may be processed.
@@ -467,6 +529,9 @@ impl Hub {
     fn drop_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn) {
             if let ConnState::AwaitingJoin { timer } = c.state {
+                self.timers.remove(&timer);
+            }
+            if let Some(timer) = c.idle_timer {
                 self.timers.remove(&timer);
             }
             self.out.push_back(HubOutput::Close { conn });
@@ -570,6 +635,13 @@ impl Hub {
             if let ConnState::AwaitingJoin { timer } = old {
                 self.timers.remove(&timer);
             }
+        }
+        if self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.idle_timer.is_none())
+        {
+            self.arm_idle(conn);
         }
     }
 

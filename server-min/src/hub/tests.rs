@@ -426,7 +426,11 @@ fn dropped_seat_times_out_after_grace() {
             reason: LeaveReason::Timeout
         }]
     );
-    assert_eq!(h.hub.poll_timeout(), None);
+    // Only the agent's silence check is left.
+    assert_eq!(
+        h.hub.poll_timeout(),
+        Some(T0.after(DEFAULT_IDLE_TIMEOUT_MS))
+    );
 
     // The seat is free: a later join is fresh and announced.
     let (_, _) = h.join("rm_1", "user_9", Role::Guest);
@@ -661,7 +665,11 @@ fn leave_releases_at_once() {
         }]
     );
     h.close(guest);
-    assert_eq!(h.hub.poll_timeout(), None, "no hold after leave");
+    assert_eq!(
+        h.hub.poll_timeout(),
+        Some(T0.after(DEFAULT_IDLE_TIMEOUT_MS)),
+        "no hold after leave: only the agent's silence check is pending"
+    );
 }
 
 #[test]
@@ -1040,4 +1048,55 @@ fn undelivered_frame_waits_in_the_held_seat() {
     ));
     assert_eq!(msgs.get(1), Some(&lost));
     assert!(h.take(agent).is_empty());
+}
+
+#[test]
+fn silent_connections_are_dropped_and_their_seat_held() {
+    let mut h = Harness::new();
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, resume) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    // The agent keeps pinging; the guest goes silent (no FIN: nothing tells the server).
+    for _ in 0..2 {
+        h.advance(10_000);
+        h.send(agent, &ClientMessage::Ping);
+    }
+    assert!(
+        !h.closed.contains(&guest),
+        "20 s of silence is still inside the idle limit"
+    );
+    h.advance(10_000);
+    h.send(agent, &ClientMessage::Ping);
+    assert!(
+        h.closed.contains(&guest),
+        "dropped after {DEFAULT_IDLE_TIMEOUT_MS} ms of silence"
+    );
+    assert!(!h.closed.contains(&agent), "a pinging connection stays");
+    assert_eq!(
+        h.take(agent),
+        vec![ServerMessage::Pong; 3],
+        "nothing announced while the seat is held"
+    );
+    assert_eq!(
+        h.hub.online_members(&rid("rm_1")),
+        Some(vec![id("agent_1")])
+    );
+
+    // Inside the grace period the member resumes; after it, the others see it leave.
+    let back = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(resume));
+    assert!(matches!(
+        h.take(back).as_slice(),
+        [ServerMessage::Welcome { resumed: true, .. }]
+    ));
+    assert!(h.take(agent).is_empty());
+    for _ in 0..3 {
+        h.advance(10_000);
+        h.send(agent, &ClientMessage::Ping);
+    }
+    assert!(h.closed.contains(&back), "silent again: dropped again");
+    h.advance(GRACE);
+    assert!(h.take(agent).contains(&ServerMessage::MemberLeft {
+        member: MemberRef { id: id("user_9") },
+        reason: LeaveReason::Timeout
+    }));
 }
