@@ -1,13 +1,12 @@
 //! The receiving side: what is drawn over the shared screen, at a time `now`.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::{AssistError, AssistMessage, Point, Rect};
 use crate::Millis;
 use crate::permissions::{Capabilities, Capability};
 use crate::protocol::MemberId;
+use crate::vecmap::VecMap;
 
 /// Live shapes an overlay holds at most.
 pub const MAX_SHAPES: usize = 64;
@@ -98,8 +97,8 @@ pub struct OverlayView {
 /// [`apply_text`](Self::apply_text); ask what is visible with [`visible`](Self::visible).
 #[derive(Debug, Default)]
 pub struct Overlay {
-    shapes: BTreeMap<(String, String), (u64, Shape)>,
-    cursors: BTreeMap<String, CursorView>,
+    shapes: VecMap<(String, String), (u64, Shape)>,
+    cursors: VecMap<String, CursorView>,
     step: Option<StepView>,
     order: u64,
 }
@@ -259,7 +258,7 @@ impl Overlay {
     pub fn remove_member(&mut self, member: &MemberId) {
         let who = member.as_str();
         self.shapes.retain(|(owner, _), _| owner != who);
-        self.cursors.remove(who);
+        self.cursors.remove(&who.to_owned());
         if self.step.as_ref().is_some_and(|s| s.from == who) {
             self.step = None;
         }

@@ -44,7 +44,7 @@ mod backoff;
 mod event;
 pub mod negotiation;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 pub use backoff::BackoffConfig;
 pub use event::*;
@@ -58,6 +58,7 @@ use crate::protocol::{
     self, ClientMessage, ErrorCode, IceCandidate, IceServer, LeaveReason, MemberId, MemberInfo,
     Permissions, Published, Role, ServerMessage, Source,
 };
+use crate::vecmap::VecMap;
 
 /// Outputs allowed to wait undrained before input is refused.
 pub const MAX_PENDING_OUTPUTS: usize = 4096;
@@ -307,9 +308,9 @@ pub struct Session {
     attempt: u32,
     jitter: Jitter,
     ice_servers: Vec<IceServer>,
-    peers: BTreeMap<MemberId, Negotiation>,
-    remote_published: BTreeMap<MemberId, Vec<Published>>,
-    roles: BTreeMap<MemberId, Role>,
+    peers: VecMap<MemberId, Negotiation>,
+    remote_published: VecMap<MemberId, Vec<Published>>,
+    roles: VecMap<MemberId, Role>,
     published: Vec<Published>,
     consent: Consent,
     outbox: VecDeque<String>,
@@ -334,9 +335,9 @@ impl Session {
             attempt: 0,
             jitter,
             ice_servers: Vec::new(),
-            peers: BTreeMap::new(),
-            remote_published: BTreeMap::new(),
-            roles: BTreeMap::new(),
+            peers: VecMap::default(),
+            remote_published: VecMap::default(),
+            roles: VecMap::default(),
             published: Vec::new(),
             consent: Consent::default(),
             outbox: VecDeque::new(),
@@ -762,7 +763,7 @@ impl Session {
                 source,
                 stream,
             } => {
-                let list = self.remote_published.entry(member.clone()).or_default();
+                let list = self.remote_published.get_or_default(member.clone());
                 list.retain(|p| p.source != source);
                 list.push(Published {
                     source,
