@@ -16,7 +16,7 @@ pub mod consent;
 pub mod permissions;
 pub mod protocol;
 pub mod session;
-mod vecmap;
+pub mod vecmap;
 
 /// A point in time or a duration, in milliseconds, on a clock the caller owns.
 ///

@@ -1,12 +1,15 @@
-//! A map over a `Vec`, for the core's small maps (a room's members, an overlay's shapes).
+//! A map over a `Vec`, for small maps (a room's members, an overlay's shapes, a client's
+//! peer links).
 //!
 //! Each key type instantiates far less code than a `BTreeMap` does, which matters in the
 //! browser bundle, and for the sizes involved (tens of entries, capped) a linear scan is as
 //! fast. Iteration follows insertion order.
 
-/// A small map with linear lookups.
+use std::borrow::Borrow;
+
+/// A small map with linear lookups, for a handful to a few dozen entries.
 #[derive(Debug, Clone)]
-pub(crate) struct VecMap<K, V>(Vec<(K, V)>);
+pub struct VecMap<K, V>(Vec<(K, V)>);
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
@@ -15,24 +18,39 @@ impl<K, V> Default for VecMap<K, V> {
 }
 
 impl<K: PartialEq, V> VecMap<K, V> {
-    fn position(&self, key: &K) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
+    fn position<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+    {
+        self.0.iter().position(|(k, _)| k.borrow() == key)
     }
 
-    pub(crate) fn get(&self, key: &K) -> Option<&V> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The value for `key`.
+    pub fn get<Q: PartialEq + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.position(key).map(|i| &self.0[i].1)
     }
 
-    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    /// The value for `key`, mutably.
+    pub fn get_mut<Q: PartialEq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        self.position(key).map(|i| &mut self.0[i].1)
     }
 
-    pub(crate) fn contains_key(&self, key: &K) -> bool {
+    /// Whether `key` is present.
+    pub fn contains_key<Q: PartialEq + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
         self.position(key).is_some()
     }
 
     /// Inserts or replaces (keeping the entry's place).
-    pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.position(&key) {
             Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             None => {
@@ -42,12 +60,16 @@ impl<K: PartialEq, V> VecMap<K, V> {
         }
     }
 
-    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+    /// Removes `key`, returning its value.
+    pub fn remove<Q: PartialEq + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+    {
         self.position(key).map(|i| self.0.remove(i).1)
     }
 
     /// The value for `key`, inserting `V::default()` first if absent.
-    pub(crate) fn get_or_default(&mut self, key: K) -> &mut V
+    pub fn get_or_default(&mut self, key: K) -> &mut V
     where
         V: Default,
     {
@@ -61,23 +83,48 @@ impl<K: PartialEq, V> VecMap<K, V> {
         &mut self.0[i].1
     }
 
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
+    /// Keeps the entries for which `keep` returns `true`.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.0.retain_mut(|(k, v)| keep(k, v));
     }
 
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+    /// Keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
         self.0.iter().map(|(k, _)| k)
     }
 
-    pub(crate) fn values(&self) -> impl Iterator<Item = &V> {
+    /// Values in insertion order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
         self.0.len()
     }
 
-    pub(crate) fn clear(&mut self) {
+    /// Whether the map is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Mutable values in insertion order.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Entries in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    /// Removes and returns every entry.
+    pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
+        self.0.drain(..)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
         self.0.clear();
     }
 }

@@ -6,13 +6,13 @@
 //! the client (even `leave()`) safely.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
 use assistrtc_core::assist::{AssistSender, Overlay};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
 use assistrtc_core::session::{EndReason, Event, Input, Output, PeerCommand, PeerEvent, Session};
+use assistrtc_core::vecmap::VecMap;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
@@ -58,7 +58,7 @@ pub(crate) struct RemoteTrack {
 
 pub(crate) struct Link {
     pub(crate) link: PeerLink,
-    pub(crate) senders: HashMap<Source, Vec<RtcRtpSender>>,
+    pub(crate) senders: VecMap<Source, Vec<RtcRtpSender>>,
     /// Created at once by the impolite side (its first offer then carries the data section),
     /// and by the polite side once a remote description is applied, so neither side's
     /// channel creation triggers an extra offer.
@@ -69,9 +69,9 @@ pub(crate) struct State {
     pub(crate) session: Session,
     pub(crate) url: String,
     pub(crate) socket: Option<Socket>,
-    pub(crate) links: HashMap<MemberId, Link>,
-    pub(crate) local: HashMap<Source, LocalMedia>,
-    pub(crate) remote: HashMap<String, RemoteTrack>,
+    pub(crate) links: VecMap<MemberId, Link>,
+    pub(crate) local: VecMap<Source, LocalMedia>,
+    pub(crate) remote: VecMap<String, RemoteTrack>,
     /// Tracks that arrived before the `published` naming their source.
     pub(crate) unlabelled: Vec<(MemberId, MediaStreamTrack, MediaStream)>,
     pub(crate) assist: AssistSender,
@@ -84,7 +84,7 @@ pub(crate) struct State {
 
 pub(crate) struct Shared {
     pub(crate) state: RefCell<State>,
-    listeners: RefCell<HashMap<String, Vec<Function>>>,
+    listeners: RefCell<VecMap<String, Vec<Function>>>,
     /// `connect()`'s pending resolve/reject.
     pending_connect: RefCell<Option<(Function, Function)>>,
 }
@@ -187,9 +187,9 @@ impl Shared {
                 session,
                 url,
                 socket: None,
-                links: HashMap::new(),
-                local: HashMap::new(),
-                remote: HashMap::new(),
+                links: VecMap::default(),
+                local: VecMap::default(),
+                remote: VecMap::default(),
                 unlabelled: Vec::new(),
                 // Half a 60 Hz frame: input at 60 Hz arrives ~16.7 ms apart give or take timer
                 // jitter, so a full-frame window would hold back or replace on-time moves;
@@ -201,7 +201,7 @@ impl Shared {
                 timer: None,
                 timer_cb: None,
             }),
-            listeners: RefCell::new(HashMap::new()),
+            listeners: RefCell::new(VecMap::default()),
             pending_connect: RefCell::new(None),
         });
         let handle = Handle(Rc::downgrade(&shared));
@@ -355,12 +355,11 @@ impl Shared {
                     },
             } => match PeerLink::new(peer.clone(), &ice_servers, Rc::new(self.handle())) {
                 Ok(link) => {
-                    let mut senders: HashMap<Source, Vec<RtcRtpSender>> = HashMap::new();
-                    for (source, media) in &st.local {
+                    let mut senders: VecMap<Source, Vec<RtcRtpSender>> = VecMap::default();
+                    for (source, media) in st.local.iter() {
                         for track in media.tracks() {
                             senders
-                                .entry(*source)
-                                .or_default()
+                                .get_or_default(*source)
                                 .push(link.add_track(&track, &media.stream));
                         }
                     }
@@ -467,8 +466,7 @@ impl Shared {
     pub(crate) fn on(&self, name: &str, handler: Function) {
         self.listeners
             .borrow_mut()
-            .entry(name.to_string())
-            .or_default()
+            .get_or_default(name.to_string())
             .push(handler);
     }
 

@@ -135,7 +135,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
             let mut guard = shared.state.borrow_mut();
             let st = &mut *guard;
             for link in st.links.values_mut() {
-                let senders = link.senders.entry(source).or_default();
+                let senders = link.senders.get_or_default(source);
                 for t in media.tracks() {
                     senders.push(link.link.add_track(&t, &media.stream));
                 }

@@ -258,7 +258,7 @@ impl Overlay {
     pub fn remove_member(&mut self, member: &MemberId) {
         let who = member.as_str();
         self.shapes.retain(|(owner, _), _| owner != who);
-        self.cursors.remove(&who.to_owned());
+        self.cursors.remove(who);
         if self.step.as_ref().is_some_and(|s| s.from == who) {
             self.step = None;
         }
