@@ -27,7 +27,9 @@
 //!   for a room or member that does not exist, gets an `error` and the connection is closed.
 //! - Relayed `offer`/`answer`/`candidate` carry the sender in `from` and never leave the room.
 //! - A dropped connection's seat is held for the grace period; whatever would have been sent
-//!   to it is buffered (up to [`HubConfig::max_buffered_frames`], oldest dropped first) and
+//!   to it is buffered (up to [`HubConfig::max_buffered_frames`] and about 1 MiB, oldest
+//!   dropped first) and
+
 //!   flushed after the `welcome {resumed: true}` of a `join` that presents the seat's
 //!   `resume_token`. A resume does not re-check token expiry: the seat was authorized when it
 //!   was taken and the signature still proves who is asking.
@@ -723,6 +725,7 @@ impl Hub {
                 timer,
                 buffer,
                 dropped,
+                ..
             } => {
                 self.timers.remove(&timer);
                 if dropped > 0 {
@@ -765,6 +768,7 @@ impl Hub {
             seat.link = Link::Held {
                 timer,
                 buffer: VecDeque::new(),
+                bytes: 0,
                 dropped: 0,
             };
         }

@@ -36,6 +36,8 @@ pub(super) enum Link {
     Held {
         timer: TimerKey,
         buffer: VecDeque<ServerMessage>,
+        /// Approximate wire size of `buffer` (see [`frame_size`]).
+        bytes: usize,
         dropped: u64,
     },
 }
@@ -104,23 +106,28 @@ impl Room {
         match &mut seat.link {
             Link::Live(conn) => out.push_back(HubOutput::Send { conn: *conn, msg }),
             Link::Held {
-                buffer, dropped, ..
+                buffer,
+                bytes,
+                dropped,
+                ..
             } => {
-                if max_buffered == 0 {
-                    *dropped += 1;
-                    return;
-                }
-                if buffer.len() >= max_buffered {
-                    buffer.pop_front();
+                *bytes += frame_size(&msg);
+                buffer.push_back(msg);
+                // Both a frame and a byte cap: a few dozen full-size SDPs must not pin many MB
+                // per held seat.
+                while buffer.len() > max_buffered
+                    || (*bytes > MAX_BUFFERED_BYTES && buffer.len() > 1)
+                {
+                    let Some(old) = buffer.pop_front() else { break };
+                    *bytes -= frame_size(&old);
                     *dropped += 1;
                     if *dropped == 1 {
                         tracing::warn!(
-                            %room, %member, max_buffered,
+                            %room, %member, max_buffered, max_bytes = MAX_BUFFERED_BYTES,
                             "buffer for held seat is full; dropping the oldest frames"
                         );
                     }
                 }
-                buffer.push_back(msg);
             }
         }
     }
@@ -155,4 +162,21 @@ impl Room {
             .map(|(i, _)| self.def.members[i].id.clone())
             .collect()
     }
+}
+
+/// Bytes a held seat may buffer (on top of the frame cap); the oldest frames go first.
+pub(super) const MAX_BUFFERED_BYTES: usize = 1 << 20;
+
+/// The approximate wire size of a frame: its large strings plus a fixed envelope allowance.
+/// Deterministic, so the same frame counts the same when it leaves the buffer.
+pub(super) fn frame_size(msg: &ServerMessage) -> usize {
+    const ENVELOPE: usize = 96;
+    ENVELOPE
+        + match msg {
+            ServerMessage::Offer { sdp, .. } | ServerMessage::Answer { sdp, .. } => sdp.len(),
+            ServerMessage::Candidate { candidate, .. } => candidate.candidate.len(),
+            ServerMessage::Error { message, .. } => message.len(),
+            ServerMessage::Welcome { members, .. } => members.len() * ENVELOPE,
+            _ => 0,
+        }
 }

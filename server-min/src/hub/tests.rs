@@ -1100,3 +1100,50 @@ fn silent_connections_are_dropped_and_their_seat_held() {
         reason: LeaveReason::Timeout
     }));
 }
+
+#[test]
+fn held_buffer_is_capped_by_bytes_too() {
+    let mut h = Harness::with_config(|c| {
+        c.rate_limit = RateLimit {
+            burst: 1000,
+            refill_per_sec: 1000,
+        }
+    });
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, token) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    h.close(guest);
+    // 40 offers of 50 KB each: 2 MB, well under the frame cap but over the byte cap.
+    let big = "a".repeat(50_000);
+    for i in 0..40 {
+        h.send(
+            agent,
+            &ClientMessage::Offer {
+                to: Some(id("user_9")),
+                sdp: format!("v=0 {i} {big}"),
+            },
+        );
+    }
+    let to_agent = h.take(agent);
+    assert!(
+        to_agent.is_empty(),
+        "no errors for the sender: {to_agent:?}"
+    );
+    let again = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(token));
+    let kept: Vec<usize> = h
+        .take(again)
+        .into_iter()
+        .filter_map(|m| match m {
+            ServerMessage::Offer { sdp, .. } => sdp.split(' ').nth(1)?.parse().ok(),
+            _ => None,
+        })
+        .collect();
+    let max = room::MAX_BUFFERED_BYTES / 50_000;
+    assert!(
+        kept.len() <= max && kept.len() >= max - 1,
+        "kept {} frames",
+        kept.len()
+    );
+    assert_eq!(*kept.last().unwrap(), 39, "the newest are kept, in order");
+    assert!(kept.windows(2).all(|w| w[1] == w[0] + 1));
+}
