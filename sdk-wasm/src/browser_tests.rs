@@ -266,3 +266,89 @@ async fn local_media_stop_ends_tracks_and_detaches_handlers() {
     }
     let _ = Source::Camera;
 }
+
+/// A session joined through frames fed by hand (no socket), with `user_9` present as a guest.
+fn joined_shared() -> Rc<crate::driver::Shared> {
+    use assistrtc_core::Millis;
+    use assistrtc_core::session::{Input, Session, SessionConfig};
+
+    let shared = crate::driver::Shared::new(
+        Session::new(SessionConfig::new("t")),
+        "ws://127.0.0.1:9/v1/signal".into(),
+    );
+    {
+        let mut st = shared.state.borrow_mut();
+        st.session.join(Millis(0)).unwrap();
+        st.session
+            .handle_input(Input::TransportOpened, Millis(1))
+            .unwrap();
+        let welcome = r#"{"v":1,"type":"welcome","session_id":"s_1","member":{"id":"agent_1","role":"host"},
+            "room":"rm_1","members":[{"id":"user_9","role":"guest"}],"permissions":{"screen":true},
+            "capabilities":["annotate"],"resume_token":"r"}"#;
+        st.session
+            .handle_input(Input::Frame(welcome.into()), Millis(2))
+            .unwrap();
+        // Outputs (socket, peer link) are not wanted here: the test drives the overlay alone.
+        while st.session.poll_output().is_some() {}
+    }
+    shared
+}
+
+#[wasm_bindgen_test]
+fn assist_from_a_member_without_annotate_is_refused_and_reported() {
+    let shared = joined_shared();
+    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let sink = errors.clone();
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
+    shared.on(
+        "error",
+        on_error
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+
+    let guest = id("user_9");
+    shared.on_assist(&guest, r##"{"t":"highlight","id":"s1","rect":{"x":0.1,"y":0.1,"w":0.2,"h":0.2},"color":"#ff0000","ttl_ms":0,"at":0,"seq":1}"##);
+    let errors = errors.borrow();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        get(&errors[0], "code").as_string().as_deref(),
+        Some("forbidden")
+    );
+    assert!(
+        get(&errors[0], "message")
+            .as_string()
+            .unwrap()
+            .contains("user_9")
+    );
+    assert_eq!(
+        shared.state.borrow().overlay.shape_count(),
+        0,
+        "nothing drawn"
+    );
+}
+
+#[wasm_bindgen_test]
+fn malformed_assist_input_is_reported_not_thrown() {
+    let shared = joined_shared();
+    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let sink = errors.clone();
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
+    shared.on(
+        "error",
+        on_error
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+    // From an unknown member (no capabilities) and garbage from the host's id alike.
+    shared.on_assist(&id("ghost"), "{}");
+    assert_eq!(
+        get(&errors.borrow()[0], "code").as_string().as_deref(),
+        Some("forbidden")
+    );
+    let host_like = id("agent_1");
+    shared.on_assist(&host_like, "not json");
+    assert_eq!(errors.borrow().len(), 2);
+}

@@ -293,7 +293,7 @@ impl Shared {
     }
 
     /// An assist message arrived from `peer`: the core decides whether it may be drawn.
-    fn on_assist(self: &Rc<Self>, peer: &MemberId, text: &str) {
+    pub(crate) fn on_assist(self: &Rc<Self>, peer: &MemberId, text: &str) {
         let refused = {
             let mut st = self.state.borrow_mut();
             let caps = st.session.capabilities_of(peer).unwrap_or_default();
