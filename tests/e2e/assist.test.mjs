@@ -55,7 +55,9 @@ describe('remote assist', () => {
 
     // The customer page draws the highlight over its screen preview: sample the screenshot
     // inside the box (red tint) and outside every shape.
-    await customer.waitForTimeout(100); // one paint after the last overlayChanged
+    // Two animation frames: the canvas drawn on the last overlayChanged has been painted.
+    await customer.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
     const surface = await customer.$('#screen-surface');
     const png = await surface.screenshot();
     const pixels = await customer.evaluate(async ([b64]) => {
