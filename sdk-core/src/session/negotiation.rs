@@ -45,8 +45,9 @@ pub(crate) struct Negotiation {
     signaling: Signaling,
     /// Which local description the platform is producing (a `CreateOffer`/`CreateAnswer`).
     awaiting_local: Option<SdpKind>,
-    /// Which remote description the platform is applying.
-    applying_remote: Option<SdpKind>,
+    /// Remote descriptions handed to the platform and not yet applied, in order (its
+    /// operations chain applies them one after another).
+    applying: VecDeque<SdpKind>,
     remote_set: bool,
     ignore_offer: bool,
     offer_pending: bool,
@@ -62,7 +63,7 @@ impl Negotiation {
             polite,
             signaling: Signaling::Stable,
             awaiting_local: None,
-            applying_remote: None,
+            applying: VecDeque::new(),
             remote_set: false,
             ignore_offer: false,
             offer_pending: false,
@@ -89,7 +90,7 @@ impl Negotiation {
     /// Whether an offer/answer exchange is in flight.
     pub(crate) fn busy(&self) -> bool {
         self.awaiting_local.is_some()
-            || self.applying_remote.is_some()
+            || !self.applying.is_empty()
             || self.signaling != Signaling::Stable
     }
 
@@ -136,7 +137,11 @@ impl Negotiation {
 
     /// An offer arrived from the remote side.
     pub(crate) fn remote_offer(&mut self, sdp: String, out: &mut Vec<Step>) {
-        let collision = self.making_offer() || self.signaling != Signaling::Stable;
+        // As in the W3C pattern: an offer right behind the answer we are applying is no
+        // collision (the answer makes us stable first; the platform applies them in order).
+        let answer_pending = self.applying.back() == Some(&SdpKind::Answer);
+        let ready = !self.making_offer() && (self.signaling == Signaling::Stable || answer_pending);
+        let collision = !ready;
         self.ignore_offer = !self.polite && collision;
         if self.ignore_offer {
             return;
@@ -151,7 +156,7 @@ impl Negotiation {
             self.signaling = Signaling::Stable;
         }
         self.started = true;
-        self.applying_remote = Some(SdpKind::Offer);
+        self.applying.push_back(SdpKind::Offer);
         out.push(Step::Command(PeerCommand::SetRemoteDescription {
             kind: SdpKind::Offer,
             sdp,
@@ -160,10 +165,10 @@ impl Negotiation {
 
     /// An answer arrived; `false` if no offer of ours awaited one (stale after a rollback).
     pub(crate) fn remote_answer(&mut self, sdp: String, out: &mut Vec<Step>) -> bool {
-        if self.signaling != Signaling::HaveLocalOffer || self.applying_remote.is_some() {
+        if self.signaling != Signaling::HaveLocalOffer || !self.applying.is_empty() {
             return false;
         }
-        self.applying_remote = Some(SdpKind::Answer);
+        self.applying.push_back(SdpKind::Answer);
         out.push(Step::Command(PeerCommand::SetRemoteDescription {
             kind: SdpKind::Answer,
             sdp,
@@ -173,7 +178,7 @@ impl Negotiation {
 
     /// The platform applied the remote description it was given.
     pub(crate) fn remote_description_applied(&mut self, out: &mut Vec<Step>) {
-        let Some(kind) = self.applying_remote.take() else {
+        let Some(kind) = self.applying.pop_front() else {
             return;
         };
         self.remote_set = true;
@@ -189,7 +194,10 @@ impl Negotiation {
             }
             SdpKind::Answer => {
                 self.signaling = Signaling::Stable;
-                self.resume_pending(out);
+                // An offer queued behind this answer goes first; ours waits for stability.
+                if self.applying.is_empty() {
+                    self.resume_pending(out);
+                }
             }
         }
     }
@@ -197,7 +205,7 @@ impl Negotiation {
     /// A platform operation failed: forget what was in flight so negotiation can start again.
     pub(crate) fn operation_failed(&mut self, out: &mut Vec<Step>) {
         self.awaiting_local = None;
-        self.applying_remote = None;
+        self.applying.clear();
         if self.signaling != Signaling::Stable {
             out.push(Step::Command(PeerCommand::Rollback));
             self.signaling = Signaling::Stable;
@@ -210,7 +218,7 @@ impl Negotiation {
             // It belongs to the offer we ignored.
             return;
         }
-        if !self.remote_set || self.applying_remote.is_some() {
+        if !self.remote_set || !self.applying.is_empty() {
             if self.queued.len() == MAX_QUEUED_CANDIDATES {
                 self.queued.pop_front();
             }
@@ -342,6 +350,39 @@ mod tests {
         out.clear();
         assert!(!n.local_description(SdpKind::Offer, "v=0 stale".into(), &mut out));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn offer_right_behind_our_answer_is_not_a_collision() {
+        for polite in [false, true] {
+            let mut n = Negotiation::new(polite);
+            let mut out = Vec::new();
+            n.negotiation_needed(false, &mut out);
+            n.local_description(SdpKind::Offer, "v=0 mine".into(), &mut out);
+            assert!(n.remote_answer("v=0 answer".into(), &mut out));
+            out.clear();
+            // Their next offer arrives while our SRD(answer) is still in flight.
+            n.remote_offer("v=0 theirs".into(), &mut out);
+            assert_eq!(
+                out,
+                vec![Step::Command(PeerCommand::SetRemoteDescription {
+                    kind: SdpKind::Offer,
+                    sdp: "v=0 theirs".into()
+                })],
+                "polite={polite}: applied after the answer, no rollback, not ignored"
+            );
+            out.clear();
+            n.remote_description_applied(&mut out); // the answer
+            assert!(
+                out.is_empty(),
+                "nothing new while their offer is queued: {out:?}"
+            );
+            n.remote_description_applied(&mut out); // their offer
+            assert_eq!(out, vec![Step::Command(PeerCommand::CreateAnswer)]);
+            out.clear();
+            assert!(n.local_description(SdpKind::Answer, "v=0 ours".into(), &mut out));
+            assert!(!n.busy());
+        }
     }
 
     #[test]
