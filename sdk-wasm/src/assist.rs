@@ -45,6 +45,9 @@ impl Assist {
     ) -> Result<T, JsValue> {
         let result = {
             let mut st = self.shared.state.borrow_mut();
+            if st.session.state() == assistrtc_core::session::SessionState::Ended {
+                return Err(error(ErrorCode::Conflict, "the call has ended"));
+            }
             if !st.session.capabilities().contains(Capability::Annotate) {
                 return Err(error(ErrorCode::Forbidden, "this member may not annotate"));
             }

@@ -88,6 +88,19 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
     future_to_promise(async move {
         check_allowed(&shared, source)?;
         let stream = capture(source, &options).await?;
+        // Another start of the same source may have finished while the user picked: keep
+        // that one, release this capture.
+        if shared.state.borrow().local.contains_key(&source) {
+            LocalMedia {
+                stream,
+                _on_ended: None,
+            }
+            .stop();
+            return Err(error(
+                ErrorCode::Conflict,
+                &format!("{} is already on", source_name(source)),
+            ));
+        }
         let published = shared
             .state
             .borrow_mut()

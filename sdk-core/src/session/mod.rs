@@ -854,12 +854,18 @@ impl Session {
             }
             self.remote_published.clear();
             self.outbox.clear();
-            // Re-announce what we still publish so the others can label our tracks.
+            // The new seat knows nothing: re-announce what we publish (so the others can label
+            // our tracks) and a recording consent given earlier.
             let mine: Vec<Published> = self.published.clone();
             for p in mine {
                 self.push_frame(protocol::encode_client(&ClientMessage::Publish {
                     source: p.source,
                     stream: p.stream,
+                }));
+            }
+            if self.consent.recording_granted() {
+                self.push_frame(protocol::encode_client(&ClientMessage::Consent {
+                    recording: true,
                 }));
             }
         }

@@ -179,6 +179,7 @@ struct Seat {
     held_until: Option<Millis>,
     buffered: Vec<ServerMessage>,
     published: Vec<Published>,
+    consent: bool,
 }
 
 /// The server's relay rules in miniature: rooms, seats held for a grace period, relay with
@@ -310,6 +311,11 @@ impl ModelServer {
                 });
             }
             ClientMessage::Ping => self.send(conn, &ServerMessage::Pong),
+            ClientMessage::Consent { recording } => {
+                if let Some(seat) = self.seats.get_mut(&me) {
+                    seat.consent = recording;
+                }
+            }
             ClientMessage::Leave => {
                 self.release(&me, LeaveReason::Left);
                 self.conns.remove(&conn);
@@ -400,6 +406,7 @@ impl ModelServer {
                     held_until: None,
                     buffered: Vec::new(),
                     published: Vec::new(),
+                    consent: false,
                 },
             );
             self.welcome(conn, &member, fresh_token, false);
@@ -455,6 +462,11 @@ impl ModelServer {
                 }
             }
         }
+    }
+
+    /// Whether the seat of `member` holds recording consent.
+    pub(crate) fn consent_of(&self, member: &MemberId) -> Option<bool> {
+        self.seats.get(member).map(|s| s.consent)
     }
 
     fn timeout(&self) -> Option<Millis> {

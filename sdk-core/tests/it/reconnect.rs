@@ -57,6 +57,8 @@ fn drop_then_resume_inside_grace_keeps_seat_and_links() {
 #[test]
 fn drop_outside_grace_rejoins_fresh_and_renegotiates() {
     let mut w = connected_call();
+    w.clients[1].session.set_recording_consent(true).unwrap();
+    w.settle();
     w.clients[1].mode = LinkMode::Refused;
     w.drop_link(1);
     // Grace is 30 s; keep the customer away for longer.
@@ -80,6 +82,8 @@ fn drop_outside_grace_rejoins_fresh_and_renegotiates() {
             .has_event(|e| matches!(e, Event::MemberJoined(m) if m.member.id == id("user_9")))
     );
     assert!(w.client(1).peers_created >= 2);
+    // The new seat was told the consent given before the drop.
+    assert_eq!(w.server.consent_of(&id("user_9")), Some(true));
     // Its camera was announced again, so the agent can still label it.
     assert_eq!(
         w.client(0)
