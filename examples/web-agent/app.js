@@ -39,6 +39,8 @@ async function join(token) {
       if (name === 'memberLeft') byId('customer-status').textContent = `${e.member} left (${e.reason})`;
     },
   });
+  const present = client.members.find((m) => m.role === 'guest');
+  if (present) byId('customer-status').textContent = `${present.id} is here`;
   byId('start').classList.add('hidden');
   byId('call').classList.remove('hidden');
 }

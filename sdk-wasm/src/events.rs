@@ -28,10 +28,11 @@ pub(crate) fn role_name(role: Role) -> &'static str {
 }
 
 fn member(m: &MemberInfo) -> JsValue {
-    obj(&[
-        ("id", m.id.as_str().into()),
-        ("role", role_name(m.role).into()),
-    ])
+    member_value(&m.id, m.role)
+}
+
+pub(crate) fn member_value(id: &MemberId, role: Role) -> JsValue {
+    obj(&[("id", id.as_str().into()), ("role", role_name(role).into())])
 }
 
 fn reason_name(reason: LeaveReason) -> &'static str {

@@ -158,6 +158,17 @@ impl AssistClient {
             .map(|m| m.id.to_string())
     }
 
+    /// The other members present now (`connect()` resolves after `joined` has fired, so this
+    /// is how an app learns who was already in the room).
+    #[wasm_bindgen(getter, unchecked_return_type = "Member[]")]
+    pub fn members(&self) -> js_sys::Array {
+        let st = self.shared.state.borrow();
+        st.session
+            .members()
+            .map(|(id, role)| events::member_value(id, role))
+            .collect()
+    }
+
     /// This member's capabilities.
     #[wasm_bindgen(getter, unchecked_return_type = "Capability[]")]
     pub fn capabilities(&self) -> JsValue {

@@ -41,6 +41,9 @@ describe('call between two browsers', () => {
     await customerJoins(customer, { camera: true, screen: true });
 
     await waitEvent(agent, 'memberJoined');
+    // The customer joined second: the agent was already there, so no event could tell it.
+    assert.deepEqual(await customer.evaluate(() => window.assist.client.members), [{ id: 'agent_1', role: 'host' }]);
+
     await waitEvent(agent, 'trackAdded', { source: 'camera' });
     await waitEvent(agent, 'trackAdded', { source: 'screen' });
     const camera = await waitFrames(agent, 'camera');

@@ -373,6 +373,11 @@ impl Session {
         self.me.as_ref().map(|m| m.permissions)
     }
 
+    /// The other members present, with their roles, in the order they were announced.
+    pub fn members(&self) -> impl Iterator<Item = (&MemberId, Role)> {
+        self.roles.iter().map(|(id, role)| (id, *role))
+    }
+
     /// The members this session has a peer link to.
     pub fn peers(&self) -> impl Iterator<Item = &MemberId> {
         self.peers.keys()

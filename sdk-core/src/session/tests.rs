@@ -282,4 +282,8 @@ fn capabilities_of_other_members_follow_their_roles() {
     let host = s.capabilities_of(&id("agent_1")).unwrap();
     assert!(host.contains(crate::permissions::Capability::Annotate));
     assert_eq!(s.capabilities_of(&id("ghost")), None);
+    assert_eq!(
+        s.members().collect::<Vec<_>>(),
+        vec![(&id("agent_1"), Role::Host)]
+    );
 }
