@@ -64,6 +64,10 @@ use crate::vecmap::VecMap;
 pub const MAX_PENDING_OUTPUTS: usize = 4096;
 /// Frames held while the signaling link is down, flushed on resume.
 pub const MAX_OUTBOX: usize = 512;
+/// A peer link still mid-negotiation this long after it was first seen busy is assumed to have
+/// lost an offer or answer and is renegotiated with an ICE restart. Checked on the keepalive
+/// ticks, so recovery comes within one more ping interval.
+pub const NEGOTIATION_TIMEOUT_MS: u64 = 10_000;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
@@ -554,6 +558,27 @@ impl Session {
         if self.next_ping.is_some_and(|t| now >= t) {
             self.push_frame(protocol::encode_client(&ClientMessage::Ping));
             self.next_ping = Some(now.after(self.config.ping_interval_ms));
+            self.check_stalled_links(now);
+        }
+    }
+
+    /// The negotiation watchdog (see [`NEGOTIATION_TIMEOUT_MS`]).
+    fn check_stalled_links(&mut self, now: Millis) {
+        let ids: Vec<MemberId> = self.peers.keys().cloned().collect();
+        for peer in ids {
+            let mut steps = Vec::new();
+            let stalled = self
+                .peers
+                .get_mut(&peer)
+                .is_some_and(|n| n.check_stalled(now, NEGOTIATION_TIMEOUT_MS, &mut steps));
+            if stalled {
+                self.emit(Event::Error(ErrorReported {
+                    code: ErrorCode::Internal,
+                    message: format!("negotiation with {peer} stalled; restarting it"),
+                    reference: None,
+                }));
+            }
+            self.run_steps(&peer, steps);
         }
     }
 
@@ -850,6 +875,15 @@ impl Session {
             let outbox: Vec<String> = self.outbox.drain(..).collect();
             for frame in outbox {
                 self.push_frame(frame);
+            }
+            // An ICE restart offer written into the dead socket is lost: restart again.
+            let ids: Vec<MemberId> = self.peers.keys().cloned().collect();
+            for peer in ids {
+                let mut steps = Vec::new();
+                if let Some(n) = self.peers.get_mut(&peer) {
+                    n.kick_if_disconnected(&mut steps);
+                }
+                self.run_steps(&peer, steps);
             }
         } else {
             // A fresh seat: everything negotiated before is void on both sides.

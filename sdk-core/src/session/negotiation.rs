@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 
+use crate::Millis;
 use crate::protocol::{IceCandidate, MemberId};
 
 use super::{IceState, PeerCommand, SdpKind};
@@ -55,6 +56,8 @@ pub(crate) struct Negotiation {
     queued: VecDeque<IceCandidate>,
     ice: IceState,
     started: bool,
+    /// When the link was first seen busy by [`Negotiation::check_stalled`].
+    busy_since: Option<Millis>,
 }
 
 impl Negotiation {
@@ -71,6 +74,7 @@ impl Negotiation {
             queued: VecDeque::new(),
             ice: IceState::New,
             started: false,
+            busy_since: None,
         }
     }
 
@@ -242,6 +246,39 @@ impl Negotiation {
         }
     }
 
+    /// Called on the session's periodic ticks: a link busy for `timeout_ms` lost an offer or
+    /// answer on the way (a dead socket, a dropped buffer) and would wait forever. Roll back
+    /// and offer again with an ICE restart; `true` if it did.
+    pub(crate) fn check_stalled(
+        &mut self,
+        now: Millis,
+        timeout_ms: u64,
+        out: &mut Vec<Step>,
+    ) -> bool {
+        if !self.busy() {
+            self.busy_since = None;
+            return false;
+        }
+        let since = *self.busy_since.get_or_insert(now);
+        if now.since(since) < timeout_ms {
+            return false;
+        }
+        self.busy_since = None;
+        self.operation_failed(out);
+        self.offer_pending = false;
+        self.restart_pending = false;
+        self.negotiation_needed(true, out);
+        true
+    }
+
+    /// After signaling resumed: a stable link whose ICE is not connected missed its restart
+    /// while the socket was down; restart now.
+    pub(crate) fn kick_if_disconnected(&mut self, out: &mut Vec<Step>) {
+        if self.started && !self.busy() && self.ice != IceState::Connected {
+            self.negotiation_needed(true, out);
+        }
+    }
+
     fn resume_pending(&mut self, out: &mut Vec<Step>) {
         if self.offer_pending {
             self.offer_pending = false;
@@ -383,6 +420,32 @@ mod tests {
             assert!(n.local_description(SdpKind::Answer, "v=0 ours".into(), &mut out));
             assert!(!n.busy());
         }
+    }
+
+    #[test]
+    fn a_lost_answer_is_recovered_by_the_watchdog() {
+        let mut n = Negotiation::new(false);
+        let mut out = Vec::new();
+        n.negotiation_needed(false, &mut out);
+        n.local_description(SdpKind::Offer, "v=0 mine".into(), &mut out);
+        out.clear();
+        // The answer never comes.
+        assert!(!n.check_stalled(Millis(0), 10_000, &mut out));
+        assert!(!n.check_stalled(Millis(9_999), 10_000, &mut out));
+        assert!(n.check_stalled(Millis(10_000), 10_000, &mut out));
+        assert_eq!(
+            out,
+            vec![
+                Step::Command(PeerCommand::Rollback),
+                Step::Command(PeerCommand::CreateOffer { ice_restart: true })
+            ]
+        );
+        // A healthy link is never touched.
+        let mut idle = Negotiation::new(true);
+        out.clear();
+        assert!(!idle.check_stalled(Millis(0), 10_000, &mut out));
+        assert!(!idle.check_stalled(Millis(60_000), 10_000, &mut out));
+        assert!(out.is_empty());
     }
 
     #[test]

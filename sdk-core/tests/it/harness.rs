@@ -547,6 +547,8 @@ pub(crate) struct World {
     /// Frames on the wire from clients to the server; `None` is the close, which arrives after
     /// the frames sent before it, as on a real socket.
     to_server: VecDeque<(ConnId, Option<String>)>,
+    /// The next relayed offer to this member is lost in transit.
+    pub(crate) lose_next_offer_to: Option<MemberId>,
 }
 
 impl World {
@@ -556,6 +558,7 @@ impl World {
             server: ModelServer::new(grace_ms, permissions),
             clients: Vec::new(),
             to_server: VecDeque::new(),
+            lose_next_offer_to: None,
         }
     }
 
@@ -651,7 +654,11 @@ impl World {
         while let Some((conn, text)) = self.server.out.pop_front() {
             progressed = true;
             if let Some(c) = self.clients.iter_mut().find(|c| c.conn == Some(conn)) {
-                if c.mode != LinkMode::Blackhole {
+                let lost = self.lose_next_offer_to.as_ref() == Some(&c.id)
+                    && text.contains(r#""type":"offer""#);
+                if lost {
+                    self.lose_next_offer_to = None;
+                } else if c.mode != LinkMode::Blackhole {
                     c.pending.push_back(Input::Frame(text));
                 }
             }

@@ -178,3 +178,35 @@ fn peer_events_after_leave_are_refused_not_panics() {
         .unwrap_err();
     assert_eq!(err, assistrtc_core::session::SessionError::Ended);
 }
+
+#[test]
+fn a_lost_offer_is_renegotiated_by_the_watchdog() {
+    let mut w = connected_call();
+    let before = w.client(1).peers[&id("agent_1")].applied_remote.len();
+    w.lose_next_offer_to = Some(id("user_9"));
+    w.clients[0].session.restart_ice(&id("user_9")).unwrap();
+    w.settle();
+    assert!(w.lose_next_offer_to.is_none(), "the offer was lost");
+    // Without the watchdog the agent would wait for an answer forever.
+    w.run_until(Millis(60_000), |w| {
+        w.client(1).peers[&id("agent_1")].applied_remote.len() > before
+            && w.client(0).connected_to(&id("user_9"))
+    });
+    assert!(
+        w.client(0)
+            .has_event(|e| matches!(e, Event::Error(r) if r.message.contains("stalled")))
+    );
+    assert!(
+        w.client(1).peers[&id("agent_1")]
+            .applied_remote
+            .last()
+            .unwrap()
+            .contains("restart")
+    );
+    assert_eq!(w.state(0), SessionState::Connected);
+    assert!(
+        w.client(0).peers.values().all(|p| p.failures.is_empty()),
+        "{:?}",
+        w.client(0).peers
+    );
+}
