@@ -294,10 +294,11 @@ fn joined_shared() -> Rc<crate::driver::Shared> {
     shared
 }
 
-#[wasm_bindgen_test]
-fn assist_from_a_member_without_annotate_is_refused_and_reported() {
-    let shared = joined_shared();
-    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+type Errors = Rc<RefCell<Vec<JsValue>>>;
+
+/// Records every `error` event; keep the returned closure alive for as long as it should listen.
+fn collect_errors(shared: &crate::driver::Shared) -> (Errors, Closure<dyn FnMut(JsValue)>) {
+    let errors: Errors = Rc::default();
     let sink = errors.clone();
     let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
     shared.on(
@@ -307,6 +308,13 @@ fn assist_from_a_member_without_annotate_is_refused_and_reported() {
             .unchecked_ref::<js_sys::Function>()
             .clone(),
     );
+    (errors, on_error)
+}
+
+#[wasm_bindgen_test]
+fn assist_from_a_member_without_annotate_is_refused_and_reported() {
+    let shared = joined_shared();
+    let (errors, _on_error) = collect_errors(&shared);
 
     let guest = id("user_9");
     shared.on_assist(&guest, r##"{"t":"highlight","id":"s1","rect":{"x":0.1,"y":0.1,"w":0.2,"h":0.2},"color":"#ff0000","ttl_ms":0,"at":0,"seq":1}"##);
@@ -332,16 +340,7 @@ fn assist_from_a_member_without_annotate_is_refused_and_reported() {
 #[wasm_bindgen_test]
 fn malformed_assist_input_is_reported_not_thrown() {
     let shared = joined_shared();
-    let errors: Rc<RefCell<Vec<JsValue>>> = Rc::default();
-    let sink = errors.clone();
-    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
-    shared.on(
-        "error",
-        on_error
-            .as_ref()
-            .unchecked_ref::<js_sys::Function>()
-            .clone(),
-    );
+    let (errors, _on_error) = collect_errors(&shared);
     // From an unknown member (no capabilities) and garbage from the host's id alike.
     shared.on_assist(&id("ghost"), "{}");
     assert_eq!(

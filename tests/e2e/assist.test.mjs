@@ -1,26 +1,15 @@
 // Remote assist end to end: the agent points and draws over the customer's shared screen;
 // the customer's overlay (read through the SDK) and page show the same thing.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, poll, screenCall, startServer, waitEvent } from './lib.mjs';
+import { poll, screenCall, serverAndBrowser, waitEvent } from './lib.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fx = serverAndBrowser();
 
 const overlay = (page) => page.evaluate(() => window.assist.client.assist.overlay());
 const near = (a, b) => Math.abs(a - b) < 1e-6;
 
-const call = (roomId) => screenCall(browser, server, roomId);
+const call = (roomId) => screenCall(fx.browser, fx.server, roomId);
 
 describe('remote assist', () => {
   test('cursor, highlight, arrow and script step reach the customer and are drawn', async () => {

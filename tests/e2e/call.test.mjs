@@ -1,22 +1,11 @@
 // A customer and an agent in a real call through server-min, in real headless Chromium.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createRoom, events, framesOf, launch, openPage, startServer, waitEvent, waitFrames, withTimeout,
+  createRoom, events, framesOf, openPage, serverAndBrowser, waitEvent, waitFrames, withTimeout,
 } from './lib.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const fx = serverAndBrowser();
 
 async function customerJoins(page, { camera = true, screen = false } = {}) {
   await page.click('#accept');
@@ -34,10 +23,10 @@ async function customerJoins(page, { camera = true, screen = false } = {}) {
 
 describe('call between two browsers', () => {
   test('agent decodes the customer camera and screen, labelled by source; leave is seen', async () => {
-    const tokens = await createRoom(server, { roomId: 'rm_call', permissions: { screen: true, recording: 'local' } });
-    const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+    const tokens = await createRoom(fx.server, { roomId: 'rm_call', permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true, screen: true });
 
     await waitEvent(agent, 'memberJoined');
@@ -70,8 +59,8 @@ describe('call between two browsers', () => {
   });
 
   test('a guest without screen permission gets forbidden', async () => {
-    const tokens = await createRoom(server, { roomId: 'rm_noscreen', permissions: { screen: false } });
-    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    const tokens = await createRoom(fx.server, { roomId: 'rm_noscreen', permissions: { screen: false } });
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
     await customerJoins(customer, { camera: false });
     // The page hides the button; call the SDK directly as a misbehaving page would.
     const err = await customer.evaluate(async () => {
@@ -90,10 +79,10 @@ describe('call between two browsers', () => {
   });
 
   test('killing the signaling socket mid-call resumes without the remote video stopping', async () => {
-    const tokens = await createRoom(server, { roomId: 'rm_resume', permissions: { screen: true } });
-    const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+    const tokens = await createRoom(fx.server, { roomId: 'rm_resume', permissions: { screen: true } });
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true });
     await waitFrames(agent, 'camera');
 

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -138,4 +139,18 @@ export async function screenCall(browser, server, roomId) {
   await customer.click('#share');
   await waitFrames(agent, 'screen');
   return { agent, customer };
+}
+
+/** Registers hooks that start the server and Chromium before a file's tests and stop them after. */
+export function serverAndBrowser() {
+  const fx = {};
+  before(async () => {
+    fx.server = await startServer();
+    fx.browser = await launch();
+  });
+  after(async () => {
+    await fx.browser?.close();
+    await fx.server?.stop();
+  });
+  return fx;
 }
