@@ -9,10 +9,12 @@
 //! - [`consent`]: notice, per-source opt-in, recording consent.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
+//! - [`json`]: the small JSON codec the wire types read and write themselves with.
 #![deny(missing_docs)]
 
 pub mod assist;
 pub mod consent;
+pub mod json;
 pub mod permissions;
 pub mod protocol;
 pub mod session;

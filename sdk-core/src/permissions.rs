@@ -15,15 +15,18 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
-
+use crate::json::{FromJson, Json, ToJson, wire_names};
 use crate::protocol::{
     ClientMessage, ErrorCode, Permissions, RecordingMode, RecordingPolicy, Role, Source,
 };
 
 /// One thing a member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Capability {
     /// Send a camera track.
     PublishCamera,
@@ -65,20 +68,17 @@ impl Capability {
             Source::Screen => Self::ShareScreen,
         }
     }
-
-    /// The wire spelling, e.g. `"share_screen"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PublishCamera => "publish_camera",
-            Self::PublishMicrophone => "publish_microphone",
-            Self::ShareScreen => "share_screen",
-            Self::Annotate => "annotate",
-            Self::RecordLocal => "record_local",
-            Self::RecordCloud => "record_cloud",
-            Self::Download => "download",
-        }
-    }
 }
+
+wire_names!(Capability {
+    PublishCamera => "publish_camera",
+    PublishMicrophone => "publish_microphone",
+    ShareScreen => "share_screen",
+    Annotate => "annotate",
+    RecordLocal => "record_local",
+    RecordCloud => "record_cloud",
+    Download => "download",
+});
 
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,32 +178,34 @@ impl fmt::Debug for Capabilities {
     }
 }
 
-impl Serialize for Capabilities {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
+impl ToJson for Capabilities {
+    fn write_json(&self, out: &mut String) {
+        self.iter().collect::<Vec<_>>().write_json(out);
     }
 }
 
-impl<'de> Deserialize<'de> for Capabilities {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> de::Visitor<'de> for Visit {
-            type Value = Capabilities;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of capability names")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Capabilities, A::Error> {
-                let mut caps = Capabilities::NONE;
-                while let Some(cap) = seq.next_element::<Capability>()? {
-                    caps.insert(cap);
-                }
-                Ok(caps)
-            }
-        }
-        d.deserialize_seq(Visit)
+impl FromJson for Capabilities {
+    fn from_json(value: Json) -> Result<Self, String> {
+        Ok(Vec::<Capability>::from_json(value)?.into_iter().collect())
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Capabilities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter().map(Capability::as_str))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Capabilities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        names
+            .iter()
+            .map(|n| Capability::from_wire(n).ok_or_else(|| crate::json::unknown_name(n)))
+            .collect::<Result<_, _>>()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -336,9 +338,11 @@ mod tests {
         let caps: Capabilities = [Capability::ShareScreen, Capability::Annotate]
             .into_iter()
             .collect();
-        let json = serde_json::to_string(&caps).unwrap();
-        assert_eq!(json, r#"["share_screen","annotate"]"#);
-        assert_eq!(serde_json::from_str::<Capabilities>(&json).unwrap(), caps);
-        assert!(serde_json::from_str::<Capabilities>(r#"["fly"]"#).is_err());
+        use crate::json;
+        let text = json::to_string(&caps);
+        assert_eq!(text, r#"["share_screen","annotate"]"#);
+        let parse = |t: &str| Capabilities::from_json(json::parse(t).unwrap());
+        assert_eq!(parse(&text).unwrap(), caps);
+        assert_eq!(parse(r#"["fly"]"#).unwrap_err(), r#"unknown value "fly""#);
     }
 }

@@ -15,11 +15,10 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
-use serde_json::Value;
-
+use crate::json::{self, FromJson, Json, wire_names};
 use crate::permissions::Capabilities;
 
+mod codec;
 pub(crate) mod fields;
 
 /// The protocol version this crate speaks.
@@ -40,8 +39,12 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 pub const MAX_ID_LEN: usize = 64;
 
 /// Stable, machine-readable error codes carried by `error` frames and REST error bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// The frame or a field in it is malformed.
@@ -66,23 +69,18 @@ pub enum ErrorCode {
     Internal,
 }
 
-impl ErrorCode {
-    /// The wire spelling, e.g. `"bad_request"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BadRequest => "bad_request",
-            Self::UnsupportedVersion => "unsupported_version",
-            Self::Unauthorized => "unauthorized",
-            Self::TokenExpired => "token_expired",
-            Self::Forbidden => "forbidden",
-            Self::NotFound => "not_found",
-            Self::RoomFull => "room_full",
-            Self::RateLimited => "rate_limited",
-            Self::Conflict => "conflict",
-            Self::Internal => "internal",
-        }
-    }
-}
+wire_names!(ErrorCode {
+    BadRequest => "bad_request",
+    UnsupportedVersion => "unsupported_version",
+    Unauthorized => "unauthorized",
+    TokenExpired => "token_expired",
+    Forbidden => "forbidden",
+    NotFound => "not_found",
+    RoomFull => "room_full",
+    RateLimited => "rate_limited",
+    Conflict => "conflict",
+    Internal => "internal",
+});
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,8 +104,8 @@ pub enum ProtocolError {
     /// `v` is missing or not [`PROTOCOL_VERSION`].
     #[error("unsupported protocol version {0}")]
     UnsupportedVersion(String),
-    /// `type` is missing or unknown.
-    #[error("unknown message type {0:?}")]
+    /// `type` is missing or unknown (the value as written, shortened).
+    #[error("unknown message type {0}")]
     UnknownType(String),
     /// A field is missing or has the wrong shape.
     #[error("invalid field: {0}")]
@@ -152,8 +150,12 @@ pub fn validate_id(field: &'static str, id: &str) -> Result<(), ProtocolError> {
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $field:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[cfg_attr(
+            feature = "serde",
+            derive(serde::Serialize, serde::Deserialize),
+            serde(try_from = "String", into = "String")
+        )]
         pub struct $name(String);
 
         impl $name {
@@ -202,8 +204,12 @@ id_type!(
 );
 
 /// A member's role in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Role {
     /// The agent: runs the call, annotates, records.
     Host,
@@ -214,8 +220,12 @@ pub enum Role {
 }
 
 /// A kind of media a member can publish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Source {
     /// A camera video track.
     Camera,
@@ -231,8 +241,12 @@ impl Source {
 }
 
 /// Who may record, and where.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum RecordingPolicy {
     /// No recording in this room.
     #[default]
@@ -244,8 +258,12 @@ pub enum RecordingPolicy {
 }
 
 /// Where a recording is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum RecordingMode {
     /// In the member's own client.
     Local,
@@ -254,8 +272,12 @@ pub enum RecordingMode {
 }
 
 /// Start or stop a recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum RecordingAction {
     /// Start recording.
     Start,
@@ -264,8 +286,12 @@ pub enum RecordingAction {
 }
 
 /// The state of a recording as reported by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum RecordingStatus {
     /// Recording is running.
     Recording,
@@ -274,8 +300,12 @@ pub enum RecordingStatus {
 }
 
 /// Room-level permissions, in the REST room shape `{"screen":true,"recording":"cloud"}`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(default)
+)]
 pub struct Permissions {
     /// Whether guests and hosts may share a screen.
     pub screen: bool,
@@ -284,38 +314,40 @@ pub struct Permissions {
 }
 
 /// A member as listed in `welcome` and `member_joined`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberInfo {
     /// The member's id.
     pub id: MemberId,
     /// The member's role.
     pub role: Role,
     /// Sources the member currently publishes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub published: Vec<Published>,
 }
 
 /// One published source and the media stream id that carries it, so a receiver can tell a
 /// camera from a screen when the track arrives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
     /// What is published.
     pub source: Source,
     /// The stream id (SDP `msid`) the track arrives in, when known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream: Option<String>,
 }
 
 /// A reference to a member by id only (used where the role is irrelevant).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRef {
     /// The member's id.
     pub id: MemberId,
 }
 
 /// Why a member left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum LeaveReason {
     /// The member sent `leave`.
     Left,
@@ -326,34 +358,29 @@ pub enum LeaveReason {
 }
 
 /// A STUN/TURN server the client should use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceServer {
     /// `stun:` / `turn:` URLs.
     pub urls: Vec<String>,
     /// TURN username.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
     /// TURN credential.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
 }
 
 /// An ICE candidate as exchanged over signaling.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IceCandidate {
     /// The `candidate:` line; empty means end of candidates.
     pub candidate: String,
     /// The media section id the candidate belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
     /// The media section index the candidate belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_m_line_index: Option<u16>,
 }
 
 /// Frames a client sends to the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ClientMessage {
     /// Authenticate and take a seat; `resume_token` takes back a seat held after a drop.
@@ -361,13 +388,11 @@ pub enum ClientMessage {
         /// The member's JWT from `POST /v1/rooms`.
         token: String,
         /// From a previous `welcome`, to resume inside the grace period.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         resume_token: Option<String>,
     },
     /// An SDP offer, to one member or (without `to`) to every other member.
     Offer {
         /// Recipient.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<MemberId>,
         /// The SDP.
         sdp: String,
@@ -375,7 +400,6 @@ pub enum ClientMessage {
     /// An SDP answer.
     Answer {
         /// Recipient.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<MemberId>,
         /// The SDP.
         sdp: String,
@@ -383,10 +407,8 @@ pub enum ClientMessage {
     /// A trickled ICE candidate.
     Candidate {
         /// Recipient.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<MemberId>,
         /// The candidate.
-        #[serde(flatten)]
         candidate: IceCandidate,
     },
     /// Announce that a source is being published.
@@ -394,7 +416,6 @@ pub enum ClientMessage {
         /// What is published.
         source: Source,
         /// The stream id the track is sent in.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         stream: Option<String>,
     },
     /// Announce that a source stopped.
@@ -423,8 +444,7 @@ pub enum ClientMessage {
 }
 
 /// Frames the server sends to a client (decoded field by field by [`decode_server`]).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum ServerMessage {
     /// The join succeeded.
@@ -440,15 +460,12 @@ pub enum ServerMessage {
         /// Room permissions.
         permissions: Permissions,
         /// What this member may do.
-        #[serde(default)]
         capabilities: Capabilities,
         /// ICE servers to use.
-        #[serde(default)]
         ice_servers: Vec<IceServer>,
         /// Present this on `join` after a drop to take the seat back.
         resume_token: String,
         /// Whether this join resumed a held seat (peer connections can be kept).
-        #[serde(default)]
         resumed: bool,
     },
     /// Another member joined.
@@ -482,7 +499,6 @@ pub enum ServerMessage {
         /// Sender.
         from: MemberId,
         /// The candidate.
-        #[serde(flatten)]
         candidate: IceCandidate,
     },
     /// A member started publishing a source.
@@ -492,7 +508,6 @@ pub enum ServerMessage {
         /// What.
         source: Source,
         /// The stream id the track arrives in.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         stream: Option<String>,
     },
     /// A member stopped publishing a source.
@@ -535,7 +550,6 @@ pub enum ServerMessage {
         /// Human-readable detail.
         message: String,
         /// The `type` of the frame that caused it, when known.
-        #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
     },
     /// Keepalive answer.
@@ -553,122 +567,34 @@ impl ServerMessage {
     }
 }
 
-/// The `{"v":1,…}` envelope; `flatten` keeps `v` first on the wire.
-#[derive(Serialize)]
-struct Envelope<'a, T> {
-    v: u64,
-    #[serde(flatten)]
-    msg: &'a T,
-}
-
-fn encode<T: Serialize>(msg: &T) -> String {
-    // Serializing these types cannot fail: no maps with non-string keys, no foreign Serialize.
-    serde_json::to_string(&Envelope {
-        v: PROTOCOL_VERSION,
-        msg,
-    })
-    .unwrap_or_else(|e| unreachable!("protocol types always serialize: {e}"))
-}
-
 /// Encodes a client frame.
 pub fn encode_client(msg: &ClientMessage) -> String {
-    encode(msg)
+    codec::encode(msg.kind(), |w| msg.write_fields(w))
 }
 
 /// Encodes a server frame.
 pub fn encode_server(msg: &ServerMessage) -> String {
-    encode(msg)
+    codec::encode(msg.kind(), |w| msg.write_fields(w))
 }
 
 /// Decodes and validates a client frame.
 pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
-    let msg: ClientMessage = decode(text, CLIENT_TYPES)?;
+    let (kind, fields) = parse_envelope(text, CLIENT_TYPES)?;
+    let msg = ClientMessage::from_fields(&kind, fields).map_err(invalid_field)?;
     msg.validate()?;
     Ok(msg)
 }
 
 /// Decodes and validates a server frame.
 pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
-    let obj = parse_envelope(text, SERVER_TYPES)?;
-    let msg = server_from_fields(obj)
-        .map_err(|(field, e)| ProtocolError::InvalidField(format!("{field}: {e}")))?;
+    let (kind, fields) = parse_envelope(text, SERVER_TYPES)?;
+    let msg = ServerMessage::from_fields(&kind, fields).map_err(invalid_field)?;
     msg.validate()?;
     Ok(msg)
 }
 
-fn server_from_fields(
-    obj: serde_json::Map<String, Value>,
-) -> Result<ServerMessage, fields::FieldError> {
-    let mut f = fields::Fields(obj);
-    let kind: String = f.req("type")?;
-    Ok(match kind.as_str() {
-        "welcome" => ServerMessage::Welcome {
-            session_id: f.req("session_id")?,
-            member: f.req("member")?,
-            room: f.req("room")?,
-            members: f.req("members")?,
-            permissions: f.req("permissions")?,
-            capabilities: f.or_default("capabilities")?,
-            ice_servers: f.or_default("ice_servers")?,
-            resume_token: f.req("resume_token")?,
-            resumed: f.or_default("resumed")?,
-        },
-        "member_joined" => ServerMessage::MemberJoined {
-            member: f.req("member")?,
-        },
-        "member_left" => ServerMessage::MemberLeft {
-            member: f.req("member")?,
-            reason: f.req("reason")?,
-        },
-        "offer" => ServerMessage::Offer {
-            from: f.req("from")?,
-            sdp: f.req("sdp")?,
-        },
-        "answer" => ServerMessage::Answer {
-            from: f.req("from")?,
-            sdp: f.req("sdp")?,
-        },
-        "candidate" => ServerMessage::Candidate {
-            from: f.req("from")?,
-            candidate: IceCandidate {
-                candidate: f.req("candidate")?,
-                sdp_mid: f.opt("sdp_mid")?,
-                sdp_m_line_index: f.opt("sdp_m_line_index")?,
-            },
-        },
-        "published" => ServerMessage::Published {
-            member: f.req("member")?,
-            source: f.req("source")?,
-            stream: f.opt("stream")?,
-        },
-        "unpublished" => ServerMessage::Unpublished {
-            member: f.req("member")?,
-            source: f.req("source")?,
-        },
-        "queue" => ServerMessage::Queue {
-            position: f.req("position")?,
-        },
-        "assigned" => ServerMessage::Assigned {
-            room: f.req("room")?,
-            agent: f.req("agent")?,
-        },
-        "permissions" => ServerMessage::Permissions {
-            permissions: f.req("permissions")?,
-            capabilities: f.req("capabilities")?,
-        },
-        "recording_state" => ServerMessage::RecordingState {
-            mode: f.req("mode")?,
-            state: f.req("state")?,
-        },
-        "error" => ServerMessage::Error {
-            code: f.req("code")?,
-            message: f.req("message")?,
-            reference: f.opt("ref")?,
-        },
-        "pong" => ServerMessage::Pong,
-        // `parse_envelope` admitted only known types.
-        other => return Err(("type", format!("unknown message type {other:?}"))),
-    })
+fn invalid_field((field, detail): fields::FieldError) -> ProtocolError {
+    ProtocolError::InvalidField(format!("{field}: {detail}"))
 }
 
 const CLIENT_TYPES: &[&str] = &[
@@ -706,42 +632,30 @@ pub fn frame_type(text: &str) -> Option<String> {
     if text.len() > MAX_FRAME_BYTES {
         return None;
     }
-    let value: Value = serde_json::from_str(text).ok()?;
-    value.get("type")?.as_str().map(str::to_owned)
+    match json::parse(text).ok()? {
+        Json::Obj(mut obj) => String::from_json(obj.take("type")?).ok(),
+        _ => None,
+    }
 }
 
-fn decode<T: DeserializeOwned>(text: &str, known: &[&str]) -> Result<T, ProtocolError> {
-    let obj = parse_envelope(text, known)?;
-    T::deserialize(Value::Object(obj)).map_err(|e| ProtocolError::InvalidField(e.to_string()))
-}
-
-/// Checks size, JSON, version and type; returns the object without `v`.
-fn parse_envelope(
-    text: &str,
-    known: &[&str],
-) -> Result<serde_json::Map<String, Value>, ProtocolError> {
+/// Checks size, JSON, version and type; returns the type and the remaining fields.
+fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields), ProtocolError> {
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::FrameTooLarge { size: text.len() });
     }
-    let mut value: Value =
-        serde_json::from_str(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
-    let Some(obj) = value.as_object_mut() else {
+    let value = json::parse(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    let Json::Obj(mut obj) = value else {
         return Err(ProtocolError::NotJson("expected an object".into()));
     };
-    match obj.remove("v") {
-        Some(Value::Number(n)) if n.as_u64() == Some(PROTOCOL_VERSION) => {}
-        Some(other) => return Err(ProtocolError::UnsupportedVersion(other.to_string())),
+    match obj.take("v") {
+        Some(Json::Int(PROTOCOL_VERSION)) => {}
+        Some(other) => return Err(ProtocolError::UnsupportedVersion(other.describe())),
         None => return Err(ProtocolError::UnsupportedVersion("missing".into())),
     }
-    match obj.get("type") {
-        Some(Value::String(t)) if known.contains(&t.as_str()) => {}
-        Some(Value::String(t)) => return Err(ProtocolError::UnknownType(t.clone())),
-        Some(other) => return Err(ProtocolError::UnknownType(other.to_string())),
-        None => return Err(ProtocolError::UnknownType("missing".into())),
-    }
-    match value {
-        Value::Object(obj) => Ok(obj),
-        _ => Err(ProtocolError::NotJson("expected an object".into())),
+    match obj.take("type") {
+        Some(Json::Str(t)) if known.contains(&t.as_str()) => Ok((t, fields::Fields(obj))),
+        Some(other) => Err(ProtocolError::UnknownType(other.describe())),
+        None => Err(ProtocolError::UnknownType("missing".into())),
     }
 }
 

@@ -63,7 +63,7 @@ impl AssistChannels {
                     if let Err(e) = dc.send_with_str(&text) {
                         warn(&format!(
                             "assistrtc: assist send failed: {}",
-                            crate::peer::describe(&e)
+                            crate::js::describe(&e)
                         ));
                     }
                 }
@@ -104,7 +104,7 @@ impl AssistChannels {
         if let Err(e) = dc.send_with_str(text) {
             warn(&format!(
                 "assistrtc: assist send failed: {}",
-                crate::peer::describe(&e)
+                crate::js::describe(&e)
             ));
         }
     }

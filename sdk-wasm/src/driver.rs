@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use assistrtc_core::Millis;
 use assistrtc_core::assist::{AssistSender, Overlay};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
-use assistrtc_core::session::{EndReason, Event, Input, Output, PeerCommand, PeerEvent, Session};
+use assistrtc_core::session::{Event, Input, Output, PeerCommand, PeerEvent, Session};
 use assistrtc_core::vecmap::VecMap;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -143,7 +143,7 @@ impl PeerObserver for Handle {
     fn remote_track(&self, peer: &MemberId, track: MediaStreamTrack, stream: Option<MediaStream>) {
         self.with(|s| {
             let stream = stream.unwrap_or_else(|| {
-                let st = MediaStream::new().expect("MediaStream constructor");
+                let st = MediaStream::new().unwrap_throw();
                 st.add_track(&track);
                 st
             });
@@ -327,7 +327,7 @@ impl Shared {
                     Err(e) => {
                         warn(&format!(
                             "assistrtc: cannot open signaling socket: {}",
-                            crate::peer::describe(&e)
+                            crate::js::describe(&e)
                         ));
                         // Report asynchronously: the session is mid-drain.
                         let handle = self.handle();
@@ -341,7 +341,7 @@ impl Shared {
                     if let Err(e) = socket.send(&frame) {
                         warn(&format!(
                             "assistrtc: send failed: {}",
-                            crate::peer::describe(&e)
+                            crate::js::describe(&e)
                         ));
                     }
                 }
@@ -376,7 +376,7 @@ impl Shared {
                 }
                 Err(e) => warn(&format!(
                     "assistrtc: cannot create peer connection: {}",
-                    crate::peer::describe(&e)
+                    crate::js::describe(&e)
                 )),
             },
             Output::Peer {
@@ -408,15 +408,8 @@ impl Shared {
             Event::Ended(ended) => {
                 self.release_media();
                 if let Some((_, reject)) = self.pending_connect.borrow_mut().take() {
-                    let (code, message) = match &ended.reason {
-                        EndReason::Rejected { code, message } => (*code, message.clone()),
-                        EndReason::Unreachable => (
-                            ErrorCode::Internal,
-                            "the signaling server could not be reached".into(),
-                        ),
-                        other => (ErrorCode::Internal, format!("{other:?}")),
-                    };
-                    let _ = reject.call1(&JsValue::UNDEFINED, &error(code, &message));
+                    let e = error(ended.reason.code(), &ended.reason.to_string());
+                    let _ = reject.call1(&JsValue::UNDEFINED, &e);
                 }
             }
             Event::TrackPublished(p) => {
@@ -488,7 +481,7 @@ impl Shared {
             if let Err(e) = h.call1(&JsValue::UNDEFINED, &payload) {
                 warn(&format!(
                     "assistrtc: a `{name}` listener threw: {}",
-                    crate::peer::describe(&e)
+                    crate::js::describe(&e)
                 ));
             }
         }
@@ -561,7 +554,7 @@ impl State {
             Ok(id) => self.timer = Some(id),
             Err(e) => warn(&format!(
                 "assistrtc: setTimeout failed: {}",
-                crate::peer::describe(&e)
+                crate::js::describe(&e)
             )),
         }
     }

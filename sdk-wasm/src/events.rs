@@ -1,11 +1,12 @@
 //! Core events → the JS event payloads documented in the TypeScript section of `lib.rs`.
 
-use assistrtc_core::protocol::{LeaveReason, MemberId, MemberInfo, Role, Source};
+use assistrtc_core::json::{self, ToJson};
+use assistrtc_core::protocol::{MemberId, MemberInfo, Role, Source};
 use assistrtc_core::session::{EndReason, Event, SessionState};
 use wasm_bindgen::JsValue;
 use web_sys::{MediaStream, MediaStreamTrack};
 
-use crate::js::{obj, source_name};
+use crate::js::obj;
 
 pub(crate) fn state_name(state: SessionState) -> &'static str {
     match state {
@@ -19,34 +20,18 @@ pub(crate) fn state_name(state: SessionState) -> &'static str {
     }
 }
 
-pub(crate) fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Host => "host",
-        Role::Guest => "guest",
-        Role::Observer => "observer",
-    }
-}
-
 fn member(m: &MemberInfo) -> JsValue {
     member_value(&m.id, m.role)
 }
 
 pub(crate) fn member_value(id: &MemberId, role: Role) -> JsValue {
-    obj(&[("id", id.as_str().into()), ("role", role_name(role).into())])
+    obj(&[("id", id.as_str().into()), ("role", role.as_str().into())])
 }
 
-fn reason_name(reason: LeaveReason) -> &'static str {
-    match reason {
-        LeaveReason::Left => "left",
-        LeaveReason::Timeout => "timeout",
-        LeaveReason::Removed => "removed",
-    }
-}
-
-/// Plain objects (not `Map`s), so payloads read like JSON in JS.
-pub(crate) fn to_value<T: serde::Serialize>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
+/// A core value as a plain JS value, through its JSON form (the core writes it; one
+/// `JSON.parse` builds it, which costs less code than building objects field by field).
+pub(crate) fn to_value<T: ToJson + ?Sized>(v: &T) -> JsValue {
+    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
 }
 
 pub(crate) fn track_added(
@@ -57,7 +42,7 @@ pub(crate) fn track_added(
 ) -> JsValue {
     obj(&[
         ("member", member.as_str().into()),
-        ("source", source_name(source).into()),
+        ("source", source.as_str().into()),
         ("kind", track.kind().into()),
         ("track", track.into()),
         ("stream", stream.into()),
@@ -93,7 +78,7 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
             "memberLeft",
             obj(&[
                 ("member", e.member.as_str().into()),
-                ("reason", reason_name(e.reason).into()),
+                ("reason", e.reason.as_str().into()),
             ]),
         ),
         Event::TrackPublished(_) => return None,
@@ -101,7 +86,7 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
             "trackRemoved",
             obj(&[
                 ("member", e.member.as_str().into()),
-                ("source", source_name(e.source).into()),
+                ("source", e.source.as_str().into()),
             ]),
         ),
         Event::PermissionsChanged(e) => (

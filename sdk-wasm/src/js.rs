@@ -36,34 +36,26 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
 /// Wraps a failure thrown by a browser API (a `DOMException`, usually) with our code, keeping
 /// the browser's own name and message.
 pub(crate) fn browser_error(code: ErrorCode, what: &str, cause: &JsValue) -> JsValue {
-    let detail = cause
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-        .or_else(|| cause.as_string())
-        .unwrap_or_else(|| "unknown error".into());
-    let e = error(code, &format!("{what} failed: {detail}"));
+    let e = error(code, &format!("{what} failed: {}", describe(cause)));
     let _ = Reflect::set(&e, &JsValue::from_str("cause"), cause);
     e
 }
 
-pub(crate) fn source_name(source: Source) -> &'static str {
-    match source {
-        Source::Camera => "camera",
-        Source::Microphone => "microphone",
-        Source::Screen => "screen",
-    }
+/// A thrown JS value as text: `Name: message` for an `Error`, the string itself for a string.
+pub(crate) fn describe(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "unknown error".to_owned())
 }
 
 pub(crate) fn parse_source(value: &str) -> Result<Source, JsValue> {
-    match value {
-        "camera" => Ok(Source::Camera),
-        "microphone" => Ok(Source::Microphone),
-        "screen" => Ok(Source::Screen),
-        other => Err(error(
+    Source::from_wire(value).ok_or_else(|| {
+        error(
             ErrorCode::BadRequest,
-            &format!("unknown source {other:?}: expected camera, microphone or screen"),
-        )),
-    }
+            &format!("unknown source \"{value}\": expected camera, microphone or screen"),
+        )
+    })
 }
 
 pub(crate) fn warn(message: &str) {

@@ -56,13 +56,13 @@ export interface ShareScreenOptions { audio?: boolean; }
 export interface InboundVideoStats { member: string; source: Source | null; kind: string; framesDecoded: number; bytesReceived: number; }
 export interface ShapeOptions { color?: string; ttlMs?: number; at?: number; }
 export interface ScriptStep { ticket: string; step: number; total: number; title: string; }
-export type Shape = { from: string; id: string; color: string; at: number } & (
+export type Shape = { member: string; id: string; color: string; at: number } & (
   { kind: "highlight"; rect: { x: number; y: number; w: number; h: number } } |
   { kind: "arrow"; from: { x: number; y: number }; to: { x: number; y: number } });
 export interface OverlayView {
   shapes: Shape[];
-  cursors: { from: string; x: number; y: number; at: number }[];
-  step?: ScriptStep & { from: string };
+  cursors: { member: string; x: number; y: number; at: number }[];
+  step?: ScriptStep & { member: string };
 }
 export interface AssistEventMap {
   stateChanged: { state: SessionState };

@@ -9,7 +9,7 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{DisplayMediaStreamConstraints, MediaStream, MediaStreamConstraints};
 
 use crate::driver::{LocalMedia, Shared};
-use crate::js::{browser_error, error, get, obj, source_name};
+use crate::js::{browser_error, error, get, obj};
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
@@ -28,7 +28,7 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
     if st.local.contains_key(&source) {
         return Err(error(
             ErrorCode::Conflict,
-            &format!("{} is already on", source_name(source)),
+            &format!("{} is already on", source.as_str()),
         ));
     }
     Ok(())
@@ -98,7 +98,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
             .stop();
             return Err(error(
                 ErrorCode::Conflict,
-                &format!("{} is already on", source_name(source)),
+                &format!("{} is already on", source.as_str()),
             ));
         }
         let published = shared
@@ -121,7 +121,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
                     if stop(&s, source).is_ok() {
                         s.dispatch(
                             "localTrackEnded",
-                            obj(&[("source", source_name(source).into())]),
+                            obj(&[("source", source.as_str().into())]),
                         );
                     }
                 }
@@ -167,7 +167,7 @@ pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
         let media = st.local.remove(&source).ok_or_else(|| {
             error(
                 ErrorCode::NotFound,
-                &format!("{} is not on", source_name(source)),
+                &format!("{} is not on", source.as_str()),
             )
         })?;
         for link in st.links.values_mut() {
@@ -190,7 +190,7 @@ pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<
     let media = st.local.get(&source).ok_or_else(|| {
         error(
             ErrorCode::NotFound,
-            &format!("{} is not on", source_name(source)),
+            &format!("{} is not on", source.as_str()),
         )
     })?;
     for t in media.tracks() {
@@ -229,7 +229,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
                     .borrow()
                     .remote
                     .get(&track_id)
-                    .map_or(JsValue::NULL, |t| source_name(t.source).into());
+                    .map_or(JsValue::NULL, |t| t.source.as_str().into());
                 let num = |k: &str| get(&stat, k).as_f64().unwrap_or(0.0);
                 out.push(&obj(&[
                     ("member", member.as_str().into()),

@@ -16,7 +16,7 @@ use web_sys::{
     RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
-use crate::js::warn;
+use crate::js::{describe, warn};
 
 #[wasm_bindgen]
 extern "C" {
@@ -244,11 +244,4 @@ impl Drop for PeerLink {
         self.pc.set_ontrack(None);
         self.pc.close();
     }
-}
-
-pub(crate) fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
 }

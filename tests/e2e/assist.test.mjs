@@ -34,8 +34,11 @@ describe('remote assist', () => {
     assert.ok(near(box.rect.x, 0.3) && near(box.rect.w, 0.4) && near(box.rect.h, 0.3));
     assert.equal(arrow.kind, 'arrow');
     assert.ok(near(arrow.to.x, 0.3) && near(arrow.from.y, 0.1));
+    // Who drew it survives next to the arrow's own `from` point.
+    assert.equal(arrow.member, 'agent_1');
+    assert.equal(box.member, 'agent_1');
     assert.ok(near(view.cursors[0].x, 0.25) && near(view.cursors[0].y, 0.75));
-    assert.equal(view.cursors[0].from, 'agent_1');
+    assert.equal(view.cursors[0].member, 'agent_1');
     assert.equal(view.step.step, 2);
     assert.equal(await customer.textContent('#step'), 'Ticket T-1001 — step 2 of 4: Open the router admin page');
     // Both sides hold the same shapes.

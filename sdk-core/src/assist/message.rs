@@ -1,8 +1,7 @@
 //! Assist messages on the wire: compact JSON, versioned, validated.
 
-use serde::{Deserialize, Serialize};
-
 use super::AssistError;
+use crate::json::{self, FromJson, Json, Object, ObjectWriter, ToJson};
 use crate::protocol::fields::{FieldError, Fields};
 
 /// Assist protocol version.
@@ -17,7 +16,11 @@ pub const MAX_TITLE_BYTES: usize = 256;
 pub const MAX_TTL_MS: u64 = 3_600_000;
 
 /// A point on the shared surface, normalised: `(0,0)` top-left, `(1,1)` bottom-right.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+///
+/// Coordinates travel with six decimals ([`json::write_coord`]); [`AssistMessage::encode`] and
+/// [`AssistMessage::decode`] snap them to that grid, so sender, receiver and any relay in between
+/// hold the same values.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// Horizontal, 0..=1.
     pub x: f64,
@@ -26,7 +29,7 @@ pub struct Point {
 }
 
 /// A rectangle on the shared surface, normalised.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rect {
     /// Left edge, 0..=1.
     pub x: f64,
@@ -40,8 +43,7 @@ pub struct Rect {
 
 /// One assist message. `at` is the media time (ms) of the frame it was drawn on, so the receiver
 /// and a recording can line it up; `seq` orders messages from one sender.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "t", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum AssistMessage {
     /// Where the agent points. Sent on the unordered channel; only the latest matters.
@@ -90,7 +92,6 @@ pub enum AssistMessage {
     /// Removes one shape, or every shape of the sender when `id` is absent.
     Clear {
         /// The shape to remove.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
         /// Media time of the frame.
         at: u64,
@@ -112,11 +113,77 @@ pub enum AssistMessage {
     },
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    v: u64,
-    #[serde(flatten)]
-    msg: &'a AssistMessage,
+impl Point {
+    /// This point on the wire's coordinate grid.
+    pub fn snapped(self) -> Self {
+        Point {
+            x: json::snap_coord(self.x),
+            y: json::snap_coord(self.y),
+        }
+    }
+}
+
+impl Rect {
+    /// This rectangle on the wire's coordinate grid.
+    pub fn snapped(self) -> Self {
+        Rect {
+            x: json::snap_coord(self.x),
+            y: json::snap_coord(self.y),
+            w: json::snap_coord(self.w),
+            h: json::snap_coord(self.h),
+        }
+    }
+}
+
+impl ToJson for Point {
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.coord("x", self.x).coord("y", self.y);
+        w.finish();
+    }
+}
+
+impl ToJson for Rect {
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.coord("x", self.x)
+            .coord("y", self.y)
+            .coord("w", self.w)
+            .coord("h", self.h);
+        w.finish();
+    }
+}
+
+fn nested<T>(
+    value: Json,
+    read: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
+) -> Result<T, String> {
+    let mut fields = Fields(Object::from_json(value)?);
+    read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
+}
+
+impl FromJson for Point {
+    fn from_json(value: Json) -> Result<Self, String> {
+        nested(value, |f| {
+            Ok(Point {
+                x: f.req("x")?,
+                y: f.req("y")?,
+            })
+        })
+    }
+}
+
+impl FromJson for Rect {
+    fn from_json(value: Json) -> Result<Self, String> {
+        nested(value, |f| {
+            Ok(Rect {
+                x: f.req("x")?,
+                y: f.req("y")?,
+                w: f.req("w")?,
+                h: f.req("h")?,
+            })
+        })
+    }
 }
 
 impl AssistMessage {
@@ -139,6 +206,22 @@ impl AssistMessage {
             | Self::Arrow { seq, .. }
             | Self::Clear { seq, .. }
             | Self::ScriptStep { seq, .. } => *seq,
+        }
+    }
+
+    /// Snaps every coordinate to the wire grid (six decimals; see [`json::write_coord`]).
+    pub fn snap(&mut self) {
+        match self {
+            Self::Cursor { x, y, .. } => {
+                *x = json::snap_coord(*x);
+                *y = json::snap_coord(*y);
+            }
+            Self::Highlight { rect, .. } => *rect = rect.snapped(),
+            Self::Arrow { from, to, .. } => {
+                *from = from.snapped();
+                *to = to.snapped();
+            }
+            Self::Clear { .. } | Self::ScriptStep { .. } => {}
         }
     }
 
@@ -197,12 +280,15 @@ impl AssistMessage {
 
     /// Encodes to compact JSON (`{"v":1,"t":…}`), validating first.
     pub fn encode(&self) -> Result<String, AssistError> {
-        self.validate()?;
-        let text = serde_json::to_string(&Envelope {
-            v: ASSIST_VERSION,
-            msg: self,
-        })
-        .map_err(|e| AssistError::Malformed(e.to_string()))?;
+        // Validate what the receiver will decode: the coordinates as snapped to the grid.
+        let mut msg = self.clone();
+        msg.snap();
+        msg.validate()?;
+        let mut text = String::with_capacity(64);
+        let mut w = ObjectWriter::new(&mut text);
+        w.field("v", &ASSIST_VERSION).field("t", msg.kind());
+        msg.write_fields(&mut w);
+        w.finish();
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(AssistError::Oversize { size: text.len() });
         }
@@ -214,27 +300,87 @@ impl AssistMessage {
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(AssistError::Oversize { size: text.len() });
         }
-        let mut value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| AssistError::Malformed(e.to_string()))?;
-        let Some(obj) = value.as_object_mut() else {
+        let value = json::parse(text).map_err(|e| AssistError::Malformed(e.to_string()))?;
+        let Json::Obj(mut obj) = value else {
             return Err(AssistError::Malformed("expected an object".into()));
         };
-        match obj.remove("v") {
-            None => {}
-            Some(v) if v.as_u64() == Some(ASSIST_VERSION) => {}
-            Some(v) => return Err(AssistError::UnsupportedVersion(v.to_string())),
+        match obj.take("v") {
+            None | Some(Json::Int(ASSIST_VERSION)) => {}
+            Some(v) => return Err(AssistError::UnsupportedVersion(v.describe())),
         }
-        let kind = match obj.remove("t") {
-            Some(serde_json::Value::String(t)) => t,
-            Some(other) => return Err(AssistError::UnknownKind(other.to_string())),
+        let kind = match obj.take("t") {
+            Some(Json::Str(t)) => t,
+            Some(other) => return Err(AssistError::UnknownKind(other.describe())),
             None => return Err(AssistError::UnknownKind("missing".into())),
         };
-        let fields = Fields(std::mem::take(obj));
+        let fields = Fields(obj);
         let msg = Self::from_fields(&kind, fields)
             .map_err(|(field, e)| AssistError::Malformed(format!("{field}: {e}")))?
-            .ok_or(AssistError::UnknownKind(kind))?;
+            .ok_or_else(|| AssistError::UnknownKind(Json::Str(kind).describe()))?;
+        // Whatever precision the sender wrote, both sides hold grid values.
+        let mut msg = msg;
+        msg.snap();
         msg.validate()?;
         Ok(msg)
+    }
+
+    fn write_fields(&self, w: &mut ObjectWriter<'_>) {
+        match self {
+            Self::Cursor { x, y, at, seq } => {
+                w.coord("x", *x)
+                    .coord("y", *y)
+                    .field("at", at)
+                    .field("seq", seq);
+            }
+            Self::Highlight {
+                id,
+                rect,
+                color,
+                ttl_ms,
+                at,
+                seq,
+            } => {
+                w.field("id", id)
+                    .field("rect", rect)
+                    .field("color", color)
+                    .field("ttl_ms", ttl_ms)
+                    .field("at", at)
+                    .field("seq", seq);
+            }
+            Self::Arrow {
+                id,
+                from,
+                to,
+                color,
+                ttl_ms,
+                at,
+                seq,
+            } => {
+                w.field("id", id)
+                    .field("from", from)
+                    .field("to", to)
+                    .field("color", color)
+                    .field("ttl_ms", ttl_ms)
+                    .field("at", at)
+                    .field("seq", seq);
+            }
+            Self::Clear { id, at, seq } => {
+                w.opt("id", id.as_ref()).field("at", at).field("seq", seq);
+            }
+            Self::ScriptStep {
+                ticket,
+                step,
+                total,
+                title,
+                seq,
+            } => {
+                w.field("ticket", ticket)
+                    .field("step", step)
+                    .field("total", total)
+                    .field("title", title)
+                    .field("seq", seq);
+            }
+        }
     }
 
     /// The message of kind `kind` from its fields; `None` for an unknown kind.
@@ -299,8 +445,10 @@ fn check_rect(r: &Rect) -> Result<(), AssistError> {
     for v in [r.x, r.y, r.w, r.h] {
         unit("rect", v)?;
     }
-    // A little slack for float rounding at the far edge.
-    if r.x + r.w > 1.0 + 1e-9 || r.y + r.h > 1.0 + 1e-9 {
+    // Slack for rounding at the far edge: each of `x` and `w` may have been snapped up by half
+    // a grid step.
+    const SLACK: f64 = 2.0 / json::COORD_STEPS as f64;
+    if r.x + r.w > 1.0 + SLACK || r.y + r.h > 1.0 + SLACK {
         return Err(AssistError::OutOfRange { field: "rect" });
     }
     Ok(())

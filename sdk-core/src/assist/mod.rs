@@ -48,7 +48,7 @@ pub enum AssistError {
     #[error("unsupported assist version {0}")]
     UnsupportedVersion(String),
     /// `t` is missing or unknown.
-    #[error("unknown assist kind {0:?}")]
+    #[error("unknown assist kind {0}")]
     UnknownKind(String),
     /// A coordinate is NaN.
     #[error("`{field}` is not a number")]
@@ -71,7 +71,7 @@ pub enum AssistError {
         max: usize,
     },
     /// A color is not `#rrggbb`.
-    #[error("color {0:?} is not #rrggbb")]
+    #[error("color \"{0}\" is not #rrggbb")]
     BadColor(String),
     /// The message exceeds [`MAX_MESSAGE_BYTES`].
     #[error("assist message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")]

@@ -1,9 +1,8 @@
 //! The receiving side: what is drawn over the shared screen, at a time `now`.
 
-use serde::Serialize;
-
 use super::{AssistError, AssistMessage, Point, Rect};
 use crate::Millis;
+use crate::json::{ObjectWriter, ToJson};
 use crate::permissions::{Capabilities, Capability};
 use crate::protocol::MemberId;
 use crate::vecmap::VecMap;
@@ -14,8 +13,7 @@ pub const MAX_SHAPES: usize = 64;
 pub const CURSOR_IDLE_MS: u64 = 5_000;
 
 /// What a shape looks like.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ShapeKind {
     /// A box.
     Highlight {
@@ -32,46 +30,42 @@ pub enum ShapeKind {
 }
 
 /// A live shape.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shape {
     /// Who drew it.
-    pub from: String,
+    pub member: String,
     /// Its id (unique per sender).
     pub id: String,
     /// Geometry.
-    #[serde(flatten)]
     pub kind: ShapeKind,
     /// `#rrggbb`.
     pub color: String,
     /// Media time of the frame it was drawn on.
     pub at: u64,
     /// When it disappears, on the overlay's clock; `None` until cleared.
-    #[serde(skip)]
     pub expires: Option<Millis>,
 }
 
 /// A member's pointer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CursorView {
     /// Whose.
-    pub from: String,
+    pub member: String,
     /// Position.
     pub x: f64,
     /// Position.
     pub y: f64,
     /// Media time of the frame.
     pub at: u64,
-    #[serde(skip)]
     seq: u64,
-    #[serde(skip)]
     updated: Millis,
 }
 
 /// The current script step.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepView {
     /// Who set it.
-    pub from: String,
+    pub member: String,
     /// Ticket id.
     pub ticket: String,
     /// 1-based step.
@@ -83,7 +77,7 @@ pub struct StepView {
 }
 
 /// Everything visible at one moment.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct OverlayView {
     /// Shapes, oldest first.
     pub shapes: Vec<Shape>,
@@ -91,6 +85,58 @@ pub struct OverlayView {
     pub cursors: Vec<CursorView>,
     /// Script step.
     pub step: Option<StepView>,
+}
+
+impl ToJson for OverlayView {
+    /// `{"shapes":[…],"cursors":[…],"step":{…}}`, the JS `OverlayView`; `step` is left out when
+    /// there is none.
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.field("shapes", &self.shapes)
+            .field("cursors", &self.cursors)
+            .opt("step", self.step.as_ref());
+        w.finish();
+    }
+}
+
+impl ToJson for Shape {
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.field("member", &self.member).field("id", &self.id);
+        match &self.kind {
+            ShapeKind::Highlight { rect } => {
+                w.field("kind", "highlight").field("rect", rect);
+            }
+            ShapeKind::Arrow { from, to } => {
+                w.field("kind", "arrow").field("from", from).field("to", to);
+            }
+        }
+        w.field("color", &self.color).field("at", &self.at);
+        w.finish();
+    }
+}
+
+impl ToJson for CursorView {
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.field("member", &self.member)
+            .coord("x", self.x)
+            .coord("y", self.y)
+            .field("at", &self.at);
+        w.finish();
+    }
+}
+
+impl ToJson for StepView {
+    fn write_json(&self, out: &mut String) {
+        let mut w = ObjectWriter::new(out);
+        w.field("member", &self.member)
+            .field("ticket", &self.ticket)
+            .field("step", &self.step)
+            .field("total", &self.total)
+            .field("title", &self.title);
+        w.finish();
+    }
 }
 
 /// The receiver's overlay model. Apply messages with [`apply`](Self::apply) /
@@ -144,7 +190,7 @@ impl Overlay {
                 self.cursors.insert(
                     who.clone(),
                     CursorView {
-                        from: who,
+                        member: who,
                         x,
                         y,
                         at,
@@ -163,7 +209,7 @@ impl Overlay {
             } => {
                 self.put(
                     Shape {
-                        from: who,
+                        member: who,
                         id,
                         kind: ShapeKind::Highlight { rect },
                         color,
@@ -184,7 +230,7 @@ impl Overlay {
             } => {
                 self.put(
                     Shape {
-                        from: who,
+                        member: who,
                         id,
                         kind: ShapeKind::Arrow { from: tail, to },
                         color,
@@ -210,7 +256,7 @@ impl Overlay {
                 ..
             } => {
                 self.step = Some(StepView {
-                    from: who,
+                    member: who,
                     ticket,
                     step,
                     total,
@@ -222,7 +268,7 @@ impl Overlay {
     }
 
     fn put(&mut self, shape: Shape, now: Millis) -> Result<(), AssistError> {
-        let key = (shape.from.clone(), shape.id.clone());
+        let key = (shape.member.clone(), shape.id.clone());
         if !self.shapes.contains_key(&key) {
             self.expire(now);
             if self.shapes.len() >= MAX_SHAPES {
@@ -259,7 +305,7 @@ impl Overlay {
         let who = member.as_str();
         self.shapes.retain(|(owner, _), _| owner != who);
         self.cursors.remove(who);
-        if self.step.as_ref().is_some_and(|s| s.from == who) {
+        if self.step.as_ref().is_some_and(|s| s.member == who) {
             self.step = None;
         }
     }

@@ -368,8 +368,7 @@ proptest! {
 }
 
 #[test]
-fn coordinates_round_trip_exactly() {
-    // Values whose shortest decimal form a fast float parser can get 1 ULP wrong.
+fn coordinates_travel_on_a_six_decimal_grid() {
     for i in 1..2000u32 {
         let x = f64::from(i) / 2001.0;
         let msg = AssistMessage::Cursor {
@@ -378,7 +377,31 @@ fn coordinates_round_trip_exactly() {
             at: 0,
             seq: 1,
         };
-        let back = AssistMessage::decode(&msg.encode().unwrap()).unwrap();
-        assert_eq!(back, msg, "x = {x}");
+        let text = msg.encode().unwrap();
+        let back = AssistMessage::decode(&text).unwrap();
+        let p = Point { x, y: 1.0 - x }.snapped();
+        let snapped = AssistMessage::Cursor {
+            x: p.x,
+            y: p.y,
+            at: 0,
+            seq: 1,
+        };
+        assert_eq!(back, snapped, "x = {x}");
+        // Relaying a decoded message never drifts.
+        assert_eq!(back.encode().unwrap(), text);
+        // Another implementation writing full precision is read onto the same grid.
+        let foreign = format!(r#"{{"t":"cursor","x":{x},"y":{},"at":0,"seq":1}}"#, 1.0 - x);
+        assert_eq!(AssistMessage::decode(&foreign).unwrap(), snapped, "x = {x}");
     }
+}
+
+#[test]
+fn sender_snaps_what_it_sends() {
+    let mut s = AssistSender::new(8);
+    s.pointer(1.0 / 3.0, 2.0 / 3.0, 0, Millis(0)).unwrap();
+    let t = s.poll_transmit().unwrap();
+    assert_eq!(
+        t.payload,
+        r#"{"v":1,"t":"cursor","x":0.333333,"y":0.666667,"at":0,"seq":1}"#
+    );
 }

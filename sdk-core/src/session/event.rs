@@ -173,3 +173,28 @@ pub enum EndReason {
         attempts: u32,
     },
 }
+
+impl EndReason {
+    /// The stable code for this ending, for an app (or a pending `connect`) to branch on.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Rejected { code, .. } => *code,
+            Self::Left | Self::Replaced => ErrorCode::Conflict,
+            Self::Unreachable | Self::ReconnectFailed { .. } => ErrorCode::Internal,
+        }
+    }
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Left => f.write_str("the call was left"),
+            Self::Rejected { message, .. } => f.write_str(message),
+            Self::Replaced => f.write_str("another connection joined as this member"),
+            Self::Unreachable => f.write_str("the signaling server could not be reached"),
+            Self::ReconnectFailed { attempts } => {
+                write!(f, "reconnecting failed after {attempts} attempts")
+            }
+        }
+    }
+}
