@@ -178,7 +178,8 @@ impl Parser<'_> {
     }
 
     fn literal(&mut self, word: &'static str, value: Json) -> Result<Json, JsonError> {
-        if self.text[self.at..].starts_with(word) {
+        let rest = self.text.as_bytes().get(self.at..).unwrap_or_default();
+        if rest.starts_with(word.as_bytes()) {
             self.at += word.len();
             Ok(value)
         } else {
@@ -256,8 +257,9 @@ impl Parser<'_> {
                 }
                 self.at += 1;
             }
-            // Stopped at an ASCII byte (or the end), so both ends are char boundaries.
-            out.push_str(&self.text[start..self.at]);
+            // Stopped at an ASCII byte (or the end), so both ends are char boundaries and `get`
+            // always succeeds; it is used because it cannot panic (no panic paths in the build).
+            out.push_str(self.text.get(start..self.at).unwrap_or_default());
             match self.peek() {
                 Some(b'"') => {
                     self.at += 1;
@@ -359,9 +361,16 @@ impl Parser<'_> {
                 return Err(self.error("invalid number"));
             }
         }
-        let literal = &self.text[start..self.at];
+        let literal = self
+            .text
+            .as_bytes()
+            .get(start..self.at)
+            .unwrap_or_default();
         if integer {
-            if let Ok(n) = literal.parse::<u64>() {
+            let exact = literal.iter().try_fold(0u64, |n, &d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            });
+            if let Some(n) = exact {
                 return Ok(Json::Int(n));
             }
         }
@@ -391,11 +400,10 @@ const POW10: [f64; 23] = [
 /// in steps of 10^22, which is within a few units in the last place: the protocol's only
 /// fractional numbers are coordinates, snapped to six decimals anyway. (The standard library's
 /// correctly rounded parser would add about 15 KB of tables and code to the browser build.)
-fn parse_f64(literal: &str) -> f64 {
-    let bytes = literal.as_bytes();
-    let (negative, body) = match bytes.split_first() {
+fn parse_f64(literal: &[u8]) -> f64 {
+    let (negative, body) = match literal.split_first() {
         Some((b'-', rest)) => (true, rest),
-        _ => (false, bytes),
+        _ => (false, literal),
     };
     let mut mantissa: u64 = 0;
     let mut kept = 0;
@@ -637,8 +645,8 @@ pub fn write_str(out: &mut String, s: &str) {
             0..=0x1f => "",
             _ => continue,
         };
-        // `b` is ASCII, so `i` and `i + 1` are char boundaries.
-        out.push_str(&s[start..i]);
+        // `b` is ASCII, so `i` and `i + 1` are char boundaries (`get` cannot fail, nor panic).
+        out.push_str(s.get(start..i).unwrap_or_default());
         if short.is_empty() {
             out.push_str("\\u00");
             out.push(char::from(HEX[usize::from(b >> 4)]));
@@ -648,7 +656,7 @@ pub fn write_str(out: &mut String, s: &str) {
         }
         start = i + 1;
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out.push('"');
 }
 

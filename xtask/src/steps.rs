@@ -360,6 +360,15 @@ pub(crate) fn wasm() -> Result {
         ],
         &[],
     )?;
+    // The glue as wasm-bindgen writes it carries every doc comment; ship it minified (the
+    // `.d.ts` keeps the docs). Exports and the wasm import names are left as they are.
+    let glue_s = dist.join("assistrtc_wasm.js").to_string_lossy().into_owned();
+    run_in(
+        &pkg,
+        "node_modules/.bin/terser",
+        &[&glue_s, "--module", "--compress", "--mangle", "-o", &glue_s],
+        &[],
+    )?;
     for f in ["index.js", "index.d.ts"] {
         std::fs::copy(pkg.join("src").join(f), dist.join(f))
             .map_err(|e| format!("copy {f}: {e}"))?;

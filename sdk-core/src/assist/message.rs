@@ -465,9 +465,10 @@ fn check_id(field: &'static str, id: &str) -> Result<(), AssistError> {
 }
 
 fn check_color(color: &str) -> Result<(), AssistError> {
-    let ok = color.len() == 7
-        && color.starts_with('#')
-        && color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    let ok = match color.as_bytes() {
+        [b'#', hex @ ..] => hex.len() == 6 && hex.iter().all(u8::is_ascii_hexdigit),
+        _ => false,
+    };
     if ok {
         Ok(())
     } else {

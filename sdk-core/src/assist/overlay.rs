@@ -317,7 +317,15 @@ impl Overlay {
             .values()
             .filter(|(_, s)| s.expires.is_none_or(|t| t > now))
             .collect();
-        shapes.sort_by_key(|(order, _)| *order);
+        // At most MAX_SHAPES entries, nearly in order already: an insertion sort is plenty, and
+        // far less code in the browser build than the standard sorts.
+        for i in 1..shapes.len() {
+            let mut j = i;
+            while j > 0 && shapes[j - 1].0 > shapes[j].0 {
+                shapes.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         OverlayView {
             shapes: shapes.into_iter().map(|(_, s)| s.clone()).collect(),
             cursors: self
