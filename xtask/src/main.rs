@@ -9,6 +9,7 @@
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
+mod minify;
 mod steps;
 
 use std::process::ExitCode;

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::minify;
+
 pub(crate) type Result<T = ()> = std::result::Result<T, String>;
 
 pub(crate) fn root() -> PathBuf {
@@ -343,26 +345,46 @@ pub(crate) fn wasm() -> Result {
     let wasm_file = dist.join("assistrtc_wasm_bg.wasm");
     let wasm_s = wasm_file.to_string_lossy().into_owned();
     // Debian's wasm-opt (v108) emits modules Chromium rejects; the npm binaryen is current.
-    run_in(
-        &pkg,
-        "node_modules/.bin/wasm-opt",
-        &[
-            "-Oz",
-            "--enable-bulk-memory",
-            "--enable-nontrapping-float-to-int",
-            "--enable-sign-ext",
-            "--enable-mutable-globals",
-            "--enable-reference-types",
-            "--enable-multivalue",
-            &wasm_s,
-            "-o",
-            &wasm_s,
-        ],
-        &[],
-    )?;
+    // Names are minified too (see `minify`); binaryen prints the mapping on stdout.
+    let wasm_opt = pkg.join("node_modules/.bin/wasm-opt");
+    let opt_args = [
+        "-Oz",
+        "--enable-bulk-memory",
+        "--enable-nontrapping-float-to-int",
+        "--enable-sign-ext",
+        "--enable-mutable-globals",
+        "--enable-reference-types",
+        "--enable-multivalue",
+        "--minify-imports-and-exports-and-modules",
+        &wasm_s,
+        "-o",
+        &wasm_s,
+    ];
+    eprintln!("\n==> wasm-opt {}", opt_args.join(" "));
+    let out = Command::new(&wasm_opt)
+        .args(opt_args)
+        .output()
+        .map_err(|e| format!("cannot start wasm-opt: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "wasm-opt failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mapping = minify::parse_mapping(&String::from_utf8_lossy(&out.stdout))?;
+    let wasm_bytes = std::fs::read(&wasm_file).map_err(|e| e.to_string())?;
+    let module = minify::first_import_module(&wasm_bytes)?;
+    let glue = dist.join("assistrtc_wasm.js");
+    let text = std::fs::read_to_string(&glue).map_err(|e| e.to_string())?;
+    let text = minify::rewrite_glue(&text, &mapping, "./assistrtc_wasm_bg.js", &module)?;
+    std::fs::write(&glue, text).map_err(|e| e.to_string())?;
+    // Describes the raw (now renamed) wasm exports, which only the glue uses.
+    let _ = std::fs::remove_file(dist.join("assistrtc_wasm_bg.wasm.d.ts"));
+
     // The glue as wasm-bindgen writes it carries every doc comment; ship it minified (the
-    // `.d.ts` keeps the docs). Exports and the wasm import names are left as they are.
-    let glue_s = dist.join("assistrtc_wasm.js").to_string_lossy().into_owned();
+    // `.d.ts` keeps the docs). terser leaves property names alone, so the renamed import
+    // keys and `wasm.<export>` uses stay as they are.
+    let glue_s = glue.to_string_lossy().into_owned();
     run_in(
         &pkg,
         "node_modules/.bin/terser",
@@ -373,7 +395,6 @@ pub(crate) fn wasm() -> Result {
         std::fs::copy(pkg.join("src").join(f), dist.join(f))
             .map_err(|e| format!("copy {f}: {e}"))?;
     }
-    let glue = dist.join("assistrtc_wasm.js");
     let entry = dist.join("index.js");
     let raw = std::fs::metadata(&wasm_file)
         .map_err(|e| e.to_string())?
