@@ -361,11 +361,7 @@ impl Parser<'_> {
                 return Err(self.error("invalid number"));
             }
         }
-        let literal = self
-            .text
-            .as_bytes()
-            .get(start..self.at)
-            .unwrap_or_default();
+        let literal = self.text.as_bytes().get(start..self.at).unwrap_or_default();
         if integer {
             let exact = literal.iter().try_fold(0u64, |n, &d| {
                 n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
@@ -545,7 +541,14 @@ impl FromJson for f64 {
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: Json) -> Result<Self, String> {
         match value {
-            Json::Arr(items) => items.into_iter().map(T::from_json).collect(),
+            Json::Arr(items) => {
+                // A plain loop: `collect::<Result<Vec<_>, _>>()` costs far more code per `T`.
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(T::from_json(item)?);
+                }
+                Ok(out)
+            }
             other => Err(expected("an array", &other)),
         }
     }

@@ -186,7 +186,11 @@ impl ToJson for Capabilities {
 
 impl FromJson for Capabilities {
     fn from_json(value: Json) -> Result<Self, String> {
-        Ok(Vec::<Capability>::from_json(value)?.into_iter().collect())
+        let mut caps = Capabilities::NONE;
+        for cap in Vec::<Capability>::from_json(value)? {
+            caps.insert(cap);
+        }
+        Ok(caps)
     }
 }
 

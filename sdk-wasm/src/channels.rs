@@ -59,7 +59,8 @@ impl AssistChannels {
         let on_open = {
             let (dc, queue) = (Clone::clone(&reliable), queue.clone());
             Closure::<dyn FnMut()>::new(move || {
-                for text in queue.borrow_mut().drain(..) {
+                let pending = std::mem::take(&mut *queue.borrow_mut());
+                for text in pending {
                     if let Err(e) = dc.send_with_str(&text) {
                         warn(&format!(
                             "assistrtc: assist send failed: {}",

@@ -59,9 +59,10 @@ pub(crate) struct RemoteTrack {
 pub(crate) struct Link {
     pub(crate) link: PeerLink,
     pub(crate) senders: VecMap<Source, Vec<RtcRtpSender>>,
-    /// Created at once by the impolite side (its first offer then carries the data section),
-    /// and by the polite side once a remote description is applied, so neither side's
-    /// channel creation triggers an extra offer.
+    /// Opened at the first of: this side's first negotiation (its offer then carries media and
+    /// data together, so the first frame waits for no extra round trip), the first remote
+    /// description applied (the other side's offer carried them), or the first assist message
+    /// to send (a call with no media still gets its channels).
     pub(crate) channels: Option<AssistChannels>,
 }
 
@@ -85,8 +86,10 @@ pub(crate) struct State {
 pub(crate) struct Shared {
     pub(crate) state: RefCell<State>,
     listeners: RefCell<VecMap<String, Vec<Function>>>,
-    /// `connect()`'s pending resolve/reject.
-    pending_connect: RefCell<Option<(Function, Function)>>,
+    /// `connect()`'s pending resolve/reject, and the one strong reference that keeps the
+    /// connecting session alive until it joins or ends (the caller has no client yet; every
+    /// closure holds a weak `Handle`). Taken, and so released, when the promise settles.
+    pending_connect: RefCell<Option<(Function, Function, Rc<Shared>)>>,
 }
 
 /// What closures hold: never a strong reference, so dropping the client frees everything.
@@ -131,8 +134,11 @@ impl AssistObserver for PeerHandle {
 impl PeerObserver for Handle {
     fn peer_event(&self, peer: &MemberId, event: PeerEvent) {
         self.with(|s| {
-            if event == PeerEvent::RemoteDescriptionApplied {
-                s.ensure_channels(peer);
+            if matches!(
+                event,
+                PeerEvent::NegotiationNeeded | PeerEvent::RemoteDescriptionApplied
+            ) {
+                s.ensure_channels(&mut s.state.borrow_mut(), peer);
             }
             s.feed(Input::Peer {
                 peer: peer.clone(),
@@ -228,8 +234,8 @@ impl Shared {
         Handle(Rc::downgrade(self))
     }
 
-    pub(crate) fn set_pending_connect(&self, resolve: Function, reject: Function) {
-        *self.pending_connect.borrow_mut() = Some((resolve, reject));
+    pub(crate) fn set_pending_connect(self: &Rc<Self>, resolve: Function, reject: Function) {
+        *self.pending_connect.borrow_mut() = Some((resolve, reject, Rc::clone(self)));
     }
 
     /// Feeds one input, then drives.
@@ -259,6 +265,17 @@ impl Shared {
                     other => self.apply(&mut st, other),
                 }
             }
+            if st.assist.has_transmit() {
+                let closed: Vec<MemberId> = st
+                    .links
+                    .iter()
+                    .filter(|(_, l)| l.channels.is_none())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for peer in closed {
+                    self.ensure_channels(&mut st, &peer);
+                }
+            }
             st.flush_assist();
             st.rearm_timer();
         }
@@ -281,10 +298,9 @@ impl Shared {
         })
     }
 
-    /// The polite side opens its assist channels once the first remote description is set.
-    fn ensure_channels(self: &Rc<Self>, peer: &MemberId) {
+    /// Opens the assist channels of the link to `peer` unless they are open (see `Link`).
+    fn ensure_channels(self: &Rc<Self>, st: &mut State, peer: &MemberId) {
         let handle = self.peer_handle(peer);
-        let mut st = self.state.borrow_mut();
         if let Some(link) = st.links.get_mut(peer) {
             if link.channels.is_none() {
                 link.channels = Some(AssistChannels::open(link.link.connection(), handle));
@@ -348,11 +364,7 @@ impl Shared {
             }
             Output::Peer {
                 peer,
-                command:
-                    PeerCommand::Create {
-                        ice_servers,
-                        polite,
-                    },
+                command: PeerCommand::Create { ice_servers, .. },
             } => match PeerLink::new(peer.clone(), &ice_servers, Rc::new(self.handle())) {
                 Ok(link) => {
                     let mut senders: VecMap<Source, Vec<RtcRtpSender>> = VecMap::default();
@@ -363,14 +375,12 @@ impl Shared {
                                 .push(link.add_track(&track, &media.stream));
                         }
                     }
-                    let channels = (!polite)
-                        .then(|| AssistChannels::open(link.connection(), self.peer_handle(&peer)));
                     st.links.insert(
                         peer,
                         Link {
                             link,
                             senders,
-                            channels,
+                            channels: None,
                         },
                     );
                 }
@@ -401,13 +411,16 @@ impl Shared {
     fn on_event(self: &Rc<Self>, event: Event) {
         match &event {
             Event::Joined(_) => {
-                if let Some((resolve, _)) = self.pending_connect.borrow_mut().take() {
-                    let _ = resolve.call0(&JsValue::UNDEFINED);
+                let pending = self.pending_connect.borrow_mut().take();
+                if let Some((resolve, _, _)) = pending {
+                    let client = crate::AssistClient::from_shared(Rc::clone(self));
+                    let _ = resolve.call1(&JsValue::UNDEFINED, &client.into());
                 }
             }
             Event::Ended(ended) => {
                 self.release_media();
-                if let Some((_, reject)) = self.pending_connect.borrow_mut().take() {
+                let pending = self.pending_connect.borrow_mut().take();
+                if let Some((_, reject, _)) = pending {
                     let e = error(ended.reason.code(), &ended.reason.to_string());
                     let _ = reject.call1(&JsValue::UNDEFINED, &e);
                 }

@@ -100,6 +100,12 @@ pub struct AssistClient {
     shared: Rc<Shared>,
 }
 
+impl AssistClient {
+    pub(crate) fn from_shared(shared: Rc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
 #[wasm_bindgen]
 impl AssistClient {
     /// Joins the room the token is for; resolves once the server welcomed this member.
@@ -108,35 +114,39 @@ impl AssistClient {
     pub fn connect(
         #[wasm_bindgen(unchecked_param_type = "ConnectOptions")] options: JsValue,
     ) -> Promise {
-        wasm_bindgen_futures::future_to_promise(async move {
-            let url = get(&options, "url").as_string().ok_or_else(|| {
-                error(ErrorCode::BadRequest, "connect: `url` (string) is required")
-            })?;
-            let token = get(&options, "token").as_string().ok_or_else(|| {
-                error(
-                    ErrorCode::BadRequest,
-                    "connect: `token` (string) is required",
-                )
-            })?;
-            let mut config = SessionConfig::new(token);
-            config.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-            let mut session = Session::new(config);
-            if get(&options, "noticeAcknowledged").as_bool() == Some(true) {
-                session.acknowledge_notice();
-            }
-            let shared = Shared::new(session, socket::signal_url(&url));
-            let joined =
-                Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject));
-            shared
-                .state
-                .borrow_mut()
-                .session
-                .join(assistrtc_core::Millis(js::now_ms()))
-                .map_err(|e| error(e.code(), &e.to_string()))?;
-            shared.drive();
-            wasm_bindgen_futures::JsFuture::from(joined).await?;
-            Ok(AssistClient { shared }.into())
-        })
+        // Bad options reject like every other failure, rather than throwing synchronously.
+        Self::start(&options).unwrap_or_else(|e| Promise::reject(&e))
+    }
+
+    /// Opens the session; the returned promise is settled by the driver: resolved with the
+    /// client on `joined`, rejected with the reason if the session ends first.
+    fn start(options: &JsValue) -> Result<Promise, JsValue> {
+        let url = get(options, "url")
+            .as_string()
+            .ok_or_else(|| error(ErrorCode::BadRequest, "connect: `url` (string) is required"))?;
+        let token = get(options, "token").as_string().ok_or_else(|| {
+            error(
+                ErrorCode::BadRequest,
+                "connect: `token` (string) is required",
+            )
+        })?;
+        let mut config = SessionConfig::new(token);
+        config.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        let mut session = Session::new(config);
+        if get(options, "noticeAcknowledged").as_bool() == Some(true) {
+            session.acknowledge_notice();
+        }
+        let shared = Shared::new(session, socket::signal_url(&url));
+        let joined =
+            Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject));
+        shared
+            .state
+            .borrow_mut()
+            .session
+            .join(assistrtc_core::Millis(js::now_ms()))
+            .map_err(|e| error(e.code(), &e.to_string()))?;
+        shared.drive();
+        Ok(joined)
     }
 
     /// Adds an event listener (see `AssistEventMap`).
@@ -163,7 +173,7 @@ impl AssistClient {
             .borrow()
             .session
             .member()
-            .map(|m| m.id.to_string())
+            .map(|m| m.id.as_str().to_owned())
     }
 
     /// The other members present now (`connect()` resolves after `joined` has fired, so this

@@ -206,7 +206,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
             .borrow()
             .links
             .iter()
-            .map(|(id, l)| (id.to_string(), l.link.connection().clone()))
+            .map(|(id, l)| (id.as_str().to_owned(), l.link.connection().clone()))
             .collect();
         let out = Array::new();
         for (member, pc) in links {

@@ -345,24 +345,26 @@ pub(crate) fn wasm() -> Result {
     let wasm_file = dist.join("assistrtc_wasm_bg.wasm");
     let wasm_s = wasm_file.to_string_lossy().into_owned();
     // Debian's wasm-opt (v108) emits modules Chromium rejects; the npm binaryen is current.
-    // Names are minified too (see `minify`); binaryen prints the mapping on stdout.
-    let wasm_opt = pkg.join("node_modules/.bin/wasm-opt");
-    let opt_args = [
-        "-Oz",
+    let features = [
         "--enable-bulk-memory",
         "--enable-nontrapping-float-to-int",
         "--enable-sign-ext",
         "--enable-mutable-globals",
         "--enable-reference-types",
         "--enable-multivalue",
-        "--minify-imports-and-exports-and-modules",
-        &wasm_s,
-        "-o",
-        &wasm_s,
     ];
-    eprintln!("\n==> wasm-opt {}", opt_args.join(" "));
-    let out = Command::new(&wasm_opt)
-        .args(opt_args)
+    let mut args = vec!["-Oz", "--converge"];
+    args.extend(features);
+    args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
+    run_in(&pkg, "node_modules/.bin/wasm-opt", &args, &[])?;
+    // Names are minified in a separate run: under `--converge` the pass would run repeatedly
+    // and print a mapping of already-minified names. binaryen prints the mapping on stdout.
+    let mut args = vec!["--minify-imports-and-exports-and-modules"];
+    args.extend(features);
+    args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
+    eprintln!("\n==> wasm-opt {}", args.join(" "));
+    let out = Command::new(pkg.join("node_modules/.bin/wasm-opt"))
+        .args(&args)
         .output()
         .map_err(|e| format!("cannot start wasm-opt: {e}"))?;
     if !out.status.success() {

@@ -161,7 +161,7 @@ impl Overlay {
     ) -> Result<bool, AssistError> {
         if !caps.contains(Capability::Annotate) {
             // Refuse before decoding: nothing from this member is drawn, whatever it says.
-            return Err(AssistError::NotAllowed(from.to_string()));
+            return Err(AssistError::NotAllowed(from.as_str().to_owned()));
         }
         let msg = AssistMessage::decode(text)?;
         self.apply(from, caps, msg, now)
@@ -176,10 +176,10 @@ impl Overlay {
         now: Millis,
     ) -> Result<bool, AssistError> {
         if !caps.contains(Capability::Annotate) {
-            return Err(AssistError::NotAllowed(from.to_string()));
+            return Err(AssistError::NotAllowed(from.as_str().to_owned()));
         }
         msg.validate()?;
-        let who = from.to_string();
+        let who = from.as_str().to_owned();
         let expiry = |ttl: u64| (ttl > 0).then(|| now.after(ttl));
         match msg {
             AssistMessage::Cursor { x, y, at, seq } => {

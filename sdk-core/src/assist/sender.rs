@@ -157,7 +157,12 @@ impl AssistSender {
         Ok(id)
     }
 
-    /// The next message to send.
+    /// Whether a message waits for [`poll_transmit`](Self::poll_transmit).
+    pub fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The next message to put on a channel, if any.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }

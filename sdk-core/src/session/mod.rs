@@ -872,7 +872,7 @@ impl Session {
                     reason: LeaveReason::Timeout,
                 }));
             }
-            let outbox: Vec<String> = self.outbox.drain(..).collect();
+            let outbox: Vec<String> = std::mem::take(&mut self.outbox).into();
             for frame in outbox {
                 self.push_frame(frame);
             }

@@ -187,7 +187,7 @@ impl Negotiation {
         };
         self.remote_set = true;
         self.ignore_offer = false;
-        for candidate in self.queued.drain(..) {
+        for candidate in std::mem::take(&mut self.queued) {
             out.push(Step::Command(PeerCommand::AddIceCandidate(candidate)));
         }
         match kind {
