@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use assistrtc_core::Millis;
 use assistrtc_core::assist::{AssistSender, Overlay};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
-use assistrtc_core::session::{Event, Input, Output, PeerCommand, PeerEvent, Session};
+use assistrtc_core::session::{Event, IceState, Input, Output, PeerCommand, PeerEvent, Session};
 use assistrtc_core::vecmap::VecMap;
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -59,10 +59,12 @@ pub(crate) struct RemoteTrack {
 pub(crate) struct Link {
     pub(crate) link: PeerLink,
     pub(crate) senders: VecMap<Source, Vec<RtcRtpSender>>,
-    /// Opened at the first of: this side's first negotiation (its offer then carries media and
-    /// data together, so the first frame waits for no extra round trip), the first remote
-    /// description applied (the other side's offer carried them), or the first assist message
-    /// to send (a call with no media still gets its channels).
+    /// Opened at the first of: the link's ICE connecting (media is flowing by then, so the
+    /// renegotiation that adds the data section delays no frame; in the first offer it made
+    /// the first frame later in measurements), the first remote description applied (the other
+    /// side's offer may carry them, and negotiated channels must exist on both sides before
+    /// data arrives), or the first assist message to send (a call with no media still gets its
+    /// channels).
     pub(crate) channels: Option<AssistChannels>,
 }
 
@@ -136,7 +138,8 @@ impl PeerObserver for Handle {
         self.with(|s| {
             if matches!(
                 event,
-                PeerEvent::NegotiationNeeded | PeerEvent::RemoteDescriptionApplied
+                PeerEvent::IceStateChanged(IceState::Connected)
+                    | PeerEvent::RemoteDescriptionApplied
             ) {
                 s.ensure_channels(&mut s.state.borrow_mut(), peer);
             }

@@ -21,7 +21,7 @@ async function oneCall(browser, server, variant, i) {
     await agent.waitForFunction(() => window.bench.firstFrame || window.bench.error, null, { timeout: 20_000 });
     const [a, c] = await Promise.all([agent.evaluate(() => window.bench), customer.evaluate(() => ({ t0: window.bench.t0, error: window.bench.error, phases: window.bench.phases }))]);
     if (a.error || c.error) throw new Error(`${variant}: ${a.error ?? c.error}`);
-    if (process.env.PHASES && c.phases) console.log(variant, JSON.stringify(c.phases), 'first frame', (a.firstFrame - c.t0).toFixed(0));
+    if (process.env.PHASES && c.phases) console.log(variant, JSON.stringify(c.phases), 'track', (a.trackAt - c.t0).toFixed(0), 'first frame', (a.firstFrame - c.t0).toFixed(0));
     return a.firstFrame - c.t0;
   } finally {
     await agentCtx.close();
