@@ -23,8 +23,9 @@ try {
     const total = hz * seconds;
     let i = 0;
     const timer = setInterval(() => {
-      // x encodes the sequence number, so each move is identifiable on arrival.
-      const x = (i + 1) / (total + 1);
+      // x encodes the sequence number, so each move is identifiable on arrival; it is on the
+      // wire's six-decimal grid already, so it arrives as sent.
+      const x = Math.round(((i + 1) / (total + 1)) * 1e6) / 1e6;
       sent.push([x, performance.timeOrigin + performance.now()]);
       window.assist.client.assist.pointer(x, 0.5);
       if (++i >= total) {
