@@ -16,7 +16,7 @@ use web_sys::{
     MessageEvent, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState, RtcPeerConnection,
 };
 
-use crate::js::warn;
+use crate::js::{warn, warn_error};
 
 /// Messages queued on `assist` before it opens, at most.
 const MAX_QUEUED: usize = 256;
@@ -62,10 +62,7 @@ impl AssistChannels {
                 let pending = std::mem::take(&mut *queue.borrow_mut());
                 for text in pending {
                     if let Err(e) = dc.send_with_str(&text) {
-                        warn(&format!(
-                            "assistrtc: assist send failed: {}",
-                            crate::js::describe(&e)
-                        ));
+                        warn_error("assist send failed", &e);
                     }
                 }
             })
@@ -103,10 +100,7 @@ impl AssistChannels {
             return;
         }
         if let Err(e) = dc.send_with_str(text) {
-            warn(&format!(
-                "assistrtc: assist send failed: {}",
-                crate::js::describe(&e)
-            ));
+            warn_error("assist send failed", &e);
         }
     }
 }

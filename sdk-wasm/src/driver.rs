@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
-use assistrtc_core::assist::{AssistSender, Overlay};
+use assistrtc_core::assist::{AssistSender, Channel, Overlay};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
 use assistrtc_core::session::{Event, IceState, Input, Output, PeerCommand, PeerEvent, Session};
 use assistrtc_core::vecmap::VecMap;
@@ -19,7 +19,7 @@ use web_sys::{MediaStream, MediaStreamTrack, RtcRtpSender};
 
 use crate::channels::{AssistChannels, AssistObserver};
 use crate::events;
-use crate::js::{error, now_ms, warn};
+use crate::js::{error, now_ms, warn, warn_error};
 use crate::peer::{PeerLink, PeerObserver};
 use crate::socket::{Socket, SocketObserver};
 
@@ -268,7 +268,15 @@ impl Shared {
                     other => self.apply(&mut st, other),
                 }
             }
-            if st.assist.has_transmit() {
+            // Links without channels open them for a message to send, or to replay what this
+            // member already shows (a late joiner in a call with no media negotiates nothing).
+            let closed_links = st.links.values().any(|l| l.channels.is_none());
+            let shows = |st: &State| {
+                st.session
+                    .member()
+                    .is_some_and(|me| st.overlay.shows_from(&me.id, Millis(now_ms())))
+            };
+            if closed_links && (st.assist.has_transmit() || shows(&st)) {
                 let closed: Vec<MemberId> = st
                     .links
                     .iter()
@@ -302,13 +310,33 @@ impl Shared {
     }
 
     /// Opens the assist channels of the link to `peer` unless they are open (see `Link`).
+    /// New channels first carry what this member still shows (shapes, script step), so a late
+    /// joiner or a rejoined peer sees the same overlay; they wait in the queue until open.
     fn ensure_channels(self: &Rc<Self>, st: &mut State, peer: &MemberId) {
         let handle = self.peer_handle(peer);
-        if let Some(link) = st.links.get_mut(peer) {
-            if link.channels.is_none() {
-                link.channels = Some(AssistChannels::open(link.link.connection(), handle));
+        let State {
+            links,
+            session,
+            overlay,
+            assist,
+            ..
+        } = st;
+        let Some(link) = links.get_mut(peer) else {
+            return;
+        };
+        if link.channels.is_some() {
+            return;
+        }
+        let channels = AssistChannels::open(link.link.connection(), handle);
+        if let Some(me) = session.member() {
+            for msg in overlay.replay(&me.id, Millis(now_ms())) {
+                match assist.encode_for_one(msg) {
+                    Ok(payload) => channels.send(Channel::Reliable, &payload),
+                    Err(e) => warn(&format!("assistrtc: cannot replay to {peer}: {e}")),
+                }
             }
         }
+        link.channels = Some(channels);
     }
 
     /// An assist message arrived from `peer`: the core decides whether it may be drawn.
@@ -344,13 +372,13 @@ impl Shared {
                 match Socket::open(&st.url, Rc::new(self.handle())) {
                     Ok(socket) => st.socket = Some(socket),
                     Err(e) => {
-                        warn(&format!(
-                            "assistrtc: cannot open signaling socket: {}",
-                            crate::js::describe(&e)
-                        ));
+                        warn_error("cannot open signaling socket", &e);
                         // Report asynchronously: the session is mid-drain.
                         let handle = self.handle();
-                        wasm_bindgen_futures::spawn_local(async move { handle.closed() });
+                        crate::peer::on_settled(
+                            js_sys::Promise::resolve(&JsValue::UNDEFINED),
+                            Box::new(move |_| handle.closed()),
+                        );
                     }
                 }
             }
@@ -358,10 +386,7 @@ impl Shared {
             Output::Send(frame) => {
                 if let Some(socket) = &st.socket {
                     if let Err(e) = socket.send(&frame) {
-                        warn(&format!(
-                            "assistrtc: send failed: {}",
-                            crate::js::describe(&e)
-                        ));
+                        warn_error("send failed", &e);
                     }
                 }
             }
@@ -387,10 +412,7 @@ impl Shared {
                         },
                     );
                 }
-                Err(e) => warn(&format!(
-                    "assistrtc: cannot create peer connection: {}",
-                    crate::js::describe(&e)
-                )),
+                Err(e) => warn_error("cannot create peer connection", &e),
             },
             Output::Peer {
                 peer,
@@ -495,10 +517,11 @@ impl Shared {
             .unwrap_or_default();
         for h in handlers {
             if let Err(e) = h.call1(&JsValue::UNDEFINED, &payload) {
-                warn(&format!(
-                    "assistrtc: a `{name}` listener threw: {}",
-                    crate::js::describe(&e)
-                ));
+                web_sys::console::warn_3(
+                    &JsValue::from_str("assistrtc: a listener threw on"),
+                    &JsValue::from_str(name),
+                    &e,
+                );
             }
         }
     }
@@ -568,10 +591,7 @@ impl State {
             delay,
         ) {
             Ok(id) => self.timer = Some(id),
-            Err(e) => warn(&format!(
-                "assistrtc: setTimeout failed: {}",
-                crate::js::describe(&e)
-            )),
+            Err(e) => warn_error("setTimeout failed", &e),
         }
     }
 }

@@ -62,6 +62,15 @@ pub(crate) fn warn(message: &str) {
     web_sys::console::warn_1(&JsValue::from_str(message));
 }
 
+/// Logs `assistrtc: <what>` with the thrown value itself, so the console shows its stack.
+pub(crate) fn warn_error(what: &str, e: &JsValue) {
+    web_sys::console::warn_3(
+        &JsValue::from_str("assistrtc:"),
+        &JsValue::from_str(what),
+        e,
+    );
+}
+
 /// Milliseconds on the page's monotonic clock.
 pub(crate) fn now_ms() -> u64 {
     web_sys::window()

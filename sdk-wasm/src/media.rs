@@ -5,11 +5,11 @@ use std::rc::Rc;
 use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, future_to_promise};
 use web_sys::{DisplayMediaStreamConstraints, MediaStream, MediaStreamConstraints};
 
 use crate::driver::{LocalMedia, Shared};
 use crate::js::{browser_error, error, get, obj};
+use crate::peer::then;
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
@@ -34,7 +34,8 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
     Ok(())
 }
 
-async fn capture(source: Source, options: &JsValue) -> Result<MediaStream, JsValue> {
+/// Asks the browser for `source`; the promise settles when the user has chosen.
+fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
     let devices = web_sys::window()
         .ok_or_else(|| error(ErrorCode::Internal, "no window"))?
         .navigator()
@@ -75,89 +76,100 @@ async fn capture(source: Source, options: &JsValue) -> Result<MediaStream, JsVal
         }
     };
     let promise = promise.map_err(|e| browser_error(ErrorCode::Internal, what, &e))?;
-    let stream = JsFuture::from(promise).await.map_err(|e| {
-        // The user said no, or no device: not our fault, but the caller must know.
-        browser_error(ErrorCode::Forbidden, what, &e)
-    })?;
-    stream
-        .dyn_into::<MediaStream>()
-        .map_err(|_| error(ErrorCode::Internal, "capture returned no MediaStream"))
+    Ok((promise, what))
 }
 
 pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Promise {
-    future_to_promise(async move {
-        check_allowed(&shared, source)?;
-        let stream = capture(source, &options).await?;
-        // Another start of the same source may have finished while the user picked: keep
-        // that one, release this capture.
-        if shared.state.borrow().local.contains_key(&source) {
-            LocalMedia {
-                stream,
-                _on_ended: None,
-            }
-            .stop();
-            return Err(error(
-                ErrorCode::Conflict,
-                &format!("{} is already on", source.as_str()),
-            ));
-        }
-        let published = shared
-            .state
-            .borrow_mut()
-            .session
-            .publish(source, Some(stream.id()));
-        if let Err(e) = published {
-            LocalMedia {
-                stream,
-                _on_ended: None,
-            }
-            .stop();
-            return Err(error(e.code(), &e.to_string()));
-        }
-        let media = {
-            let handle = shared.handle();
-            let on_ended = Closure::<dyn FnMut()>::new(move || {
-                if let Some(s) = handle.0.upgrade() {
-                    if stop(&s, source).is_ok() {
-                        s.dispatch(
-                            "localTrackEnded",
-                            obj(&[("source", source.as_str().into())]),
-                        );
-                    }
-                }
-            });
-            let media = LocalMedia {
-                stream: Clone::clone(&stream),
-                _on_ended: None,
-            };
-            // The video track ending (user pressed "Stop sharing", camera unplugged) ends the source.
-            if let Some(t) = media
-                .tracks()
-                .into_iter()
-                .find(|t| t.kind() == "video")
-                .or_else(|| media.tracks().into_iter().next())
-            {
-                t.set_onended(Some(on_ended.as_ref().unchecked_ref()));
-            }
-            LocalMedia {
-                _on_ended: Some(on_ended),
-                ..media
-            }
+    let (promise, what) =
+        match check_allowed(&shared, source).and_then(|()| capture(source, &options)) {
+            Ok(capture) => capture,
+            Err(e) => return Promise::reject(&e),
         };
-        {
-            let mut guard = shared.state.borrow_mut();
-            let st = &mut *guard;
-            for link in st.links.values_mut() {
-                let senders = link.senders.get_or_default(source);
-                for t in media.tracks() {
-                    senders.push(link.link.add_track(&t, &media.stream));
+    then(
+        promise,
+        Box::new(move |result| {
+            let stream = result
+                // The user said no, or no device: not our fault, but the caller must know.
+                .map_err(|e| browser_error(ErrorCode::Forbidden, what, &e))?
+                .dyn_into::<MediaStream>()
+                .map_err(|_| error(ErrorCode::Internal, "capture returned no MediaStream"))?;
+            publish(&shared, source, stream)
+        }),
+    )
+}
+
+/// A capture arrived: publish it (unless the same source got there first) and add its tracks
+/// to every peer link.
+fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<JsValue, JsValue> {
+    // Another start of the same source may have finished while the user picked: keep
+    // that one, release this capture.
+    if shared.state.borrow().local.contains_key(&source) {
+        LocalMedia {
+            stream,
+            _on_ended: None,
+        }
+        .stop();
+        return Err(error(
+            ErrorCode::Conflict,
+            &format!("{} is already on", source.as_str()),
+        ));
+    }
+    let published = shared
+        .state
+        .borrow_mut()
+        .session
+        .publish(source, Some(stream.id()));
+    if let Err(e) = published {
+        LocalMedia {
+            stream,
+            _on_ended: None,
+        }
+        .stop();
+        return Err(error(e.code(), &e.to_string()));
+    }
+    let media = {
+        let handle = shared.handle();
+        let on_ended = Closure::<dyn FnMut()>::new(move || {
+            if let Some(s) = handle.0.upgrade() {
+                if stop(&s, source).is_ok() {
+                    s.dispatch(
+                        "localTrackEnded",
+                        obj(&[("source", source.as_str().into())]),
+                    );
                 }
             }
-            st.local.insert(source, media);
+        });
+        let media = LocalMedia {
+            stream: Clone::clone(&stream),
+            _on_ended: None,
+        };
+        // The video track ending (user pressed "Stop sharing", camera unplugged) ends the source.
+        if let Some(t) = media
+            .tracks()
+            .into_iter()
+            .find(|t| t.kind() == "video")
+            .or_else(|| media.tracks().into_iter().next())
+        {
+            t.set_onended(Some(on_ended.as_ref().unchecked_ref()));
         }
-        shared.drive();
-        Ok(stream.into())
-    })
+        LocalMedia {
+            _on_ended: Some(on_ended),
+            ..media
+        }
+    };
+    {
+        let mut guard = shared.state.borrow_mut();
+        let st = &mut *guard;
+        for link in st.links.values_mut() {
+            let senders = link.senders.get_or_default(source);
+            for t in media.tracks() {
+                senders.push(link.link.add_track(&t, &media.stream));
+            }
+        }
+        st.local.insert(source, media);
+    }
+    shared.drive();
+    Ok(stream.into())
 }
 
 pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
@@ -200,46 +212,53 @@ pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<
 }
 
 pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
-    future_to_promise(async move {
-        let links: Vec<(String, web_sys::RtcPeerConnection)> = shared
-            .state
-            .borrow()
-            .links
-            .iter()
-            .map(|(id, l)| (id.as_str().to_owned(), l.link.connection().clone()))
-            .collect();
-        let out = Array::new();
-        for (member, pc) in links {
-            let report = JsFuture::from(pc.get_stats()).await?;
-            let Some(iter) = js_sys::try_iter(&report)? else {
-                continue;
-            };
-            for entry in iter {
-                let stat = Array::from(&entry?).get(1);
-                if get(&stat, "type").as_string().as_deref() != Some("inbound-rtp")
-                    || get(&stat, "kind").as_string().as_deref() != Some("video")
-                {
+    let links: Vec<(String, web_sys::RtcPeerConnection)> = shared
+        .state
+        .borrow()
+        .links
+        .iter()
+        .map(|(id, l)| (id.as_str().to_owned(), l.link.connection().clone()))
+        .collect();
+    let reports: Array = links
+        .iter()
+        .map(|(_, pc)| JsValue::from(pc.get_stats()))
+        .collect();
+    then(
+        Promise::all(&reports),
+        Box::new(move |result| {
+            let reports = Array::from(&result?);
+            let out = Array::new();
+            for ((member, _), report) in links.iter().zip(reports.iter()) {
+                let Some(iter) = js_sys::try_iter(&report)? else {
                     continue;
+                };
+                for entry in iter {
+                    let stat = Array::from(&entry?).get(1);
+                    if get(&stat, "type").as_string().as_deref() != Some("inbound-rtp")
+                        || get(&stat, "kind").as_string().as_deref() != Some("video")
+                    {
+                        continue;
+                    }
+                    let track_id = get(&stat, "trackIdentifier")
+                        .as_string()
+                        .unwrap_or_default();
+                    let source = shared
+                        .state
+                        .borrow()
+                        .remote
+                        .get(&track_id)
+                        .map_or(JsValue::NULL, |t| t.source.as_str().into());
+                    let num = |k: &str| get(&stat, k).as_f64().unwrap_or(0.0);
+                    out.push(&obj(&[
+                        ("member", member.as_str().into()),
+                        ("source", source),
+                        ("kind", "video".into()),
+                        ("framesDecoded", num("framesDecoded").into()),
+                        ("bytesReceived", num("bytesReceived").into()),
+                    ]));
                 }
-                let track_id = get(&stat, "trackIdentifier")
-                    .as_string()
-                    .unwrap_or_default();
-                let source = shared
-                    .state
-                    .borrow()
-                    .remote
-                    .get(&track_id)
-                    .map_or(JsValue::NULL, |t| t.source.as_str().into());
-                let num = |k: &str| get(&stat, k).as_f64().unwrap_or(0.0);
-                out.push(&obj(&[
-                    ("member", member.as_str().into()),
-                    ("source", source),
-                    ("kind", "video".into()),
-                    ("framesDecoded", num("framesDecoded").into()),
-                    ("bytesReceived", num("bytesReceived").into()),
-                ]));
             }
-        }
-        Ok(out.into())
-    })
+            Ok(out.into())
+        }),
+    )
 }

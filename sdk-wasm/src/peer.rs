@@ -16,7 +16,7 @@ use web_sys::{
     RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
-use crate::js::{describe, warn};
+use crate::js::{describe, warn_error};
 
 #[wasm_bindgen]
 extern "C" {
@@ -170,11 +170,8 @@ impl PeerLink {
             PeerCommand::CreateAnswer => self.local_description(SdpKind::Answer),
             PeerCommand::Rollback => {
                 let init = RtcSessionDescriptionInit::new(RtcSdpType::Rollback);
-                let promise = pc.set_local_description(&init);
-                wasm_bindgen_futures::spawn_local(async move {
-                    // A rollback with nothing to roll back is harmless.
-                    let _ = JsFuture::from(promise).await;
-                });
+                // A rollback with nothing to roll back is harmless.
+                on_settled(pc.set_local_description(&init), Box::new(|_| {}));
             }
             PeerCommand::SetRemoteDescription { kind, sdp } => {
                 let init = RtcSessionDescriptionInit::new(match kind {
@@ -182,32 +179,33 @@ impl PeerLink {
                     SdpKind::Answer => RtcSdpType::Answer,
                 });
                 init.set_sdp(&sdp);
-                let promise = pc.set_remote_description(&init);
                 let (obs, id) = (self.observer.clone(), self.peer.clone());
-                wasm_bindgen_futures::spawn_local(async move {
-                    let event = match JsFuture::from(promise).await {
-                        Ok(_) => PeerEvent::RemoteDescriptionApplied,
-                        Err(e) => PeerEvent::OperationFailed {
-                            reason: describe(&e),
-                        },
-                    };
-                    obs.peer_event(&id, event);
-                });
+                on_settled(
+                    pc.set_remote_description(&init),
+                    Box::new(move |result| {
+                        let event = match result {
+                            Ok(_) => PeerEvent::RemoteDescriptionApplied,
+                            Err(e) => PeerEvent::OperationFailed {
+                                reason: describe(&e),
+                            },
+                        };
+                        obs.peer_event(&id, event);
+                    }),
+                );
             }
             PeerCommand::AddIceCandidate(c) => {
                 let init = RtcIceCandidateInit::new(&c.candidate);
                 init.set_sdp_mid(c.sdp_mid.as_deref());
                 init.set_sdp_m_line_index(c.sdp_m_line_index);
-                let promise = pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
-                wasm_bindgen_futures::spawn_local(async move {
-                    // Candidates of a superseded ICE generation fail harmlessly; log only.
-                    if let Err(e) = JsFuture::from(promise).await {
-                        warn(&format!(
-                            "assistrtc: addIceCandidate failed: {}",
-                            describe(&e)
-                        ));
-                    }
-                });
+                on_settled(
+                    pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init)),
+                    Box::new(|result| {
+                        // Candidates of a superseded ICE generation fail harmlessly; log only.
+                        if let Err(e) = result {
+                            warn_error("addIceCandidate failed", &e);
+                        }
+                    }),
+                );
             }
             PeerCommand::Create { .. } | PeerCommand::Close => {}
         }
@@ -219,21 +217,34 @@ impl PeerLink {
             .unchecked_ref::<PeerConnectionExt>()
             .set_local_description_implicit();
         let (obs, id) = (self.observer.clone(), self.peer.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            let event = match JsFuture::from(promise).await {
-                Ok(_) => match pc.local_description() {
-                    Some(d) => PeerEvent::LocalDescription { kind, sdp: d.sdp() },
-                    None => PeerEvent::OperationFailed {
-                        reason: "no local description after setLocalDescription".into(),
+        on_settled(
+            promise,
+            Box::new(move |result| {
+                let event = match result {
+                    Ok(_) => match pc.local_description() {
+                        Some(d) => PeerEvent::LocalDescription { kind, sdp: d.sdp() },
+                        None => PeerEvent::OperationFailed {
+                            reason: "no local description after setLocalDescription".into(),
+                        },
                     },
-                },
-                Err(e) => PeerEvent::OperationFailed {
-                    reason: describe(&e),
-                },
-            };
-            obs.peer_event(&id, event);
-        });
+                    Err(e) => PeerEvent::OperationFailed {
+                        reason: describe(&e),
+                    },
+                };
+                obs.peer_event(&id, event);
+            }),
+        );
     }
+}
+
+/// Runs `done` with the promise's outcome once it settles. Every platform call goes through
+/// this one future type (boxed callbacks, not one `async` block each), which keeps the async
+/// machinery in the shipped wasm small.
+pub(crate) fn on_settled(
+    promise: js_sys::Promise,
+    done: Box<dyn FnOnce(Result<JsValue, JsValue>)>,
+) {
+    wasm_bindgen_futures::spawn_local(async move { done(JsFuture::from(promise).await) });
 }
 
 impl Drop for PeerLink {
@@ -244,4 +255,28 @@ impl Drop for PeerLink {
         self.pc.set_ontrack(None);
         self.pc.close();
     }
+}
+
+/// What a continuation of a JS promise returns: `Ok` resolves, `Err` rejects.
+pub(crate) type Then = Box<dyn FnOnce(Result<JsValue, JsValue>) -> Result<JsValue, JsValue>>;
+
+/// A promise for `next` applied to `promise`'s outcome (JS `promise.then(next, next)`), through
+/// [`on_settled`], so no closure is handed to JS that could outlive its owner.
+pub(crate) fn then(promise: js_sys::Promise, next: Then) -> js_sys::Promise {
+    let mut pending = Some((promise, next));
+    js_sys::Promise::new(&mut |resolve, reject| {
+        // The executor runs exactly once, synchronously.
+        let Some((promise, next)) = pending.take() else {
+            return;
+        };
+        on_settled(
+            promise,
+            Box::new(move |result| {
+                let _ = match next(result) {
+                    Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
+                    Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+                };
+            }),
+        );
+    })
 }

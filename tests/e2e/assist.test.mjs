@@ -2,7 +2,7 @@
 // the customer's overlay (read through the SDK) and page show the same thing.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { poll, screenCall, serverAndBrowser, waitEvent } from './lib.mjs';
+import { createRoom, openPage, poll, screenCall, serverAndBrowser, waitEvent } from './lib.mjs';
 
 const fx = serverAndBrowser();
 
@@ -105,6 +105,34 @@ describe('remote assist', () => {
     });
     assert.equal(err.code, 'forbidden');
     assert.equal((await overlay(agent)).shapes.length, 0);
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('a late joiner is shown what was drawn before it came, in a call with no media', async () => {
+    const tokens = await createRoom(fx.server, { roomId: 'rm_late', permissions: { screen: true } });
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    // Drawn while alone: nothing to send it to yet.
+    await agent.evaluate(() => {
+      const a = window.assist.client.assist;
+      window.boxId = a.highlight({ x: 0.2, y: 0.2, w: 0.3, h: 0.3 }, { color: '#00aa00' });
+      a.scriptStep({ ticket: 'T-7', step: 1, total: 2, title: 'Check the cable' });
+    });
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+    await customer.click('#accept');
+    await customer.click('#join');
+    // No camera, no screen: the channels open for the replay alone.
+    const view = await poll('replayed overlay', async () => {
+      const v = await overlay(customer);
+      return v.shapes.length === 1 && v.step ? v : null;
+    });
+    assert.equal(view.shapes[0].id, await agent.evaluate(() => window.boxId));
+    assert.equal(view.shapes[0].member, 'agent_1');
+    assert.equal(view.step.title, 'Check the cable');
+    // And new messages follow on the same channels.
+    await agent.evaluate(() => window.assist.client.assist.clear());
+    await poll('clear after replay', async () => ((await overlay(customer)).shapes.length === 0 ? true : null));
     await agent.context().close();
     await customer.context().close();
   });

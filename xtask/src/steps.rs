@@ -359,7 +359,12 @@ pub(crate) fn wasm() -> Result {
     run_in(&pkg, "node_modules/.bin/wasm-opt", &args, &[])?;
     // Names are minified in a separate run: under `--converge` the pass would run repeatedly
     // and print a mapping of already-minified names. binaryen prints the mapping on stdout.
-    let mut args = vec!["--minify-imports-and-exports-and-modules"];
+    // Tool metadata sections (`producers`, `target_features`) are not needed to run it.
+    let mut args = vec![
+        "--minify-imports-and-exports-and-modules",
+        "--strip-producers",
+        "--strip-target-features",
+    ];
     args.extend(features);
     args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
     eprintln!("\n==> wasm-opt {}", args.join(" "));
@@ -393,11 +398,23 @@ pub(crate) fn wasm() -> Result {
         &[&glue_s, "--module", "--compress", "--mangle", "-o", &glue_s],
         &[],
     )?;
-    for f in ["index.js", "index.d.ts"] {
-        std::fs::copy(pkg.join("src").join(f), dist.join(f))
-            .map_err(|e| format!("copy {f}: {e}"))?;
-    }
+    std::fs::copy(pkg.join("src/index.d.ts"), dist.join("index.d.ts"))
+        .map_err(|e| format!("copy index.d.ts: {e}"))?;
     let entry = dist.join("index.js");
+    let (src_entry, entry_s) = (pkg.join("src/index.js"), entry.to_string_lossy());
+    run_in(
+        &pkg,
+        "node_modules/.bin/terser",
+        &[
+            &src_entry.to_string_lossy(),
+            "--module",
+            "--compress",
+            "--mangle",
+            "-o",
+            &entry_s,
+        ],
+        &[],
+    )?;
     let raw = std::fs::metadata(&wasm_file)
         .map_err(|e| e.to_string())?
         .len();

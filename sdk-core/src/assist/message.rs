@@ -1,7 +1,7 @@
 //! Assist messages on the wire: compact JSON, versioned, validated.
 
 use super::AssistError;
-use crate::json::{self, FromJson, Json, Object, ObjectWriter, ToJson};
+use crate::json::{self, FromJson, Json, ObjectWriter, ToJson};
 use crate::protocol::fields::{FieldError, Fields};
 
 /// Assist protocol version.
@@ -154,17 +154,9 @@ impl ToJson for Rect {
     }
 }
 
-fn nested<T>(
-    value: Json,
-    read: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
-) -> Result<T, String> {
-    let mut fields = Fields(Object::from_json(value)?);
-    read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
-}
-
 impl FromJson for Point {
     fn from_json(value: Json) -> Result<Self, String> {
-        nested(value, |f| {
+        Fields::nested(value, |f| {
             Ok(Point {
                 x: f.req("x")?,
                 y: f.req("y")?,
@@ -175,7 +167,7 @@ impl FromJson for Point {
 
 impl FromJson for Rect {
     fn from_json(value: Json) -> Result<Self, String> {
-        nested(value, |f| {
+        Fields::nested(value, |f| {
             Ok(Rect {
                 x: f.req("x")?,
                 y: f.req("y")?,
@@ -207,6 +199,23 @@ impl AssistMessage {
             | Self::Clear { seq, .. }
             | Self::ScriptStep { seq, .. } => *seq,
         }
+    }
+
+    /// `seq` mutably, whatever the kind.
+    fn seq_mut(&mut self) -> &mut u64 {
+        match self {
+            Self::Cursor { seq, .. }
+            | Self::Highlight { seq, .. }
+            | Self::Arrow { seq, .. }
+            | Self::Clear { seq, .. }
+            | Self::ScriptStep { seq, .. } => seq,
+        }
+    }
+
+    /// This message with sequence number `seq`.
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        *self.seq_mut() = seq;
+        self
     }
 
     /// Snaps every coordinate to the wire grid (six decimals; see [`json::write_coord`]).

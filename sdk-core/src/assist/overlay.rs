@@ -310,8 +310,65 @@ impl Overlay {
         }
     }
 
-    /// What is visible at `now` (expired shapes excluded even before [`expire`](Self::expire)).
-    pub fn visible(&self, now: Millis) -> OverlayView {
+    /// The messages that recreate, on a peer link opened later (a late joiner, a fresh rejoin),
+    /// what `member` has drawn and still shows at `now`: its live shapes, oldest first, with
+    /// their remaining lifetime, then its script step if it set the current one. Numbered with
+    /// `seq` 0; number them with [`AssistSender::encode_for_one`](super::AssistSender::encode_for_one).
+    pub fn replay(&self, member: &MemberId, now: Millis) -> Vec<AssistMessage> {
+        let who = member.as_str();
+        let mut out = Vec::new();
+        for shape in self
+            .live_shapes(now)
+            .into_iter()
+            .filter(|s| s.member == who)
+        {
+            // Live means `expires > now`, so a remaining lifetime is never 0 ("until cleared").
+            let ttl_ms = shape.expires.map_or(0, |t| t.since(now));
+            let (id, color, at) = (shape.id.clone(), shape.color.clone(), shape.at);
+            out.push(match shape.kind {
+                ShapeKind::Highlight { rect } => AssistMessage::Highlight {
+                    id,
+                    rect,
+                    color,
+                    ttl_ms,
+                    at,
+                    seq: 0,
+                },
+                ShapeKind::Arrow { from, to } => AssistMessage::Arrow {
+                    id,
+                    from,
+                    to,
+                    color,
+                    ttl_ms,
+                    at,
+                    seq: 0,
+                },
+            });
+        }
+        if let Some(step) = self.step.as_ref().filter(|s| s.member == who) {
+            out.push(AssistMessage::ScriptStep {
+                ticket: step.ticket.clone(),
+                step: step.step,
+                total: step.total,
+                title: step.title.clone(),
+                seq: 0,
+            });
+        }
+        out
+    }
+
+    /// Whether [`replay`](Self::replay) would send anything for `member` at `now`.
+    pub fn shows_from(&self, member: &MemberId, now: Millis) -> bool {
+        let who = member.as_str();
+        self.step.as_ref().is_some_and(|s| s.member == who)
+            || self
+                .shapes
+                .values()
+                .any(|(_, s)| s.member == who && s.expires.is_none_or(|t| t > now))
+    }
+
+    /// Shapes not expired at `now`, oldest first.
+    fn live_shapes(&self, now: Millis) -> Vec<&Shape> {
         let mut shapes: Vec<&(u64, Shape)> = self
             .shapes
             .values()
@@ -326,8 +383,13 @@ impl Overlay {
                 j -= 1;
             }
         }
+        shapes.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// What is visible at `now` (expired shapes excluded even before [`expire`](Self::expire)).
+    pub fn visible(&self, now: Millis) -> OverlayView {
         OverlayView {
-            shapes: shapes.into_iter().map(|(_, s)| s.clone()).collect(),
+            shapes: self.live_shapes(now).into_iter().cloned().collect(),
             cursors: self
                 .cursors
                 .values()

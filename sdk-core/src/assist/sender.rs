@@ -133,6 +133,14 @@ impl AssistSender {
         })
     }
 
+    /// Numbers and encodes `msg` for one link only, without queueing it for every link: how a
+    /// link opened later is sent what is already drawn ([`Overlay::replay`](super::Overlay::replay)).
+    pub fn encode_for_one(&mut self, msg: AssistMessage) -> Result<String, AssistError> {
+        let payload = msg.with_seq(self.seq + 1).encode()?;
+        self.seq += 1;
+        Ok(payload)
+    }
+
     /// Builds a message with the next sequence number and queues it on the reliable channel;
     /// an invalid message is refused and uses up no sequence number.
     fn reliable(&mut self, build: impl FnOnce(u64) -> AssistMessage) -> Result<(), AssistError> {

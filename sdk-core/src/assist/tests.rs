@@ -405,3 +405,92 @@ fn sender_snaps_what_it_sends() {
         r#"{"v":1,"t":"cursor","x":0.333333,"y":0.666667,"at":0,"seq":1}"#
     );
 }
+
+#[test]
+fn replay_recreates_what_a_member_still_shows_on_a_new_link() {
+    let other = MemberId::new("agent_2").unwrap();
+    let mut sender = AssistSender::new(8);
+    let mut here = Overlay::default();
+    let rect = Rect {
+        x: 0.1,
+        y: 0.1,
+        w: 0.2,
+        h: 0.2,
+    };
+    let tail = Point { x: 0.5, y: 0.5 };
+    sender.highlight(rect, "#ff0000", 10_000, 7).unwrap();
+    sender.arrow(tail, tail, "#00ff00", 0, 8).unwrap();
+    sender.highlight(rect, "#0000ff", 1_000, 9).unwrap();
+    sender.script_step("T-1", 2, 3, "Reboot").unwrap();
+    while let Some(t) = sender.poll_transmit() {
+        here.apply_text(&agent(), host(), &t.payload, Millis(0))
+            .unwrap();
+    }
+    // Someone else's shape is theirs to replay.
+    let theirs = AssistMessage::Clear {
+        id: None,
+        at: 0,
+        seq: 1,
+    };
+    here.apply(&other, host(), theirs, Millis(0)).unwrap();
+
+    // At 4 s the 1 s highlight is gone, the 10 s one has 6 s left.
+    let now = Millis(4_000);
+    let replay = here.replay(&agent(), now);
+    assert_eq!(replay.len(), 3);
+    assert!(matches!(
+        replay[0],
+        AssistMessage::Highlight {
+            ttl_ms: 6_000,
+            at: 7,
+            ..
+        }
+    ));
+    assert!(matches!(
+        replay[1],
+        AssistMessage::Arrow {
+            ttl_ms: 0,
+            at: 8,
+            ..
+        }
+    ));
+    assert!(matches!(
+        replay[2],
+        AssistMessage::ScriptStep { step: 2, .. }
+    ));
+
+    // A receiver that saw nothing before ends up showing the same, expiring at the same time.
+    let mut there = Overlay::default();
+    let seq_before = sender.encode_for_one(replay[0].clone()).unwrap();
+    for msg in replay {
+        let payload = sender.encode_for_one(msg).unwrap();
+        there.apply_text(&agent(), host(), &payload, now).unwrap();
+    }
+    assert!(seq_before.contains(r#""seq":5"#), "{seq_before}");
+    assert_eq!(there.visible(now), here.visible(now));
+    assert_eq!(
+        there.visible(Millis(10_000)).shapes.len(),
+        here.visible(Millis(10_000)).shapes.len()
+    );
+    assert!(here.replay(&other, now).is_empty());
+}
+
+#[test]
+fn shows_from_matches_replay() {
+    let mut o = Overlay::default();
+    let mut s = AssistSender::new(8);
+    assert!(!o.shows_from(&agent(), Millis(0)));
+    let rect = Rect {
+        x: 0.0,
+        y: 0.0,
+        w: 0.5,
+        h: 0.5,
+    };
+    s.highlight(rect, "#ff0000", 1_000, 0).unwrap();
+    let t = s.poll_transmit().unwrap();
+    o.apply_text(&agent(), host(), &t.payload, Millis(0))
+        .unwrap();
+    assert!(o.shows_from(&agent(), Millis(999)));
+    assert!(!o.shows_from(&agent(), Millis(1_000)));
+    assert!(o.replay(&agent(), Millis(1_000)).is_empty());
+}

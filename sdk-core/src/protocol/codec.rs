@@ -4,7 +4,7 @@
 
 use super::fields::{FieldError, Fields};
 use super::*;
-use crate::json::{Object, ObjectWriter, ToJson};
+use crate::json::{ObjectWriter, ToJson};
 
 /// `{"v":1,"type":kind,…}` with the fields `write` adds.
 pub(super) fn encode(kind: &str, write: impl FnOnce(&mut ObjectWriter<'_>)) -> String {
@@ -73,15 +73,6 @@ fn object(out: &mut String, write: impl FnOnce(&mut ObjectWriter<'_>)) {
     w.finish();
 }
 
-/// Reads a nested object; an error names the inner field (`id: …`).
-fn from_object<T>(
-    value: Json,
-    read: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
-) -> Result<T, String> {
-    let mut fields = Fields(Object::from_json(value)?);
-    read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
-}
-
 impl ToJson for Permissions {
     fn write_json(&self, out: &mut String) {
         object(out, |w| {
@@ -93,7 +84,7 @@ impl ToJson for Permissions {
 
 impl FromJson for Permissions {
     fn from_json(value: Json) -> Result<Self, String> {
-        from_object(value, |f| {
+        Fields::nested(value, |f| {
             Ok(Permissions {
                 screen: f.or_default("screen")?,
                 recording: f.or_default("recording")?,
@@ -115,7 +106,7 @@ impl ToJson for MemberInfo {
 
 impl FromJson for MemberInfo {
     fn from_json(value: Json) -> Result<Self, String> {
-        from_object(value, |f| {
+        Fields::nested(value, |f| {
             Ok(MemberInfo {
                 id: f.req("id")?,
                 role: f.req("role")?,
@@ -136,7 +127,7 @@ impl ToJson for Published {
 
 impl FromJson for Published {
     fn from_json(value: Json) -> Result<Self, String> {
-        from_object(value, |f| {
+        Fields::nested(value, |f| {
             Ok(Published {
                 source: f.req("source")?,
                 stream: f.opt("stream")?,
@@ -155,7 +146,7 @@ impl ToJson for MemberRef {
 
 impl FromJson for MemberRef {
     fn from_json(value: Json) -> Result<Self, String> {
-        from_object(value, |f| Ok(MemberRef { id: f.req("id")? }))
+        Fields::nested(value, |f| Ok(MemberRef { id: f.req("id")? }))
     }
 }
 
@@ -171,7 +162,7 @@ impl ToJson for IceServer {
 
 impl FromJson for IceServer {
     fn from_json(value: Json) -> Result<Self, String> {
-        from_object(value, |f| {
+        Fields::nested(value, |f| {
             Ok(IceServer {
                 urls: f.req("urls")?,
                 username: f.opt("username")?,

@@ -23,6 +23,15 @@ impl Fields {
         }
     }
 
+    /// Reads a nested object with `read`; an error names the inner field (`id: …`).
+    pub(crate) fn nested<T>(
+        value: Json,
+        read: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
+    ) -> Result<T, String> {
+        let mut fields = Fields(Object::from_json(value)?);
+        read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
+    }
+
     /// An optional field with a default.
     pub(crate) fn or_default<T: FromJson + Default>(
         &mut self,
