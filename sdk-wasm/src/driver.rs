@@ -412,7 +412,18 @@ impl Shared {
                         },
                     );
                 }
-                Err(e) => warn_error("cannot create peer connection", &e),
+                Err(e) => {
+                    // E.g. a malformed TURN URL in `welcome`. Tell the core (after the drain,
+                    // as inputs must wait for it), which reports it as an `error` event.
+                    warn_error("cannot create peer connection", &e);
+                    let (handle, reason) = (self.handle(), crate::js::describe(&e));
+                    crate::peer::on_settled(
+                        js_sys::Promise::resolve(&JsValue::UNDEFINED),
+                        Box::new(move |_| {
+                            handle.peer_event(&peer, PeerEvent::OperationFailed { reason });
+                        }),
+                    );
+                }
             },
             Output::Peer {
                 peer,

@@ -4,6 +4,7 @@
 //! Commands run on the connection's own operations chain, so issuing them in order is enough;
 //! each result goes back to the core as a `PeerEvent`.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use assistrtc_core::protocol::{IceCandidate, IceServer, MemberId};
@@ -44,6 +45,8 @@ pub(crate) struct PeerLink {
     peer: MemberId,
     pc: RtcPeerConnection,
     observer: Rc<dyn PeerObserver>,
+    /// Cleared on drop: results of promises that settle after `close()` are not reported.
+    alive: Rc<Cell<bool>>,
     _on_negotiation: Closure<dyn FnMut()>,
     _on_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     _on_ice_state: Closure<dyn FnMut()>,
@@ -137,6 +140,7 @@ impl PeerLink {
             peer,
             pc,
             observer,
+            alive: Rc::new(Cell::new(true)),
             _on_negotiation: on_negotiation,
             _on_candidate: on_candidate,
             _on_ice_state: on_ice_state,
@@ -179,7 +183,7 @@ impl PeerLink {
                     SdpKind::Answer => RtcSdpType::Answer,
                 });
                 init.set_sdp(&sdp);
-                let (obs, id) = (self.observer.clone(), self.peer.clone());
+                let report = self.reporter();
                 on_settled(
                     pc.set_remote_description(&init),
                     Box::new(move |result| {
@@ -189,7 +193,7 @@ impl PeerLink {
                                 reason: describe(&e),
                             },
                         };
-                        obs.peer_event(&id, event);
+                        report(event);
                     }),
                 );
             }
@@ -211,12 +215,24 @@ impl PeerLink {
         }
     }
 
+    /// Reports a late result to the observer while this link lives, and drops it after: an
+    /// engine may settle a closed connection's promises, and the core must not take them for
+    /// the link that replaced this one.
+    fn reporter(&self) -> impl Fn(PeerEvent) + 'static {
+        let (obs, id, alive) = (self.observer.clone(), self.peer.clone(), self.alive.clone());
+        move |event| {
+            if alive.get() {
+                obs.peer_event(&id, event);
+            }
+        }
+    }
+
     fn local_description(&self, kind: SdpKind) {
         let pc = self.pc.clone();
         let promise = pc
             .unchecked_ref::<PeerConnectionExt>()
             .set_local_description_implicit();
-        let (obs, id) = (self.observer.clone(), self.peer.clone());
+        let report = self.reporter();
         on_settled(
             promise,
             Box::new(move |result| {
@@ -231,7 +247,7 @@ impl PeerLink {
                         reason: describe(&e),
                     },
                 };
-                obs.peer_event(&id, event);
+                report(event);
             }),
         );
     }
@@ -249,6 +265,7 @@ pub(crate) fn on_settled(
 
 impl Drop for PeerLink {
     fn drop(&mut self) {
+        self.alive.set(false);
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
         self.pc.set_oniceconnectionstatechange(None);

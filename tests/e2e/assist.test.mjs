@@ -122,6 +122,7 @@ describe('remote assist', () => {
     const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
     await customer.click('#accept');
     await customer.click('#join');
+    await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
     // No camera, no screen: the channels open for the replay alone.
     const view = await poll('replayed overlay', async () => {
       const v = await overlay(customer);
