@@ -82,8 +82,9 @@ pub struct ServerConfig {
     pub resume_grace_ms: u64,
     /// How long a new WebSocket may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
-    /// Silence after which a joined WebSocket is dropped and its seat held, in milliseconds
-    /// (clients ping every 10 s).
+    /// Silence after which a joined WebSocket is dropped and its seat held, in milliseconds.
+    /// The server also sends WebSocket pings every third of it, which browsers answer without
+    /// running page code, so a tab whose timers are throttled (hidden for long) stays online.
     pub idle_timeout_ms: u64,
     /// ICE servers announced to clients in `welcome`.
     pub ice_servers: Vec<IceServer>,
@@ -276,6 +277,7 @@ pub async fn start_with_store(
         store,
         events: events_tx,
         next_conn: AtomicU64::new(1),
+        ping_every: Duration::from_millis((config.idle_timeout_ms / 3).max(1)),
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;

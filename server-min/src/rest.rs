@@ -114,6 +114,8 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn RoomStore>,
     pub(crate) events: mpsc::Sender<HubEvent>,
     pub(crate) next_conn: AtomicU64,
+    /// How often each WebSocket is pinged at the protocol level.
+    pub(crate) ping_every: Duration,
 }
 
 impl AppState {
@@ -165,12 +167,13 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let conn = ConnId(state.inner.next_conn.fetch_add(1, Ordering::Relaxed));
     let events = state.inner.events.clone();
+    let ping_every = state.inner.ping_every;
     ws.read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
         .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
-        .on_upgrade(move |socket| signal::connection(socket, conn, events))
+        .on_upgrade(move |socket| signal::connection(socket, conn, events, ping_every))
 }
 
 fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

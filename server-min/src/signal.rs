@@ -47,6 +47,8 @@ pub(crate) enum HubEvent {
     Text { conn: ConnId, text: Utf8Bytes },
     /// A binary frame arrived.
     Binary { conn: ConnId },
+    /// A WebSocket pong (or ping) arrived: the peer is alive, though it sent no frame.
+    Alive { conn: ConnId },
     /// The connection ended.
     Close { conn: ConnId },
     /// `POST /v1/rooms` created a room.
@@ -146,6 +148,7 @@ fn apply(
         }
         HubEvent::Text { conn, text } => hub.handle_frame(conn, text.as_str(), now),
         HubEvent::Binary { conn } => hub.handle_binary(conn, now),
+        HubEvent::Alive { conn } => hub.handle_alive(conn, now),
         HubEvent::Close { conn } => {
             conns.remove(&conn);
             hub.handle_close(conn, now);
@@ -197,6 +200,7 @@ pub(crate) async fn connection(
     mut socket: WebSocket,
     conn: ConnId,
     events: mpsc::Sender<HubEvent>,
+    ping_every: Duration,
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
     if events.send(HubEvent::Open { conn, tx }).await.is_err() {
@@ -206,8 +210,19 @@ pub(crate) async fn connection(
     // `Some(linger)` when the server ends the connection: send a close frame, then wait up to
     // `linger` for the peer's, so that the peer reads everything before the TCP close.
     let mut server_close = None;
+    // Protocol-level pings: the browser answers them itself, so a page whose timers are
+    // throttled (a tab hidden for minutes) is still seen alive; a dead peer fails the send.
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::debug!(conn = conn.0, "websocket ping failed or timed out");
+                    break;
+                }
+            }
             outbound = rx.recv() => {
                 let text = match outbound {
                     Some(Outbound::Frame(text)) => text,
@@ -232,9 +247,10 @@ pub(crate) async fn connection(
                 let event = match inbound {
                     Some(Ok(Message::Text(text))) => HubEvent::Text { conn, text },
                     Some(Ok(Message::Binary(_))) => HubEvent::Binary { conn },
-                    // Pings are answered by the WebSocket layer; a close is answered on the
-                    // next read, which then ends the stream.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_))) => continue,
+                    // Pings are answered by the WebSocket layer, and either way the peer is
+                    // alive; a close is answered on the next read, which then ends the stream.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => HubEvent::Alive { conn },
+                    Some(Ok(Message::Close(_))) => continue,
                     Some(Err(e)) => {
                         tracing::debug!(conn = conn.0, "websocket error: {e}");
                         break;

@@ -327,6 +327,13 @@ impl Hub {
         self.on_message(conn, decoded.map_err(|e| (e, text)), now);
     }
 
+    /// The connection answered a protocol-level ping (or sent one): it is alive, though no
+    /// frame arrived. Keeps a joined connection from being dropped as idle.
+    pub fn handle_alive(&mut self, conn: ConnId, now: Millis) {
+        self.expire(now);
+        self.seen(conn, now);
+    }
+
     /// A binary frame arrived on `conn`; the protocol is text only.
     pub fn handle_binary(&mut self, conn: ConnId, now: Millis) {
         self.expire(now);

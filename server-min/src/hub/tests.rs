@@ -1147,3 +1147,23 @@ fn held_buffer_is_capped_by_bytes_too() {
     assert_eq!(*kept.last().unwrap(), 39, "the newest are kept, in order");
     assert!(kept.windows(2).all(|w| w[1] == w[0] + 1));
 }
+
+#[test]
+fn protocol_level_pongs_keep_a_silent_connection_online() {
+    let mut h = Harness::new();
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, _) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    // The guest's page sends nothing (its timers are throttled), but its browser answers the
+    // server's WebSocket pings.
+    for _ in 0..6 {
+        h.advance(10_000);
+        h.hub.handle_alive(guest, h.now);
+        h.send(agent, &ClientMessage::Ping);
+    }
+    assert!(!h.closed.contains(&guest), "60 s of answered pings");
+    assert_eq!(
+        h.hub.online_members(&rid("rm_1")),
+        Some(vec![id("agent_1"), id("user_9")])
+    );
+}

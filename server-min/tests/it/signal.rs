@@ -330,3 +330,31 @@ async fn shutdown_closes_websockets() {
     within("shutdown", server.stop()).await;
     agent.expect_closed().await;
 }
+
+#[tokio::test]
+async fn a_client_that_only_answers_websocket_pings_stays_joined() {
+    // Pings every 100 ms; a page whose timers are throttled sends nothing itself.
+    let server = Server::start_with(|c| c.idle_timeout_ms = 300).await;
+    let tokens = server
+        .create_room(
+            "rm_quiet",
+            &[("agent_1", "host"), ("user_9", "guest")],
+            json!({}),
+        )
+        .await;
+    let (mut quiet, _) = server.join(&tokens["user_9"], None).await;
+    // Twice the idle limit without a frame from the client, only pongs.
+    quiet.await_pings(6).await;
+    quiet.barrier().await;
+    let (status, body) = server
+        .get("/v1/rooms/rm_quiet", Some(crate::support::API_KEY))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let online = body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "user_9" && m["online"] == true);
+    assert!(online, "{body}");
+    server.stop().await;
+}

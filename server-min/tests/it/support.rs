@@ -235,6 +235,18 @@ impl Client {
         }
     }
 
+    /// Reads until `n` WebSocket pings arrived (answering each, as every WebSocket client
+    /// does), failing on any other frame.
+    pub(crate) async fn await_pings(&mut self, n: usize) {
+        let mut seen = 0;
+        while seen < n {
+            match within("websocket ping", self.ws.next()).await {
+                Some(Ok(Message::Ping(_))) => seen += 1,
+                other => panic!("expected a ping, got {other:?}"),
+            }
+        }
+    }
+
     /// Expects an `error` frame with `code` and returns its `ref`.
     pub(crate) async fn expect_error(&mut self, code: protocol::ErrorCode) -> Option<String> {
         match self.recv().await {
