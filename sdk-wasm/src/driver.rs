@@ -61,11 +61,12 @@ pub(crate) struct Link {
     pub(crate) senders: VecMap<Source, Vec<RtcRtpSender>>,
     /// Opened at the first of: the link's ICE connecting (media is flowing by then, so the
     /// renegotiation that adds the data section delays no frame; in the first offer it made
-    /// the first frame later in measurements), the first remote description applied (the other
-    /// side's offer may carry them, and negotiated channels must exist on both sides before
-    /// data arrives), or the first assist message to send (a call with no media still gets its
-    /// channels).
+    /// the first frame later in measurements), a remote description with a data section
+    /// applied (negotiated channels must exist on both sides before data arrives), or the first
+    /// assist message to send (a call with no media still gets its channels).
     pub(crate) channels: Option<AssistChannels>,
+    /// A remote description carried a data section (`m=application`).
+    pub(crate) remote_data: bool,
 }
 
 pub(crate) struct State {
@@ -136,11 +137,17 @@ impl AssistObserver for PeerHandle {
 impl PeerObserver for Handle {
     fn peer_event(&self, peer: &MemberId, event: PeerEvent) {
         self.with(|s| {
-            if matches!(
-                event,
-                PeerEvent::IceStateChanged(IceState::Connected)
-                    | PeerEvent::RemoteDescriptionApplied
-            ) {
+            let open = match event {
+                PeerEvent::IceStateChanged(IceState::Connected) => true,
+                PeerEvent::RemoteDescriptionApplied => s
+                    .state
+                    .borrow()
+                    .links
+                    .get(peer)
+                    .is_some_and(|l| l.remote_data),
+                _ => false,
+            };
+            if open {
                 s.ensure_channels(&mut s.state.borrow_mut(), peer);
             }
             s.feed(Input::Peer {
@@ -409,6 +416,7 @@ impl Shared {
                             link,
                             senders,
                             channels: None,
+                            remote_data: false,
                         },
                     );
                 }
@@ -436,7 +444,13 @@ impl Shared {
                 st.unlabelled.retain(|(m, _, _)| *m != peer);
             }
             Output::Peer { peer, command } => {
-                if let Some(link) = st.links.get(&peer) {
+                if let Some(link) = st.links.get_mut(&peer) {
+                    if let PeerCommand::SetRemoteDescription { sdp, .. } = &command {
+                        // A plain window scan: `str::contains` links a large substring
+                        // searcher into the wasm for this one use.
+                        link.remote_data |=
+                            sdp.as_bytes().windows(14).any(|w| w == b"\nm=application");
+                    }
                     link.link.run(command);
                 }
             }

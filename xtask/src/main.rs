@@ -20,7 +20,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["test"] => steps::test(),
         ["demo", rest @ ..] => steps::demo(rest),
-        ["wasm"] => steps::wasm(),
+        ["wasm"] => steps::wasm().map(drop),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
         ["bench", "cursor"] => steps::bench_cursor(),

@@ -185,7 +185,12 @@ pub(crate) fn test() -> Result {
     )?;
     fuzz()?;
     wasm_tests()?;
-    wasm()?;
+    let total = wasm()?;
+    if total > BUNDLE_BUDGET {
+        return Err(format!(
+            "the browser bundle is {total} B gzip, over its {BUNDLE_BUDGET} B budget"
+        ));
+    }
     e2e()?;
     eprintln!("\nall checks passed");
     Ok(())
@@ -308,8 +313,14 @@ fn gzip_size(path: &Path) -> Result<u64> {
     Ok(out.stdout.len() as u64)
 }
 
-/// Builds the browser SDK into `packages-npm/dist` and prints the shipped sizes.
-pub(crate) fn wasm() -> Result {
+/// What the shipped browser SDK (wasm + glue + entry) may weigh, gzip: the budget.
+/// Sizes are deterministic for a given lockfile and toolchain, so `xtask test` enforces it;
+/// see ARCHITECTURE.md for what keeps the build small.
+const BUNDLE_BUDGET: u64 = 70 * 1024;
+
+/// Builds the browser SDK into `packages-npm/dist`, prints the shipped sizes and returns the
+/// total gzip size.
+pub(crate) fn wasm() -> Result<u64> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     let root = root();
@@ -423,11 +434,13 @@ pub(crate) fn wasm() -> Result {
         gzip_size(&glue)?,
         gzip_size(&entry)?,
     );
+    let total = gz_wasm + gz_glue + gz_entry;
     println!(
-        "bundle: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip",
-        (gz_wasm + gz_glue + gz_entry) as f64 / 1024.0
+        "bundle: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip (budget {} KB)",
+        total as f64 / 1024.0,
+        BUNDLE_BUDGET / 1024
     );
-    Ok(())
+    Ok(total)
 }
 
 pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
