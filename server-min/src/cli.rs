@@ -39,7 +39,8 @@ pub struct Args {
     #[arg(long)]
     pub demo: bool,
 
-    /// Lifetime of issued join tokens, in seconds.
+    /// Lifetime of issued join tokens, in seconds; a room is removed once it has passed and
+    /// the room is empty.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TOKEN_TTL_SECS)]
     pub token_ttl_secs: u64,
 

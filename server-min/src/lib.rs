@@ -76,7 +76,8 @@ pub struct ServerConfig {
     pub data_dir: Option<PathBuf>,
     /// Demo mode: adds the unauthenticated `POST /v1/demo/rooms`.
     pub demo: bool,
-    /// Lifetime of issued join tokens, in seconds.
+    /// Lifetime of issued join tokens, in seconds; a room is removed once it has passed and
+    /// the room is empty.
     pub token_ttl_secs: u64,
     /// How long a dropped member's seat is held for a resume, in milliseconds.
     pub resume_grace_ms: u64,
@@ -267,6 +268,7 @@ pub async fn start_with_store(
         hub,
         events_rx,
         signal::Clock::new(),
+        Arc::clone(&store),
         shutdown_rx.clone(),
     ));
 

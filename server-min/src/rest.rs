@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::hub::ConnId;
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
-use crate::store::{MemberSpec, RoomDefinition, RoomStore, StoreError};
+use crate::store::{MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
 
 /// Most members a room may list.
 pub const MAX_MEMBERS: usize = 64;
@@ -278,6 +278,8 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
         id: request.room_id,
         members: request.members,
         permissions: request.permissions,
+        // Set by `create` from the token lifetime.
+        expires_at: NEVER,
     })
 }
 
@@ -288,7 +290,11 @@ fn unix_now() -> u64 {
 }
 
 /// Stores the room, makes it joinable, and issues one token per member.
-async fn create(state: &AppState, def: RoomDefinition) -> Result<Response, ApiError> {
+async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, ApiError> {
+    let iat = unix_now();
+    let exp = iat.saturating_add(state.inner.token_ttl_secs);
+    // The room lives as long as its tokens (and then until its last member is gone).
+    def.expires_at = exp;
     state.inner.store.create_room(def.clone())?;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
@@ -298,8 +304,6 @@ async fn create(state: &AppState, def: RoomDefinition) -> Result<Response, ApiEr
         .send(HubEvent::RoomCreated(def.clone()))
         .await
         .map_err(|_| ApiError::Internal("the server is shutting down"))?;
-    let iat = unix_now();
-    let exp = iat.saturating_add(state.inner.token_ttl_secs);
     let members = def
         .members
         .iter()
@@ -410,6 +414,8 @@ async fn create_demo_room(State(state): State<AppState>) -> Result<Response, Api
             screen: true,
             recording: RecordingPolicy::Local,
         },
+        // Set by `create` from the token lifetime.
+        expires_at: NEVER,
     };
     create(&state, def).await
 }

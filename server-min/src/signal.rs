@@ -6,6 +6,7 @@
 //! channel. No state is shared behind locks.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use assistrtc_core::Millis;
@@ -16,7 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::hub::{ConnId, Hub, HubOutput};
-use crate::store::RoomDefinition;
+use crate::store::{RoomDefinition, RoomStore};
 
 /// Frames queued for one connection before it counts as too slow and is dropped (its seat is
 /// then held for the grace period like any other drop).
@@ -95,6 +96,7 @@ pub(crate) async fn run_hub(
     mut hub: Hub,
     mut events: mpsc::Receiver<HubEvent>,
     clock: Clock,
+    store: Arc<dyn RoomStore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
@@ -114,7 +116,7 @@ pub(crate) async fn run_hub(
                 hub.handle_timeout(now);
             }
         }
-        drain(&mut hub, &mut conns, &clock);
+        drain(&mut hub, &mut conns, &clock, store.as_ref());
     }
     tracing::debug!(
         connections = conns.len(),
@@ -162,7 +164,12 @@ fn apply(
     }
 }
 
-fn drain(hub: &mut Hub, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>, clock: &Clock) {
+fn drain(
+    hub: &mut Hub,
+    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
+    clock: &Clock,
+    store: &dyn RoomStore,
+) {
     while let Some(output) = hub.poll_output() {
         match output {
             HubOutput::Send { conn, msg } => {
@@ -189,6 +196,11 @@ fn drain(hub: &mut Hub, conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>, clo
                 // is full the marker is lost, and the dropped sender still ends the task.
                 if let Some(tx) = conns.remove(&conn) {
                     let _ = tx.try_send(Outbound::Close);
+                }
+            }
+            HubOutput::RoomRemoved { room } => {
+                if let Err(e) = store.remove_room(&room) {
+                    tracing::warn!(%room, "cannot remove expired room from the store: {e}");
                 }
             }
         }

@@ -29,7 +29,18 @@ pub struct RoomDefinition {
     pub members: Vec<MemberSpec>,
     /// What the room allows.
     pub permissions: Permissions,
+    /// Unix seconds when the tokens issued with the room expire: nobody new can join after
+    /// it, so the hub removes the room then, or as soon as it is empty after it.
+    #[serde(default = "never")]
+    pub expires_at: u64,
 }
+
+fn never() -> u64 {
+    NEVER
+}
+
+/// `expires_at` of a room that is never removed.
+pub const NEVER: u64 = u64::MAX;
 
 impl RoomDefinition {
     /// The member with `id`, if it is part of the room.
@@ -53,6 +64,8 @@ pub trait RoomStore: Send + Sync + 'static {
     fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError>;
     /// The room with `id`, if any.
     fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError>;
+    /// Forgets the room (it expired and emptied); `false` if it was not there.
+    fn remove_room(&self, id: &RoomId) -> Result<bool, StoreError>;
 }
 
 /// Rooms in a hash map: fast, and gone when the process exits.
@@ -84,6 +97,11 @@ impl RoomStore for MemoryRoomStore {
         let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.get(id).cloned())
     }
+
+    fn remove_room(&self, id: &RoomId) -> Result<bool, StoreError> {
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        Ok(rooms.remove(id).is_some())
+    }
 }
 
 #[cfg(test)]
@@ -98,6 +116,7 @@ mod tests {
                 role: Role::Host,
             }],
             permissions: Permissions::default(),
+            expires_at: NEVER,
         }
     }
 
@@ -117,5 +136,15 @@ mod tests {
                 .is_some()
         );
         assert_eq!(store.get_room(&RoomId::new("rm_2").unwrap()).unwrap(), None);
+    }
+
+    #[test]
+    fn removed_rooms_are_gone_and_their_id_free() {
+        let store = MemoryRoomStore::new();
+        store.create_room(room("rm_1")).unwrap();
+        assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(true));
+        assert_eq!(store.get_room(&RoomId::new("rm_1").unwrap()), Ok(None));
+        assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(false));
+        store.create_room(room("rm_1")).unwrap();
     }
 }

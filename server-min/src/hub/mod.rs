@@ -55,7 +55,7 @@ pub use self::rate::RateLimit;
 use self::rate::TokenBucket;
 use self::room::{Link, Room, Seat};
 use crate::jwt::{self, JwtError};
-use crate::store::RoomDefinition;
+use crate::store::{NEVER, RoomDefinition};
 
 /// Default time a dropped member's seat is held for a resume.
 pub const DEFAULT_RESUME_GRACE_MS: u64 = 30_000;
@@ -89,6 +89,11 @@ pub enum HubOutput {
     Close {
         /// The connection.
         conn: ConnId,
+    },
+    /// The room expired and emptied; the hub has forgotten it (remove it from the store).
+    RoomRemoved {
+        /// The room.
+        room: RoomId,
     },
 }
 
@@ -210,6 +215,8 @@ enum Timer {
     Join { conn: ConnId },
     /// Check whether a joined connection went silent.
     Idle { conn: ConnId },
+    /// A room's tokens expired: remove it once empty.
+    Expire { room: RoomId },
 }
 
 struct Conn {
@@ -272,9 +279,21 @@ impl Hub {
     // ------------------------------------------------------------------ commands, getters
 
     /// Makes a room joinable. Returns `false` (and changes nothing) if the id is known.
+    ///
+    /// At `def.expires_at` (when its tokens expire) the room is removed, or as soon as its
+    /// last member is gone after that, with [`HubOutput::RoomRemoved`].
     pub fn add_room(&mut self, def: RoomDefinition) -> bool {
         if self.rooms.contains_key(&def.id) {
             return false;
+        }
+        if def.expires_at != NEVER {
+            let at = Millis(def.expires_at.saturating_mul(1000));
+            self.add_timer(
+                at,
+                Timer::Expire {
+                    room: def.id.clone(),
+                },
+            );
         }
         self.rooms.insert(def.id.clone(), Room::new(def));
         true
@@ -444,6 +463,12 @@ impl Hub {
                     self.reject(conn, JoinError::Timeout(ms));
                 }
                 Timer::Idle { conn } => self.check_idle(conn, now),
+                Timer::Expire { room } => {
+                    if let Some(r) = self.rooms.get_mut(&room) {
+                        r.expired = true;
+                    }
+                    self.remove_if_done(&room);
+                }
             }
         }
     }
@@ -808,6 +833,22 @@ impl Hub {
                     tracing::warn!(room = %room_id, seat = idx, dropped, "frames for held seat were dropped");
                 }
             }
+        }
+        self.remove_if_done(room_id);
+    }
+
+    /// Removes an expired room once nobody is in it (no live and no held seat).
+    fn remove_if_done(&mut self, room_id: &RoomId) {
+        let done = self
+            .rooms
+            .get(room_id)
+            .is_some_and(|r| r.expired && r.seats.iter().all(Option::is_none));
+        if done {
+            self.rooms.remove(room_id);
+            tracing::info!(room = %room_id, "room expired; removed");
+            self.out.push_back(HubOutput::RoomRemoved {
+                room: room_id.clone(),
+            });
         }
     }
 

@@ -15,6 +15,8 @@ pub(super) struct Room {
     pub(super) seats: Vec<Option<Seat>>,
     /// The seat that started the running local recording, if any.
     pub(super) recording: Option<usize>,
+    /// Its tokens expired: it goes as soon as it is empty.
+    pub(super) expired: bool,
 }
 
 /// A member's place in a room; it outlives a dropped connection for the grace period.
@@ -49,6 +51,7 @@ impl Room {
             def,
             seats,
             recording: None,
+            expired: false,
         }
     }
 

@@ -37,6 +37,7 @@ struct Harness {
     next_conn: u64,
     inbox: BTreeMap<ConnId, Vec<ServerMessage>>,
     closed: BTreeSet<ConnId>,
+    removed: Vec<RoomId>,
 }
 
 impl Harness {
@@ -59,6 +60,7 @@ impl Harness {
             next_conn: 0,
             inbox: BTreeMap::new(),
             closed: BTreeSet::new(),
+            removed: Vec::new(),
         };
         h.room(
             "rm_1",
@@ -76,6 +78,16 @@ impl Harness {
     }
 
     fn room(&mut self, room: &str, members: &[(&str, Role)], permissions: Permissions) {
+        self.room_until(room, members, permissions, NEVER);
+    }
+
+    fn room_until(
+        &mut self,
+        room: &str,
+        members: &[(&str, Role)],
+        permissions: Permissions,
+        expires_at: u64,
+    ) {
         let def = RoomDefinition {
             id: rid(room),
             members: members
@@ -86,6 +98,7 @@ impl Harness {
                 })
                 .collect(),
             permissions,
+            expires_at,
         };
         assert!(self.hub.add_room(def));
     }
@@ -125,6 +138,7 @@ impl Harness {
                 HubOutput::Close { conn } => {
                     assert!(self.closed.insert(conn), "closed twice");
                 }
+                HubOutput::RoomRemoved { room } => self.removed.push(room),
             }
         }
     }
@@ -1166,4 +1180,40 @@ fn protocol_level_pongs_keep_a_silent_connection_online() {
         h.hub.online_members(&rid("rm_1")),
         Some(vec![id("agent_1"), id("user_9")])
     );
+}
+
+#[test]
+fn rooms_go_when_their_tokens_expired_and_nobody_is_left() {
+    let mut h = Harness::new();
+    let exp = T0.0 / 1000 + 60;
+    let members = [("agent_1", Role::Host), ("user_9", Role::Guest)];
+    h.room_until("rm_busy", &members, Permissions::default(), exp);
+    h.room_until("rm_unused", &members, Permissions::default(), exp);
+    let (agent, _) = h.join("rm_busy", "agent_1", Role::Host);
+    let (guest, _) = h.join("rm_busy", "user_9", Role::Guest);
+
+    h.advance(59_000);
+    assert!(h.removed.is_empty(), "tokens still valid");
+    h.advance(1_000);
+    // Nobody ever joined this one.
+    assert_eq!(h.removed, vec![rid("rm_unused")]);
+    assert_eq!(h.hub.online_members(&rid("rm_unused")), None);
+
+    // The busy room stays while anyone is in it, a held seat included.
+    h.send(agent, &ClientMessage::Leave);
+    h.close(guest);
+    assert_eq!(
+        h.removed,
+        vec![rid("rm_unused")],
+        "the guest's seat is held"
+    );
+    h.advance(GRACE);
+    assert_eq!(h.removed, vec![rid("rm_unused"), rid("rm_busy")]);
+    assert_eq!(h.hub.online_members(&rid("rm_busy")), None);
+
+    // The id is free again.
+    h.room("rm_busy", &members, Permissions::default());
+    // Rooms without an expiry never go.
+    h.advance(10 * 3_600_000);
+    assert_eq!(h.hub.online_members(&rid("rm_1")), Some(vec![]));
 }

@@ -169,3 +169,30 @@ async fn demo_rooms_need_no_key_and_are_joinable() {
     agent.barrier().await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_empty_room_is_removed_when_its_tokens_expire() {
+    let server = Server::start_with(|c| c.token_ttl_secs = 1).await;
+    server
+        .create_room("rm_short", &[("agent_1", "host")], json!({}))
+        .await;
+    let (status, _) = server.get("/v1/rooms/rm_short", Some(API_KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    // Removed by the hub's timer within about a second. REST has no event to await: poll,
+    // bounded by `within`.
+    crate::support::within("expired room removed", async {
+        loop {
+            let (status, _) = server.get("/v1/rooms/rm_short", Some(API_KEY)).await;
+            if status == StatusCode::NOT_FOUND {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // The id can be taken again.
+    server
+        .create_room("rm_short", &[("agent_1", "host")], json!({}))
+        .await;
+    server.stop().await;
+}
