@@ -76,7 +76,10 @@ pub struct SessionConfig {
     pub token: String,
     /// How often to ping the server when connected.
     pub ping_interval_ms: u64,
-    /// Silence from the server after which the link is considered dead.
+    /// How long a ping may go unanswered (no frame at all from the server) before the link
+    /// counts as dead. Measured from the ping, not from the last frame: a page whose timers
+    /// were throttled (a tab hidden for minutes) wakes up late, pings, and is answered, instead
+    /// of taking its own silence for a dead server.
     pub ping_timeout_ms: u64,
     /// Time allowed from opening the transport to `welcome`.
     pub join_timeout_ms: u64,
@@ -87,7 +90,7 @@ pub struct SessionConfig {
 }
 
 impl SessionConfig {
-    /// Defaults: ping every 10 s, dead after 25 s of silence, 10 s to join.
+    /// Defaults: ping every 10 s, dead when a ping has no answer for 25 s, 10 s to join.
     pub fn new(token: impl Into<String>) -> Self {
         Self {
             token: token.into(),
@@ -319,7 +322,8 @@ pub struct Session {
     consent: Consent,
     outbox: VecDeque<String>,
     outputs: VecDeque<Output>,
-    last_received: Millis,
+    /// When the first ping after the last frame from the server went out.
+    unanswered_ping: Option<Millis>,
     next_ping: Option<Millis>,
     join_deadline: Option<Millis>,
     retry_at: Option<Millis>,
@@ -346,7 +350,7 @@ impl Session {
             consent: Consent::default(),
             outbox: VecDeque::new(),
             outputs: VecDeque::new(),
-            last_received: Millis(0),
+            unanswered_ping: None,
             next_ping: None,
             join_deadline: None,
             retry_at: None,
@@ -513,7 +517,7 @@ impl Session {
             return Err(SessionError::OutputNotDrained);
         }
         match input {
-            Input::TransportOpened => self.on_transport_opened(now),
+            Input::TransportOpened => self.on_transport_opened(),
             Input::TransportClosed => self.on_transport_closed(now),
             Input::Frame(text) => self.on_frame(&text, now),
             Input::Peer { peer, event } => return self.on_peer(peer, event),
@@ -528,8 +532,10 @@ impl Session {
 
     /// When [`handle_timeout`](Self::handle_timeout) must be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let dead =
-            (self.link == Link::Up).then(|| self.last_received.after(self.config.ping_timeout_ms));
+        let dead = self
+            .unanswered_ping
+            .filter(|_| self.link == Link::Up)
+            .map(|t| t.after(self.config.ping_timeout_ms));
         [self.next_ping, dead, self.join_deadline, self.retry_at]
             .into_iter()
             .flatten()
@@ -549,7 +555,10 @@ impl Session {
             self.link_lost(now);
             return;
         }
-        if self.link == Link::Up && now.since(self.last_received) >= self.config.ping_timeout_ms {
+        let unanswered = self
+            .unanswered_ping
+            .is_some_and(|t| now.since(t) >= self.config.ping_timeout_ms);
+        if self.link == Link::Up && unanswered {
             self.push(Output::CloseTransport);
             self.link = Link::Down;
             self.link_lost(now);
@@ -557,6 +566,7 @@ impl Session {
         }
         if self.next_ping.is_some_and(|t| now >= t) {
             self.push_frame(protocol::encode_client(&ClientMessage::Ping));
+            self.unanswered_ping.get_or_insert(now);
             self.next_ping = Some(now.after(self.config.ping_interval_ms));
             self.check_stalled_links(now);
         }
@@ -647,12 +657,12 @@ impl Session {
         self.push(Output::OpenTransport);
     }
 
-    fn on_transport_opened(&mut self, now: Millis) {
+    fn on_transport_opened(&mut self) {
         if self.link != Link::Opening {
             return;
         }
         self.link = Link::Joining;
-        self.last_received = now;
+        self.unanswered_ping = None;
         let join = ClientMessage::Join {
             token: self.config.token.clone(),
             resume_token: self.resume_token.clone(),
@@ -717,7 +727,7 @@ impl Session {
         if !matches!(self.link, Link::Joining | Link::Up) {
             return;
         }
-        self.last_received = now;
+        self.unanswered_ping = None;
         let msg = match protocol::decode_server(text) {
             Ok(msg) => msg,
             Err(e) => {

@@ -182,7 +182,7 @@ fn pings_on_interval_and_detects_a_dead_link() {
     .unwrap();
     s.handle_timeout(Millis(20_002));
     assert_eq!(sent(&drain(&mut s)), vec![ClientMessage::Ping]);
-    // Then silence: dead after ping_timeout since the last frame.
+    // Then silence: dead once that ping has gone unanswered for ping_timeout.
     let mut now = Millis(20_002);
     let mut guard = 0;
     while s.state() != SessionState::Reconnecting {
@@ -191,13 +191,41 @@ fn pings_on_interval_and_detects_a_dead_link() {
         guard += 1;
         assert!(guard < 10, "no livelock");
     }
-    assert_eq!(now, Millis(10_010 + 25_000));
+    assert_eq!(now, Millis(20_002 + 25_000));
     let out = drain(&mut s);
     assert!(out.contains(&Output::CloseTransport));
     assert!(out.iter().any(|o| matches!(
         o,
         Output::Event(Event::Reconnecting(Reconnecting { attempt: 1, .. }))
     )));
+}
+
+#[test]
+fn a_late_wakeup_pings_instead_of_declaring_the_link_dead() {
+    // A hidden tab: the timer meant for 10 s fires after a minute. The silence was ours.
+    let mut s = joined("user_9", Role::Guest, &[]);
+    s.handle_timeout(Millis(10_002));
+    drain(&mut s);
+    s.handle_input(
+        Input::Frame(encode_server(&ServerMessage::Pong)),
+        Millis(10_010),
+    )
+    .unwrap();
+    s.handle_timeout(Millis(70_000));
+    assert_eq!(sent(&drain(&mut s)), vec![ClientMessage::Ping]);
+    assert_ne!(s.state(), SessionState::Reconnecting);
+    s.handle_input(
+        Input::Frame(encode_server(&ServerMessage::Pong)),
+        Millis(70_020),
+    )
+    .unwrap();
+    // Another minute asleep: still fine, as every ping was answered.
+    s.handle_timeout(Millis(130_000));
+    assert_eq!(sent(&drain(&mut s)), vec![ClientMessage::Ping]);
+    assert_ne!(s.state(), SessionState::Reconnecting);
+    // An unanswered one still ends it, a ping timeout later.
+    s.handle_timeout(Millis(155_000));
+    assert_eq!(s.state(), SessionState::Reconnecting);
 }
 
 #[test]
