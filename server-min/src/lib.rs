@@ -280,6 +280,10 @@ pub async fn start_with_store(
         events: events_tx,
         next_conn: AtomicU64::new(1),
         ping_every: Duration::from_millis((config.idle_timeout_ms / 3).max(1)),
+        demo_rooms: std::sync::Mutex::new(hub::TokenBucket::full(
+            rest::DEMO_ROOM_RATE,
+            assistrtc_core::Millis(0),
+        )),
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;

@@ -2,10 +2,11 @@
 //!
 //! Errors are JSON `{"error":{"code":"…","message":"…"}}` with the protocol's stable codes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{ErrorCode, MemberId, Permissions, RecordingPolicy, Role, RoomId};
 use axum::Json;
@@ -19,7 +20,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hub::ConnId;
+use crate::hub::{ConnId, RateLimit, TokenBucket};
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
 use crate::store::{MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
@@ -46,6 +47,8 @@ pub(crate) enum ApiError {
     #[error(transparent)]
     Conflict(#[from] StoreError),
     #[error("{0}")]
+    RateLimited(&'static str),
+    #[error("{0}")]
     Internal(&'static str),
 }
 
@@ -56,6 +59,7 @@ impl ApiError {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
+            Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -66,6 +70,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,7 +121,17 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     /// How often each WebSocket is pinged at the protocol level.
     pub(crate) ping_every: Duration,
+    /// Paces the unauthenticated demo route (see [`DEMO_ROOM_RATE`]).
+    pub(crate) demo_rooms: Mutex<TokenBucket>,
 }
+
+/// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
+/// second, so that a demo server reachable by others cannot be filled (rooms also expire
+/// with their tokens).
+pub(crate) const DEMO_ROOM_RATE: RateLimit = RateLimit {
+    burst: 20,
+    refill_per_sec: 1,
+};
 
 impl AppState {
     pub(crate) fn new(shared: Shared) -> Self {
@@ -393,6 +408,22 @@ pub const DEMO_GUEST: &str = "customer_1";
 
 /// `POST /v1/demo/rooms` (demo mode only, no auth): a fresh room with a host and a guest.
 async fn create_demo_room(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let now = Millis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    );
+    let allowed = state
+        .inner
+        .demo_rooms
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take(DEMO_ROOM_RATE, now);
+    if !allowed {
+        return Err(ApiError::RateLimited(
+            "too many demo rooms; try again in a second",
+        ));
+    }
     let mut random = [0u8; 6];
     getrandom::fill(&mut random).map_err(|_| ApiError::Internal("no randomness"))?;
     let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();

@@ -52,7 +52,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use self::rate::RateLimit;
-use self::rate::TokenBucket;
+pub(crate) use self::rate::TokenBucket;
 use self::room::{Link, Room, Seat};
 use crate::jwt::{self, JwtError};
 use crate::store::{NEVER, RoomDefinition};

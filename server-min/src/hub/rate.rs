@@ -26,13 +26,13 @@ impl Default for RateLimit {
 const MILLI: u64 = 1000;
 
 #[derive(Debug)]
-pub(super) struct TokenBucket {
+pub(crate) struct TokenBucket {
     milli_tokens: u64,
     at: Millis,
 }
 
 impl TokenBucket {
-    pub(super) fn full(limit: RateLimit, now: Millis) -> Self {
+    pub(crate) fn full(limit: RateLimit, now: Millis) -> Self {
         Self {
             milli_tokens: u64::from(limit.burst) * MILLI,
             at: now,
@@ -40,7 +40,7 @@ impl TokenBucket {
     }
 
     /// Takes one token; `false` when the bucket is empty.
-    pub(super) fn take(&mut self, limit: RateLimit, now: Millis) -> bool {
+    pub(crate) fn take(&mut self, limit: RateLimit, now: Millis) -> bool {
         let elapsed = now.since(self.at);
         self.at = self.at.max(now);
         let cap = u64::from(limit.burst) * MILLI;

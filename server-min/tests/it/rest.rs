@@ -196,3 +196,26 @@ async fn an_empty_room_is_removed_when_its_tokens_expire() {
         .await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_unauthenticated_demo_route_is_paced() {
+    let server = Server::start_with(|c| c.demo = true).await;
+    let mut created = 0;
+    let mut limited = None;
+    for _ in 0..25 {
+        let (status, body) = server.post("/v1/demo/rooms", None, "").await;
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                limited = Some(body);
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    // The burst is 20 (refilled at one a second, so a slow run may squeeze in more).
+    assert!(created >= 20, "only {created} rooms before the limit");
+    let body = limited.expect("the route is limited");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    server.stop().await;
+}
