@@ -49,13 +49,27 @@ pub struct Args {
     pub resume_grace_ms: u64,
 
     /// Silence after which a joined WebSocket counts as dropped and its seat is held for a
-    /// resume (clients ping every 10 s).
+    /// resume (clients ping every 10 s; the server pings every third of this).
     #[arg(long, value_name = "MS", default_value_t = crate::hub::DEFAULT_IDLE_TIMEOUT_MS)]
     pub idle_timeout_ms: u64,
 
     /// A STUN/TURN server URL announced to clients (stun:, turn: or turns:); repeatable.
+    /// TURN URLs need --ice-username and --ice-credential.
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
+
+    /// Username for the TURN servers among --ice-server.
+    #[arg(long, env = "ASSISTRTC_ICE_USERNAME", value_name = "NAME")]
+    pub ice_username: Option<String>,
+
+    /// Credential for the TURN servers among --ice-server.
+    #[arg(
+        long,
+        env = "ASSISTRTC_ICE_CREDENTIAL",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub ice_credential: Option<String>,
 
     /// Serve the demo pages and browser SDK from this source checkout (`examples/`,
     /// `packages-npm/dist`) at /agent/, /customer/ and /sdk/.
@@ -80,6 +94,9 @@ pub enum CliError {
     /// An `--ice-server` URL has an unknown scheme.
     #[error("invalid --ice-server {0:?}: expected a stun:, turn: or turns: URL")]
     InvalidIceServer(String),
+    /// A TURN URL without `--ice-username` and `--ice-credential`: browsers refuse it.
+    #[error("--ice-server {0:?} is a TURN server: pass --ice-username and --ice-credential")]
+    TurnWithoutCredentials(String),
     /// The server failed.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -92,9 +109,10 @@ impl CliError {
     /// 2 for configuration mistakes, 1 for failures at run time.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Self::MissingApiKey | Self::MissingJwtSecret | Self::InvalidIceServer(_) => {
-                ExitCode::from(2)
-            }
+            Self::MissingApiKey
+            | Self::MissingJwtSecret
+            | Self::InvalidIceServer(_)
+            | Self::TurnWithoutCredentials(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -118,18 +136,25 @@ impl Args {
                     .ok_or(CliError::MissingJwtSecret)?,
             )
         };
+        let credentials = self.ice_username.zip(self.ice_credential);
         let ice_servers = self
             .ice_servers
             .into_iter()
             .map(|url| {
-                if ["stun:", "turn:", "turns:"]
-                    .iter()
-                    .any(|scheme| url.starts_with(scheme))
-                {
+                if url.starts_with("stun:") {
                     Ok(IceServer {
                         urls: vec![url],
                         username: None,
                         credential: None,
+                    })
+                } else if url.starts_with("turn:") || url.starts_with("turns:") {
+                    let Some((username, credential)) = credentials.clone() else {
+                        return Err(CliError::TurnWithoutCredentials(url));
+                    };
+                    Ok(IceServer {
+                        urls: vec![url],
+                        username: Some(username),
+                        credential: Some(credential),
                     })
                 } else {
                     Err(CliError::InvalidIceServer(url))
@@ -258,5 +283,43 @@ impl ShutdownSignal {
         {
             tokio::signal::ctrl_c().await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &[&str]) -> Result<ServerConfig, CliError> {
+        let args = ["assistrtc-server", "--demo"].iter().chain(extra);
+        Args::try_parse_from(args)
+            .expect("arguments parse")
+            .into_config()
+    }
+
+    #[test]
+    fn turn_servers_carry_credentials_and_need_them() {
+        let err = config(&["--ice-server", "turn:turn.example:3478"]).unwrap_err();
+        assert!(matches!(err, CliError::TurnWithoutCredentials(_)));
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+        assert!(err.to_string().contains("--ice-credential"), "{err}");
+
+        let c = config(&[
+            "--ice-server",
+            "stun:stun.example:3478",
+            "--ice-server",
+            "turns:turn.example:5349",
+            "--ice-username",
+            "u",
+            "--ice-credential",
+            "p",
+        ])
+        .unwrap();
+        assert_eq!(c.ice_servers[0].username, None, "STUN needs none");
+        assert_eq!(c.ice_servers[1].username.as_deref(), Some("u"));
+        assert_eq!(c.ice_servers[1].credential.as_deref(), Some("p"));
+
+        let err = config(&["--ice-server", "http://x"]).unwrap_err();
+        assert!(matches!(err, CliError::InvalidIceServer(_)));
     }
 }

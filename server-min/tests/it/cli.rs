@@ -23,6 +23,8 @@ fn command() -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_remove("ASSISTRTC_API_KEY")
         .env_remove("ASSISTRTC_JWT_SECRET")
+        .env_remove("ASSISTRTC_ICE_USERNAME")
+        .env_remove("ASSISTRTC_ICE_CREDENTIAL")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
