@@ -132,6 +132,16 @@ pub fn parse(text: &str) -> Result<Json, JsonError> {
     Ok(value)
 }
 
+/// Parses a text that must be one JSON object (a wire frame or message): its members, or
+/// what is wrong (a [`JsonError`]'s text, or "expected an object").
+pub fn parse_object(text: &str) -> Result<Object, String> {
+    match parse(text) {
+        Ok(Json::Obj(obj)) => Ok(obj),
+        Ok(_) => Err("expected an object".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 struct Parser<'a> {
     text: &'a str,
     at: usize,

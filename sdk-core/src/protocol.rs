@@ -632,10 +632,8 @@ pub fn frame_type(text: &str) -> Option<String> {
     if text.len() > MAX_FRAME_BYTES {
         return None;
     }
-    match json::parse(text).ok()? {
-        Json::Obj(mut obj) => String::from_json(obj.take("type")?).ok(),
-        _ => None,
-    }
+    let mut obj = json::parse_object(text).ok()?;
+    String::from_json(obj.take("type")?).ok()
 }
 
 /// Checks size, JSON, version and type; returns the type and the remaining fields.
@@ -643,10 +641,7 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::FrameTooLarge { size: text.len() });
     }
-    let value = json::parse(text).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
-    let Json::Obj(mut obj) = value else {
-        return Err(ProtocolError::NotJson("expected an object".into()));
-    };
+    let mut obj = json::parse_object(text).map_err(ProtocolError::NotJson)?;
     match obj.take("v") {
         Some(Json::Int(PROTOCOL_VERSION)) => {}
         Some(other) => return Err(ProtocolError::UnsupportedVersion(other.describe())),

@@ -382,7 +382,7 @@ impl Shared {
                         warn_error("cannot open signaling socket", &e);
                         // Report asynchronously: the session is mid-drain.
                         let handle = self.handle();
-                        crate::peer::on_settled(
+                        crate::js::on_settled(
                             js_sys::Promise::resolve(&JsValue::UNDEFINED),
                             Box::new(move |_| handle.closed()),
                         );
@@ -425,7 +425,7 @@ impl Shared {
                     // as inputs must wait for it), which reports it as an `error` event.
                     warn_error("cannot create peer connection", &e);
                     let (handle, reason) = (self.handle(), crate::js::describe(&e));
-                    crate::peer::on_settled(
+                    crate::js::on_settled(
                         js_sys::Promise::resolve(&JsValue::UNDEFINED),
                         Box::new(move |_| {
                             handle.peer_event(&peer, PeerEvent::OperationFailed { reason });

@@ -1,4 +1,4 @@
-//! Small helpers for building JS values and errors.
+//! Small helpers for building JS values and errors, logging, and continuing JS promises.
 
 use assistrtc_core::protocol::{ErrorCode, Source};
 use js_sys::{Object, Reflect};
@@ -76,4 +76,40 @@ pub(crate) fn now_ms() -> u64 {
     web_sys::window()
         .and_then(|w| w.performance())
         .map_or_else(js_sys::Date::now, |p| p.now()) as u64
+}
+
+/// Runs `done` with the promise's outcome once it settles. Every platform call goes through
+/// this one future type (boxed callbacks, not one `async` block each), which keeps the async
+/// machinery in the shipped wasm small.
+pub(crate) fn on_settled(
+    promise: js_sys::Promise,
+    done: Box<dyn FnOnce(Result<JsValue, JsValue>)>,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        done(wasm_bindgen_futures::JsFuture::from(promise).await)
+    });
+}
+
+/// What a continuation of a JS promise returns: `Ok` resolves, `Err` rejects.
+pub(crate) type Then = Box<dyn FnOnce(Result<JsValue, JsValue>) -> Result<JsValue, JsValue>>;
+
+/// A promise for `next` applied to `promise`'s outcome (JS `promise.then(next, next)`), through
+/// [`on_settled`], so no closure is handed to JS that could outlive its owner.
+pub(crate) fn then(promise: js_sys::Promise, next: Then) -> js_sys::Promise {
+    let mut pending = Some((promise, next));
+    js_sys::Promise::new(&mut |resolve, reject| {
+        // The executor runs exactly once, synchronously.
+        let Some((promise, next)) = pending.take() else {
+            return;
+        };
+        on_settled(
+            promise,
+            Box::new(move |result| {
+                let _ = match next(result) {
+                    Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
+                    Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
+                };
+            }),
+        );
+    })
 }

@@ -8,8 +8,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DisplayMediaStreamConstraints, MediaStream, MediaStreamConstraints};
 
 use crate::driver::{LocalMedia, Shared};
+use crate::js::then;
 use crate::js::{browser_error, error, get, obj};
-use crate::peer::then;
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {

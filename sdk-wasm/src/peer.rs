@@ -10,14 +10,13 @@ use std::rc::Rc;
 use assistrtc_core::protocol::{IceCandidate, IceServer, MemberId};
 use assistrtc_core::session::{IceState, PeerCommand, PeerEvent, SdpKind};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
     RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType,
     RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
-use crate::js::{describe, warn_error};
+use crate::js::{describe, on_settled, warn_error};
 
 #[wasm_bindgen]
 extern "C" {
@@ -253,16 +252,6 @@ impl PeerLink {
     }
 }
 
-/// Runs `done` with the promise's outcome once it settles. Every platform call goes through
-/// this one future type (boxed callbacks, not one `async` block each), which keeps the async
-/// machinery in the shipped wasm small.
-pub(crate) fn on_settled(
-    promise: js_sys::Promise,
-    done: Box<dyn FnOnce(Result<JsValue, JsValue>)>,
-) {
-    wasm_bindgen_futures::spawn_local(async move { done(JsFuture::from(promise).await) });
-}
-
 impl Drop for PeerLink {
     fn drop(&mut self) {
         self.alive.set(false);
@@ -272,28 +261,4 @@ impl Drop for PeerLink {
         self.pc.set_ontrack(None);
         self.pc.close();
     }
-}
-
-/// What a continuation of a JS promise returns: `Ok` resolves, `Err` rejects.
-pub(crate) type Then = Box<dyn FnOnce(Result<JsValue, JsValue>) -> Result<JsValue, JsValue>>;
-
-/// A promise for `next` applied to `promise`'s outcome (JS `promise.then(next, next)`), through
-/// [`on_settled`], so no closure is handed to JS that could outlive its owner.
-pub(crate) fn then(promise: js_sys::Promise, next: Then) -> js_sys::Promise {
-    let mut pending = Some((promise, next));
-    js_sys::Promise::new(&mut |resolve, reject| {
-        // The executor runs exactly once, synchronously.
-        let Some((promise, next)) = pending.take() else {
-            return;
-        };
-        on_settled(
-            promise,
-            Box::new(move |result| {
-                let _ = match next(result) {
-                    Ok(v) => resolve.call1(&JsValue::UNDEFINED, &v),
-                    Err(e) => reject.call1(&JsValue::UNDEFINED, &e),
-                };
-            }),
-        );
-    })
 }

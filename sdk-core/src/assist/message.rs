@@ -309,10 +309,7 @@ impl AssistMessage {
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(AssistError::Oversize { size: text.len() });
         }
-        let value = json::parse(text).map_err(|e| AssistError::Malformed(e.to_string()))?;
-        let Json::Obj(mut obj) = value else {
-            return Err(AssistError::Malformed("expected an object".into()));
-        };
+        let mut obj = json::parse_object(text).map_err(AssistError::Malformed)?;
         match obj.take("v") {
             None | Some(Json::Int(ASSIST_VERSION)) => {}
             Some(v) => return Err(AssistError::UnsupportedVersion(v.describe())),
@@ -322,12 +319,10 @@ impl AssistMessage {
             Some(other) => return Err(AssistError::UnknownKind(other.describe())),
             None => return Err(AssistError::UnknownKind("missing".into())),
         };
-        let fields = Fields(obj);
-        let msg = Self::from_fields(&kind, fields)
+        let mut msg = Self::from_fields(&kind, Fields(obj))
             .map_err(|(field, e)| AssistError::Malformed(format!("{field}: {e}")))?
             .ok_or_else(|| AssistError::UnknownKind(Json::Str(kind).describe()))?;
         // Whatever precision the sender wrote, both sides hold grid values.
-        let mut msg = msg;
         msg.snap();
         msg.validate()?;
         Ok(msg)
