@@ -24,10 +24,16 @@ describe('peer link errors', () => {
     await customer.click('#accept');
     await customer.click('#join');
     const err = await waitEvent(customer, 'error', { code: 'internal' });
-    assert.match(err.message, /peer link to agent_1 failed: InvalidAccessError: refused by the test/);
+    assert.match(err.message, /cannot create a peer link to agent_1 on this platform: InvalidAccessError: refused by the test/);
     // The session itself carries on.
     await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
     assert.equal(await customer.evaluate(() => window.assist.client.state), 'joined');
+    // The agent shares its camera: its offers to a link that cannot exist are not answered,
+    // and the customer reports the failure once, not on every retry.
+    await agent.evaluate(() => window.assist.client.startCamera());
+    await new Promise((r) => setTimeout(r, 3_000));
+    const errors = await customer.evaluate(() => window.assist.events.filter((e) => e.name === 'error'));
+    assert.equal(errors.length, 1, JSON.stringify(errors));
     await agent.context().close();
     await context.close();
   });

@@ -313,10 +313,12 @@ fn gzip_size(path: &Path) -> Result<u64> {
     Ok(out.stdout.len() as u64)
 }
 
-/// What the shipped browser SDK (wasm + glue + entry) may weigh, gzip: the issue's budget.
-/// Sizes are deterministic for a given lockfile and toolchain, so `xtask test` enforces it;
-/// see ARCHITECTURE.md for what keeps the build small.
-const BUNDLE_BUDGET: u64 = 70 * 1024;
+/// What the shipped browser SDK (wasm + glue + entry) may weigh, gzip: the budget the latest
+/// issue sets (80 KB for everything the browser SDK will carry, diagnostics and recording
+/// included, so what is added must be paid for with savings). Sizes are deterministic for a
+/// given lockfile and toolchain, so `xtask test` enforces it; see ARCHITECTURE.md for what
+/// keeps the build small.
+const BUNDLE_BUDGET: u64 = 80 * 1024;
 
 /// Builds the browser SDK into `packages-npm/dist`, prints the shipped sizes and returns the
 /// total gzip size.

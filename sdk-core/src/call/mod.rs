@@ -516,11 +516,12 @@ impl Call {
     fn observe_event(&mut self, event: Event) {
         match &event {
             Event::TrackPublished(p) => {
-                // Label tracks that arrived before their `published`.
+                // Label tracks that arrived before their `published`, after telling it.
+                let (member, source) = (p.member.clone(), p.source);
                 let held: Vec<(LinkId, String, Option<String>)> = self
                     .links
                     .iter_mut()
-                    .filter(|(l, _)| l.member() == Some(&p.member))
+                    .filter(|(l, _)| l.member() == Some(&member))
                     .flat_map(|(l, data)| {
                         data.take_tracks(p.stream.as_deref())
                             .into_iter()
@@ -528,9 +529,9 @@ impl Call {
                             .collect::<Vec<_>>()
                     })
                     .collect();
-                self.outputs.push_back(Output::Event(event.clone()));
+                self.outputs.push_back(Output::Event(event));
                 for (link, track, stream) in held {
-                    self.label(link, p.member.clone(), p.source, track, stream);
+                    self.label(link, member.clone(), source, track, stream);
                 }
                 return;
             }
