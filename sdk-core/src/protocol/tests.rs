@@ -529,3 +529,47 @@ fn ids_are_checked() {
         assert!(MemberId::new(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn design_assist_examples_decode() {
+    use crate::assist::{AssistMessage, DEFAULT_COLOR, Rect};
+    assert_eq!(
+        AssistMessage::decode(r#"{"t":"cursor","x":0.5,"y":0.4}"#).unwrap(),
+        AssistMessage::Cursor {
+            x: 0.5,
+            y: 0.4,
+            at: 0,
+            seq: 0,
+        }
+    );
+    // The kinds as DESIGN lists them, with only the fields it names.
+    let highlight = r##"{"t":"highlight","id":"h1","rect":{"x":0.1,"y":0.1,"w":0.2,"h":0.2},"color":"#00ff00","ttl_ms":0}"##;
+    assert_eq!(
+        AssistMessage::decode(highlight).unwrap(),
+        AssistMessage::Highlight {
+            id: "h1".into(),
+            rect: Rect {
+                x: 0.1,
+                y: 0.1,
+                w: 0.2,
+                h: 0.2,
+            },
+            color: "#00ff00".into(),
+            ttl_ms: 0,
+            at: 0,
+            seq: 0,
+        }
+    );
+    let arrow = r#"{"t":"arrow","id":"a1","from":{"x":0,"y":0},"to":{"x":1,"y":1}}"#;
+    assert!(matches!(
+        AssistMessage::decode(arrow).unwrap(),
+        AssistMessage::Arrow { color, .. } if color == DEFAULT_COLOR
+    ));
+    for text in [
+        r#"{"t":"clear"}"#,
+        r#"{"t":"clear","id":"a1"}"#,
+        r#"{"t":"script_step","ticket":"T-1","step":1,"total":3,"title":"Open settings"}"#,
+    ] {
+        assert!(AssistMessage::decode(text).is_ok(), "{text}");
+    }
+}
