@@ -97,7 +97,9 @@ macro_rules! wire_enum {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                Self::decode_name(&name).map_err(serde::de::Error::custom)
+                // Closed enums keep serde's usual message, which lists the names.
+                Self::decode_name(&name)
+                    .map_err(|_| serde::de::Error::unknown_variant(&name, &[$($name),+]))
             }
         }
     };
