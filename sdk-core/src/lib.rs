@@ -7,12 +7,15 @@
 //! - [`protocol`]: the signaling wire format, its validation and stable error codes.
 //! - [`permissions`]: roles → capabilities, and the authorization both sides use.
 //! - [`consent`]: notice, per-source opt-in, recording consent.
+//! - [`call`]: the one object a driver owns per call ([`call::Call`]): the session, assist and
+//!   every call policy behind one `handle_input` / `poll_output` / `poll_timeout`.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
 //! - [`json`]: the small JSON codec the wire types read and write themselves with.
 #![deny(missing_docs)]
 
 pub mod assist;
+pub mod call;
 pub mod consent;
 pub mod json;
 pub mod permissions;

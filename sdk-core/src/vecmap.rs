@@ -118,6 +118,11 @@ impl<K: PartialEq, V> VecMap<K, V> {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
+    /// Every entry, in insertion order, values mutable.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.0.iter_mut().map(|(k, v)| (&*k, v))
+    }
+
     /// Removes and returns every entry.
     pub fn drain(&mut self) -> impl Iterator<Item = (K, V)> + '_ {
         self.0.drain(..)

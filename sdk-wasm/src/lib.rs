@@ -23,8 +23,8 @@ mod socket;
 
 use std::rc::Rc;
 
+use assistrtc_core::call::{Call, CallConfig};
 use assistrtc_core::protocol::{ClientMessage, ErrorCode};
-use assistrtc_core::session::{Session, SessionConfig};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
@@ -47,7 +47,7 @@ export type Source = "camera" | "microphone" | "screen";
 export type SessionState = "idle" | "joining" | "joined" | "negotiating" | "connected" | "reconnecting" | "ended";
 /** A stable error code, also on every rejected promise's `code`. */
 export type ErrorCode = "bad_request" | "unsupported_version" | "unauthorized" | "token_expired" | "forbidden"
-  | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal";
+  | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal" | "other";
 export type Capability = "publish_camera" | "publish_microphone" | "share_screen" | "annotate"
   | "record_local" | "record_cloud" | "download";
 export interface Member { id: string; role: "host" | "guest" | "observer"; }
@@ -76,7 +76,7 @@ export interface AssistEventMap {
   stateChanged: { state: SessionState };
   joined: { member: Member; room: string; members: Member[]; permissions: Permissions; capabilities: Capability[] };
   memberJoined: { member: Member };
-  memberLeft: { member: string; reason: "left" | "timeout" | "removed" };
+  memberLeft: { member: string; reason: "left" | "timeout" | "removed" | "other" };
   trackAdded: { member: string; source: Source; kind: string; track: MediaStreamTrack; stream: MediaStream };
   trackRemoved: { member: string; source: Source };
   localTrackEnded: { source: Source };
@@ -130,22 +130,16 @@ impl AssistClient {
                 "connect: `token` (string) is required",
             )
         })?;
-        let mut config = SessionConfig::new(token);
-        config.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
-        let mut session = Session::new(config);
+        let mut config = CallConfig::new(token);
+        config.session.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        let mut call = Call::new(config);
         if get(options, "noticeAcknowledged").as_bool() == Some(true) {
-            session.acknowledge_notice();
+            call.acknowledge_notice();
         }
-        let shared = Shared::new(session, socket::signal_url(&url));
+        let shared = Shared::new(call, socket::signal_url(&url));
         let joined =
             Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject));
-        shared
-            .state
-            .borrow_mut()
-            .session
-            .join(assistrtc_core::Millis(js::now_ms()))
-            .map_err(|e| error(e.code(), &e.to_string()))?;
-        shared.drive();
+        shared.command(|call, now| call.join(now))?;
         Ok(joined)
     }
 
@@ -162,7 +156,7 @@ impl AssistClient {
     /// The current state.
     #[wasm_bindgen(getter, unchecked_return_type = "SessionState")]
     pub fn state(&self) -> String {
-        events::state_name(self.shared.state.borrow().session.state()).into()
+        events::state_name(self.shared.state.borrow().call.session().state()).into()
     }
 
     /// This member's id.
@@ -171,7 +165,8 @@ impl AssistClient {
         self.shared
             .state
             .borrow()
-            .session
+            .call
+            .session()
             .member()
             .map(|m| m.id.as_str().to_owned())
     }
@@ -181,7 +176,8 @@ impl AssistClient {
     #[wasm_bindgen(getter, unchecked_return_type = "Member[]")]
     pub fn members(&self) -> js_sys::Array {
         let st = self.shared.state.borrow();
-        st.session
+        st.call
+            .session()
             .members()
             .map(|(id, role)| events::member_value(id, role))
             .collect()
@@ -190,7 +186,7 @@ impl AssistClient {
     /// This member's capabilities.
     #[wasm_bindgen(getter, unchecked_return_type = "Capability[]")]
     pub fn capabilities(&self) -> JsValue {
-        events::to_value(&self.shared.state.borrow().session.capabilities())
+        events::to_value(&self.shared.state.borrow().call.session().capabilities())
     }
 
     /// Whether this member may share a screen (to decide whether to show the button).
@@ -200,26 +196,20 @@ impl AssistClient {
             source: assistrtc_core::protocol::Source::Screen,
             stream: None,
         };
-        self.shared.state.borrow().session.may(&msg).is_ok()
+        self.shared.state.borrow().call.session().may(&msg).is_ok()
     }
 
     /// Records that the user accepted the call notice (media may start after this).
     #[wasm_bindgen(js_name = acknowledgeNotice)]
     pub fn acknowledge_notice(&self) {
-        self.shared.state.borrow_mut().session.acknowledge_notice();
+        self.shared.state.borrow_mut().call.acknowledge_notice();
     }
 
     /// Grants or withdraws consent to being recorded.
     #[wasm_bindgen(js_name = setRecordingConsent)]
     pub fn set_recording_consent(&self, granted: bool) -> Result<(), JsValue> {
-        let r = self
-            .shared
-            .state
-            .borrow_mut()
-            .session
-            .set_recording_consent(granted);
-        self.shared.drive();
-        r.map_err(|e| error(e.code(), &e.to_string()))
+        self.shared
+            .command(|call, now| call.set_recording_consent(granted, now))
     }
 
     /// Turns the camera on; resolves with the local stream (for a preview).
@@ -317,15 +307,11 @@ impl AssistClient {
     /// Leaves the call: tells the server, stops every track, closes every connection, drops
     /// every listener. Safe to call twice.
     pub fn leave(&self) -> Promise {
-        let left = self.shared.state.borrow_mut().session.leave();
-        self.shared.drive();
+        // Already over is fine: there is nothing left to release.
+        let _ = self.shared.command(|call, now| call.leave(now));
         self.shared.release_media();
         self.shared.clear_listeners();
-        match left {
-            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
-            // Already over: nothing left to release.
-            Err(_) => Promise::resolve(&JsValue::UNDEFINED),
-        }
+        Promise::resolve(&JsValue::UNDEFINED)
     }
 
     /// Closes the signaling socket as a network failure would (for tests of resume).

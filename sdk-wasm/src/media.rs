@@ -18,10 +18,11 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
         source,
         stream: None,
     };
-    st.session
+    let session = st.call.session();
+    session
         .may(&msg)
         .map_err(|e| error(ErrorCode::Forbidden, &e.user_message()))?;
-    st.session
+    session
         .consent()
         .may_publish()
         .map_err(|e| error(e.code(), &e.to_string()))?;
@@ -114,19 +115,6 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
             &format!("{} is already on", source.as_str()),
         ));
     }
-    let published = shared
-        .state
-        .borrow_mut()
-        .session
-        .publish(source, Some(stream.id()));
-    if let Err(e) = published {
-        LocalMedia {
-            stream,
-            _on_ended: None,
-        }
-        .stop();
-        return Err(error(e.code(), &e.to_string()));
-    }
     let media = {
         let handle = shared.handle();
         let on_ended = Closure::<dyn FnMut()>::new(move || {
@@ -157,44 +145,31 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
             ..media
         }
     };
-    {
-        let mut guard = shared.state.borrow_mut();
-        let st = &mut *guard;
-        for link in st.links.values_mut() {
-            let senders = link.senders.get_or_default(source);
-            for t in media.tracks() {
-                senders.push(link.link.add_track(&t, &media.stream));
-            }
+    // The core tells every link to add it (`AddSource`) once it is allowed.
+    shared.state.borrow_mut().local.insert(source, media);
+    let published = shared.command(|call, now| call.publish(source, Some(stream.id()), now));
+    if let Err(e) = published {
+        if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+            media.stop();
         }
-        st.local.insert(source, media);
+        return Err(e);
     }
-    shared.drive();
     Ok(stream.into())
 }
 
 pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
-    let media = {
-        let mut guard = shared.state.borrow_mut();
-        let st = &mut *guard;
-        let media = st.local.remove(&source).ok_or_else(|| {
-            error(
-                ErrorCode::NotFound,
-                &format!("{} is not on", source.as_str()),
-            )
-        })?;
-        for link in st.links.values_mut() {
-            for sender in link.senders.remove(&source).unwrap_or_default() {
-                link.link.remove_sender(&sender);
-            }
-        }
-        st.session
-            .unpublish(source)
-            .map_err(|e| error(e.code(), &e.to_string()))?;
-        media
-    };
-    media.stop();
-    shared.drive();
-    Ok(())
+    if !shared.state.borrow().local.contains_key(&source) {
+        return Err(error(
+            ErrorCode::NotFound,
+            &format!("{} is not on", source.as_str()),
+        ));
+    }
+    // The core tells every link to drop its senders (`RemoveSource`), then the capture stops.
+    let r = shared.command(|call, now| call.unpublish(source, now));
+    if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+        media.stop();
+    }
+    r
 }
 
 pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<(), JsValue> {
@@ -217,7 +192,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
         .borrow()
         .links
         .iter()
-        .map(|(id, l)| (id.as_str().to_owned(), l.link.connection().clone()))
+        .filter_map(|(id, l)| Some((id.member()?.as_str().to_owned(), l.connection().clone())))
         .collect();
     let reports: Array = links
         .iter()
@@ -245,9 +220,9 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
                     let source = shared
                         .state
                         .borrow()
-                        .remote
-                        .get(&track_id)
-                        .map_or(JsValue::NULL, |t| t.source.as_str().into());
+                        .call
+                        .source_of_track(&track_id)
+                        .map_or(JsValue::NULL, |(_, s)| s.as_str().into());
                     let num = |k: &str| get(&stat, k).as_f64().unwrap_or(0.0);
                     out.push(&obj(&[
                         ("member", member.as_str().into()),

@@ -1,14 +1,16 @@
-//! One `RTCPeerConnection` per remote member, driven by the core's `PeerCommand`s.
+//! One `RTCPeerConnection` per link, running the core's `PeerCommand`s.
 //!
-//! The link owns its event closures and detaches them and closes the connection on drop.
-//! Commands run on the connection's own operations chain, so issuing them in order is enough;
-//! each result goes back to the core as a `PeerEvent`.
+//! The link owns its event closures, its senders and its DataChannels, and detaches the
+//! closures and closes the connection on drop. Commands run on the connection's own
+//! operations chain, so issuing them in order is the driver contract; each result goes back
+//! to the core as a `PeerEvent` with the link's id, and the core drops results of a link it
+//! closed or replaced.
 
-use std::cell::Cell;
 use std::rc::Rc;
 
-use assistrtc_core::protocol::{IceCandidate, IceServer, MemberId};
-use assistrtc_core::session::{IceState, PeerCommand, PeerEvent, SdpKind};
+use assistrtc_core::protocol::{IceCandidate, IceServer, Source};
+use assistrtc_core::session::{IceState, LinkId, PeerCommand, PeerEvent, SdpKind};
+use assistrtc_core::vecmap::VecMap;
 use wasm_bindgen::prelude::*;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
@@ -16,6 +18,8 @@ use web_sys::{
     RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
+use crate::channels::{ChannelObserver, Channels};
+use crate::driver::LocalMedia;
 use crate::js::{describe, on_settled, warn_error};
 
 #[wasm_bindgen]
@@ -34,24 +38,35 @@ extern "C" {
 /// Where a link reports what happened.
 pub(crate) trait PeerObserver {
     /// A result or platform event for the core.
-    fn peer_event(&self, peer: &MemberId, event: PeerEvent);
+    fn peer_event(&self, link: &LinkId, event: PeerEvent);
     /// A remote track arrived.
-    fn remote_track(&self, peer: &MemberId, track: MediaStreamTrack, stream: Option<MediaStream>);
+    fn remote_track(&self, link: &LinkId, track: MediaStreamTrack, stream: Option<MediaStream>);
+}
+
+/// Reports one link's channel events as peer events.
+struct LinkChannels {
+    link: LinkId,
+    observer: Rc<dyn PeerObserver>,
+}
+
+impl ChannelObserver for LinkChannels {
+    fn channel_event(&self, event: PeerEvent) {
+        self.observer.peer_event(&self.link, event);
+    }
 }
 
 /// One peer connection and its handlers.
 pub(crate) struct PeerLink {
-    peer: MemberId,
+    id: LinkId,
     pc: RtcPeerConnection,
     observer: Rc<dyn PeerObserver>,
-    /// Cleared on drop: results of promises that settle after `close()` are not reported.
-    alive: Rc<Cell<bool>>,
+    senders: VecMap<Source, Vec<RtcRtpSender>>,
+    channels: Channels,
     _on_negotiation: Closure<dyn FnMut()>,
     _on_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     _on_ice_state: Closure<dyn FnMut()>,
     _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
 }
-
 fn ice_config(servers: &[IceServer]) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     let list = js_sys::Array::new();
@@ -84,18 +99,18 @@ fn ice_state(state: RtcIceConnectionState) -> IceState {
 
 impl PeerLink {
     pub(crate) fn new(
-        peer: MemberId,
+        id: LinkId,
         ice_servers: &[IceServer],
         observer: Rc<dyn PeerObserver>,
     ) -> Result<Self, JsValue> {
         let pc = RtcPeerConnection::new_with_configuration(&ice_config(ice_servers))?;
 
         let on_negotiation = {
-            let (obs, id) = (observer.clone(), peer.clone());
+            let (obs, id) = (observer.clone(), id.clone());
             Closure::<dyn FnMut()>::new(move || obs.peer_event(&id, PeerEvent::NegotiationNeeded))
         };
         let on_candidate = {
-            let (obs, id) = (observer.clone(), peer.clone());
+            let (obs, id) = (observer.clone(), id.clone());
             Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
                 move |e: RtcPeerConnectionIceEvent| {
                     // `null` marks the end of gathering; trickle needs no end marker here.
@@ -115,7 +130,7 @@ impl PeerLink {
             )
         };
         let on_ice_state = {
-            let (obs, id, pc) = (observer.clone(), peer.clone(), pc.clone());
+            let (obs, id, pc) = (observer.clone(), id.clone(), pc.clone());
             Closure::<dyn FnMut()>::new(move || {
                 obs.peer_event(
                     &id,
@@ -124,7 +139,7 @@ impl PeerLink {
             })
         };
         let on_track = {
-            let (obs, id) = (observer.clone(), peer.clone());
+            let (obs, id) = (observer.clone(), id.clone());
             Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
                 let stream = e.streams().get(0).dyn_into::<MediaStream>().ok();
                 obs.remote_track(&id, e.track(), stream);
@@ -136,10 +151,11 @@ impl PeerLink {
         pc.set_ontrack(Some(on_track.as_ref().unchecked_ref()));
 
         Ok(Self {
-            peer,
+            id,
             pc,
             observer,
-            alive: Rc::new(Cell::new(true)),
+            senders: VecMap::default(),
+            channels: Channels::default(),
             _on_negotiation: on_negotiation,
             _on_candidate: on_candidate,
             _on_ice_state: on_ice_state,
@@ -152,16 +168,8 @@ impl PeerLink {
         &self.pc
     }
 
-    pub(crate) fn add_track(&self, track: &MediaStreamTrack, stream: &MediaStream) -> RtcRtpSender {
-        self.pc.add_track_0(track, stream)
-    }
-
-    pub(crate) fn remove_sender(&self, sender: &RtcRtpSender) {
-        self.pc.remove_track(sender);
-    }
-
     /// Runs one command. `Create` and `Close` are the owner's business, not the link's.
-    pub(crate) fn run(&self, command: PeerCommand) {
+    pub(crate) fn run(&mut self, command: PeerCommand, local: &VecMap<Source, LocalMedia>) {
         let pc = self.pc.clone();
         match command {
             PeerCommand::CreateOffer { ice_restart } => {
@@ -186,13 +194,12 @@ impl PeerLink {
                 on_settled(
                     pc.set_remote_description(&init),
                     Box::new(move |result| {
-                        let event = match result {
+                        report(match result {
                             Ok(_) => PeerEvent::RemoteDescriptionApplied,
                             Err(e) => PeerEvent::OperationFailed {
                                 reason: describe(&e),
                             },
-                        };
-                        report(event);
+                        });
                     }),
                 );
             }
@@ -210,20 +217,43 @@ impl PeerLink {
                     }),
                 );
             }
+            PeerCommand::AddSource(source) => {
+                if let Some(media) = local.get(&source) {
+                    let senders = self.senders.get_or_default(source);
+                    for track in media.tracks() {
+                        senders.push(pc.add_track_0(&track, &media.stream));
+                    }
+                }
+            }
+            PeerCommand::RemoveSource(source) => {
+                for sender in self.senders.remove(&source).unwrap_or_default() {
+                    pc.remove_track(&sender);
+                }
+            }
+            PeerCommand::OpenChannel(spec) => {
+                let observer = Rc::new(LinkChannels {
+                    link: self.id.clone(),
+                    observer: self.observer.clone(),
+                });
+                if let Err(e) = self.channels.open(&pc, spec, observer) {
+                    self.observer.peer_event(
+                        &self.id,
+                        PeerEvent::OperationFailed {
+                            reason: describe(&e),
+                        },
+                    );
+                }
+            }
+            PeerCommand::CloseChannels => self.channels.close(),
+            PeerCommand::SendData { channel, payload } => self.channels.send(channel, &payload),
             PeerCommand::Create { .. } | PeerCommand::Close => {}
         }
     }
 
-    /// Reports a late result to the observer while this link lives, and drops it after: an
-    /// engine may settle a closed connection's promises, and the core must not take them for
-    /// the link that replaced this one.
+    /// Reports a late result to the observer; the core drops it if the link is gone.
     fn reporter(&self) -> impl Fn(PeerEvent) + 'static {
-        let (obs, id, alive) = (self.observer.clone(), self.peer.clone(), self.alive.clone());
-        move |event| {
-            if alive.get() {
-                obs.peer_event(&id, event);
-            }
-        }
+        let (obs, id) = (self.observer.clone(), self.id.clone());
+        move |event| obs.peer_event(&id, event)
     }
 
     fn local_description(&self, kind: SdpKind) {
@@ -254,7 +284,7 @@ impl PeerLink {
 
 impl Drop for PeerLink {
     fn drop(&mut self) {
-        self.alive.set(false);
+        self.channels.close();
         self.pc.set_onnegotiationneeded(None);
         self.pc.set_onicecandidate(None);
         self.pc.set_oniceconnectionstatechange(None);

@@ -6,7 +6,8 @@ use crate::protocol::{
     RoomId, Source,
 };
 
-use super::SessionState;
+use super::{LinkId, SessionState};
+use crate::assist::OverlayView;
 
 /// Something the application should know. New variants may be added.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,11 @@ pub enum Event {
     Reconnected(Reconnected),
     /// A recording started or stopped.
     RecordingChanged(RecordingChanged),
+    /// A remote track arrived and is labelled with its member and source (a track that
+    /// arrives before the `published` naming its source is held until then).
+    TrackAdded(TrackAdded),
+    /// What the assist overlay shows changed.
+    OverlayChanged(OverlayView),
     /// A request was refused or a peer link operation failed; the session goes on.
     Error(ErrorReported),
     /// The session is over; nothing more will happen.
@@ -84,6 +90,21 @@ pub struct TrackPublished {
     /// What.
     pub source: Source,
     /// The media stream id the track arrives in, if the publisher said.
+    pub stream: Option<String>,
+}
+
+/// A remote track arrived, labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackAdded {
+    /// The link it arrived on.
+    pub link: LinkId,
+    /// Who sends it.
+    pub member: MemberId,
+    /// What it is.
+    pub source: Source,
+    /// The track id the driver reported.
+    pub track: String,
+    /// The stream id the driver reported.
     pub stream: Option<String>,
 }
 

@@ -42,21 +42,27 @@
 
 mod backoff;
 mod event;
+pub mod link;
+mod links;
 pub mod negotiation;
+mod signal;
 
 use std::collections::VecDeque;
 
 pub use backoff::BackoffConfig;
 pub use event::*;
+pub use link::*;
+pub use links::{CONNECT_TIMEOUT_MS, MAX_LINK_RESTARTS, NEGOTIATION_TIMEOUT_MS};
 
 use self::backoff::Jitter;
+use self::links::Peer;
 use self::negotiation::{Negotiation, Step};
 use crate::Millis;
 use crate::consent::{Consent, ConsentError};
 use crate::permissions::{Capabilities, PermissionError, authorize};
 use crate::protocol::{
-    self, ClientMessage, ErrorCode, IceCandidate, IceServer, LeaveReason, MemberId, MemberInfo,
-    Permissions, Published, Role, ServerMessage, Source,
+    self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, MemberInfo, Permissions,
+    Published, Role, ServerMessage, Source,
 };
 use crate::vecmap::VecMap;
 
@@ -64,10 +70,6 @@ use crate::vecmap::VecMap;
 pub const MAX_PENDING_OUTPUTS: usize = 4096;
 /// Frames held while the signaling link is down, flushed on resume.
 pub const MAX_OUTBOX: usize = 512;
-/// A peer link still mid-negotiation this long after it was first seen busy is assumed to have
-/// lost an offer or answer and is renegotiated with an ICE restart. Checked on the keepalive
-/// ticks, so recovery comes within one more ping interval.
-pub const NEGOTIATION_TIMEOUT_MS: u64 = 10_000;
 
 /// How a session behaves.
 #[derive(Debug, Clone)]
@@ -122,32 +124,6 @@ pub enum SessionState {
     Ended,
 }
 
-/// Kind of a session description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SdpKind {
-    /// An offer.
-    Offer,
-    /// An answer.
-    Answer,
-}
-
-/// ICE connection state of a peer link, as the platform reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum IceState {
-    /// Not started.
-    New,
-    /// Checking candidate pairs.
-    Checking,
-    /// Media can flow.
-    Connected,
-    /// Connectivity lost, may come back by itself.
-    Disconnected,
-    /// Connectivity lost; an ICE restart is needed.
-    Failed,
-    /// Closed.
-    Closed,
-}
-
 /// What happened, fed to [`Session::handle_input`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
@@ -157,70 +133,13 @@ pub enum Input {
     TransportClosed,
     /// A text frame from the server.
     Frame(String),
-    /// Something happened on the peer link to `peer`.
+    /// Something happened on a peer link. Results for a closed or replaced link are dropped.
     Peer {
-        /// The remote member of that link.
-        peer: MemberId,
+        /// The link.
+        link: LinkId,
         /// What happened.
         event: PeerEvent,
     },
-}
-
-/// What a peer link reports back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PeerEvent {
-    /// The platform wants (re)negotiation (`negotiationneeded`).
-    NegotiationNeeded,
-    /// A `CreateOffer`/`CreateAnswer` finished: the local description is set.
-    LocalDescription {
-        /// Offer or answer.
-        kind: SdpKind,
-        /// The SDP now set as local description.
-        sdp: String,
-    },
-    /// A `SetRemoteDescription` finished.
-    RemoteDescriptionApplied,
-    /// The platform gathered a local ICE candidate.
-    LocalCandidate(IceCandidate),
-    /// ICE connectivity changed.
-    IceStateChanged(IceState),
-    /// A command on this link failed.
-    OperationFailed {
-        /// What went wrong, for logs.
-        reason: String,
-    },
-}
-
-/// What the driver must do on a peer link.
-#[derive(Debug, Clone, PartialEq)]
-pub enum PeerCommand {
-    /// Create the link to this member.
-    Create {
-        /// Whether this side yields on offer collisions.
-        polite: bool,
-        /// ICE servers to configure.
-        ice_servers: Vec<IceServer>,
-    },
-    /// Create an offer and set it as local description; report `LocalDescription`.
-    CreateOffer {
-        /// Restart ICE with this offer.
-        ice_restart: bool,
-    },
-    /// Create an answer and set it as local description; report `LocalDescription`.
-    CreateAnswer,
-    /// Roll the local offer back.
-    Rollback,
-    /// Set the remote description; report `RemoteDescriptionApplied`.
-    SetRemoteDescription {
-        /// Offer or answer.
-        kind: SdpKind,
-        /// The SDP.
-        sdp: String,
-    },
-    /// Add a remote ICE candidate.
-    AddIceCandidate(IceCandidate),
-    /// Close the link and release it.
-    Close,
 }
 
 /// What the driver must do next, from [`Session::poll_output`].
@@ -234,10 +153,10 @@ pub enum Output {
     CloseTransport,
     /// Send this text frame on the signaling transport.
     Send(String),
-    /// Run a command on the peer link to `peer`.
+    /// Run a command on a peer link (see the driver contract in [`link`]).
     Peer {
-        /// The remote member.
-        peer: MemberId,
+        /// The link.
+        link: LinkId,
         /// What to do.
         command: PeerCommand,
     },
@@ -285,7 +204,7 @@ impl SessionError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Link {
+enum Signal {
     Idle,
     /// Transport requested; `resuming` when a seat is held for us.
     Opening,
@@ -307,7 +226,7 @@ struct Me {
 /// The client's signaling session. See the [module docs](self) for the drive rule.
 pub struct Session {
     config: SessionConfig,
-    link: Link,
+    signal: Signal,
     state: SessionState,
     me: Option<Me>,
     resume_token: Option<String>,
@@ -315,12 +234,19 @@ pub struct Session {
     attempt: u32,
     jitter: Jitter,
     ice_servers: Vec<IceServer>,
-    peers: VecMap<MemberId, Negotiation>,
+    peers: VecMap<MemberId, Peer>,
+    /// The last generation handed out to a link.
+    next_generation: u32,
+    /// Results dropped because their link was closed or replaced.
+    stale_results: u64,
+    /// The time of the input or timeout being handled.
+    now: Millis,
     remote_published: VecMap<MemberId, Vec<Published>>,
     roles: VecMap<MemberId, Role>,
     published: Vec<Published>,
     consent: Consent,
-    outbox: VecDeque<String>,
+    /// Frames held while signaling is down, with the member they are addressed to.
+    outbox: VecDeque<(Option<MemberId>, String)>,
     outputs: VecDeque<Output>,
     /// When the first ping after the last frame from the server went out.
     unanswered_ping: Option<Millis>,
@@ -335,7 +261,7 @@ impl Session {
         let jitter = Jitter::new(config.jitter_seed);
         Self {
             config,
-            link: Link::Idle,
+            signal: Signal::Idle,
             state: SessionState::Idle,
             me: None,
             resume_token: None,
@@ -344,6 +270,9 @@ impl Session {
             jitter,
             ice_servers: Vec::new(),
             peers: VecMap::default(),
+            next_generation: 0,
+            stale_results: 0,
+            now: Millis(0),
             remote_published: VecMap::default(),
             roles: VecMap::default(),
             published: Vec::new(),
@@ -393,7 +322,12 @@ impl Session {
 
     /// Whether this side is polite towards `peer`.
     pub fn is_polite_to(&self, peer: &MemberId) -> Option<bool> {
-        self.peers.get(peer).map(Negotiation::polite)
+        self.peers.get(peer).map(|p| p.negotiation.polite())
+    }
+
+    /// How many link results were dropped because their link was closed or replaced.
+    pub fn stale_results(&self) -> u64 {
+        self.stale_results
     }
 
     /// Which source a remote track is, from the stream id it arrived in.
@@ -403,6 +337,11 @@ impl Session {
             .iter()
             .find(|p| p.stream.as_deref() == Some(stream))
             .map(|p| p.source)
+    }
+
+    /// What this member publishes.
+    pub fn published(&self) -> &[Published] {
+        &self.published
     }
 
     /// What `member` publishes, as far as this session knows.
@@ -433,9 +372,10 @@ impl Session {
 
     /// Starts joining: asks the driver to open the transport.
     pub fn join(&mut self, now: Millis) -> Result<(), SessionError> {
-        match self.link {
-            Link::Idle => {}
-            Link::Closed => return Err(SessionError::Ended),
+        self.now = now;
+        match self.signal {
+            Signal::Idle => {}
+            Signal::Closed => return Err(SessionError::Ended),
             _ => return Err(SessionError::AlreadyJoined),
         }
         self.open_transport(now);
@@ -485,24 +425,12 @@ impl Session {
         Ok(())
     }
 
-    /// Asks for an ICE restart on the link to `peer`.
-    pub fn restart_ice(&mut self, peer: &MemberId) -> Result<(), SessionError> {
-        self.check_joined()?;
-        let mut steps = Vec::new();
-        self.peers
-            .get_mut(peer)
-            .ok_or_else(|| SessionError::UnknownPeer(peer.clone()))?
-            .negotiation_needed(true, &mut steps);
-        self.run_steps(peer, steps);
-        Ok(())
-    }
-
     /// Leaves the room for good: tells the server, closes every link and the transport.
     pub fn leave(&mut self) -> Result<(), SessionError> {
-        if self.link == Link::Closed {
+        if self.signal == Signal::Closed {
             return Err(SessionError::Ended);
         }
-        if self.link == Link::Up {
+        if self.signal == Signal::Up {
             self.push_frame(protocol::encode_client(&ClientMessage::Leave));
         }
         self.end(EndReason::Left);
@@ -516,11 +444,12 @@ impl Session {
         if self.outputs.len() >= MAX_PENDING_OUTPUTS {
             return Err(SessionError::OutputNotDrained);
         }
+        self.now = self.now.max(now);
         match input {
             Input::TransportOpened => self.on_transport_opened(),
             Input::TransportClosed => self.on_transport_closed(now),
             Input::Frame(text) => self.on_frame(&text, now),
-            Input::Peer { peer, event } => return self.on_peer(peer, event),
+            Input::Peer { link, event } => return self.on_peer(link, event),
         }
         Ok(())
     }
@@ -534,16 +463,29 @@ impl Session {
     pub fn poll_timeout(&self) -> Option<Millis> {
         let dead = self
             .unanswered_ping
-            .filter(|_| self.link == Link::Up)
+            .filter(|_| self.signal == Signal::Up)
             .map(|t| t.after(self.config.ping_timeout_ms));
-        [self.next_ping, dead, self.join_deadline, self.retry_at]
-            .into_iter()
-            .flatten()
-            .min()
+        let links = self
+            .links_timeout()
+            .filter(|_| self.signal != Signal::Closed);
+        [
+            self.next_ping,
+            dead,
+            self.join_deadline,
+            self.retry_at,
+            links,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        if self.signal != Signal::Closed {
+            self.check_links(now);
+        }
         if self.retry_at.is_some_and(|t| now >= t) {
             self.retry_at = None;
             self.open_transport(now);
@@ -551,16 +493,16 @@ impl Session {
         if self.join_deadline.is_some_and(|t| now >= t) {
             self.join_deadline = None;
             self.push(Output::CloseTransport);
-            self.link = Link::Down;
+            self.signal = Signal::Down;
             self.link_lost(now);
             return;
         }
         let unanswered = self
             .unanswered_ping
             .is_some_and(|t| now.since(t) >= self.config.ping_timeout_ms);
-        if self.link == Link::Up && unanswered {
+        if self.signal == Signal::Up && unanswered {
             self.push(Output::CloseTransport);
-            self.link = Link::Down;
+            self.signal = Signal::Down;
             self.link_lost(now);
             return;
         }
@@ -568,35 +510,14 @@ impl Session {
             self.push_frame(protocol::encode_client(&ClientMessage::Ping));
             self.unanswered_ping.get_or_insert(now);
             self.next_ping = Some(now.after(self.config.ping_interval_ms));
-            self.check_stalled_links(now);
-        }
-    }
-
-    /// The negotiation watchdog (see [`NEGOTIATION_TIMEOUT_MS`]).
-    fn check_stalled_links(&mut self, now: Millis) {
-        let ids: Vec<MemberId> = self.peers.keys().cloned().collect();
-        for peer in ids {
-            let mut steps = Vec::new();
-            let stalled = self
-                .peers
-                .get_mut(&peer)
-                .is_some_and(|n| n.check_stalled(now, NEGOTIATION_TIMEOUT_MS, &mut steps));
-            if stalled {
-                self.emit(Event::Error(ErrorReported {
-                    code: ErrorCode::Internal,
-                    message: format!("negotiation with {peer} stalled; restarting it"),
-                    reference: None,
-                }));
-            }
-            self.run_steps(&peer, steps);
         }
     }
 
     // ---- internals ----
 
     fn check_joined(&self) -> Result<(), SessionError> {
-        match self.link {
-            Link::Closed => Err(SessionError::Ended),
+        match self.signal {
+            Signal::Closed => Err(SessionError::Ended),
             _ if self.me.is_none() => Err(SessionError::NotJoined),
             _ => Ok(()),
         }
@@ -616,14 +537,24 @@ impl Session {
 
     /// Sends now when the link is up, else holds the frame for the resumed link.
     fn send(&mut self, msg: &ClientMessage) {
+        self.hold_or_send(None, msg);
+    }
+
+    /// Like [`send`](Self::send) for a frame addressed to `member`: one still held when that
+    /// member turns out to have left is dropped, not sent to a member the server no longer has.
+    fn send_to(&mut self, member: &MemberId, msg: &ClientMessage) {
+        self.hold_or_send(Some(member.clone()), msg);
+    }
+
+    fn hold_or_send(&mut self, to: Option<MemberId>, msg: &ClientMessage) {
         let frame = protocol::encode_client(msg);
-        if self.link == Link::Up {
+        if self.signal == Signal::Up {
             self.push_frame(frame);
         } else {
             if self.outbox.len() == MAX_OUTBOX {
                 self.outbox.pop_front();
             }
-            self.outbox.push_back(frame);
+            self.outbox.push_back((to, frame));
         }
     }
 
@@ -636,11 +567,14 @@ impl Session {
 
     /// Joined / Negotiating / Connected follow the peer links while the link is up.
     fn refresh_state(&mut self) {
-        if self.link != Link::Up {
+        if self.signal != Signal::Up {
             return;
         }
-        let connected = self.peers.values().any(|p| p.ice() == IceState::Connected);
-        let started = self.peers.values().any(Negotiation::started);
+        let connected = self
+            .peers
+            .values()
+            .any(|p| p.negotiation.ice() == IceState::Connected);
+        let started = self.peers.values().any(|p| p.negotiation.started());
         let state = if connected {
             SessionState::Connected
         } else if started {
@@ -652,16 +586,16 @@ impl Session {
     }
 
     fn open_transport(&mut self, now: Millis) {
-        self.link = Link::Opening;
+        self.signal = Signal::Opening;
         self.join_deadline = Some(now.after(self.config.join_timeout_ms));
         self.push(Output::OpenTransport);
     }
 
     fn on_transport_opened(&mut self) {
-        if self.link != Link::Opening {
+        if self.signal != Signal::Opening {
             return;
         }
-        self.link = Link::Joining;
+        self.signal = Signal::Joining;
         self.unanswered_ping = None;
         let join = ClientMessage::Join {
             token: self.config.token.clone(),
@@ -671,9 +605,9 @@ impl Session {
     }
 
     fn on_transport_closed(&mut self, now: Millis) {
-        match self.link {
-            Link::Opening | Link::Joining | Link::Up => self.link_lost(now),
-            Link::Idle | Link::Down | Link::Closed => {}
+        match self.signal {
+            Signal::Opening | Signal::Joining | Signal::Up => self.link_lost(now),
+            Signal::Idle | Signal::Down | Signal::Closed => {}
         }
     }
 
@@ -693,7 +627,7 @@ impl Session {
         }
         let delay = self.jitter.delay(&self.config.backoff, self.attempt);
         self.attempt += 1;
-        self.link = Link::Down;
+        self.signal = Signal::Down;
         self.retry_at = Some(now.after(delay));
         self.set_state(SessionState::Reconnecting);
         self.emit(Event::Reconnecting(Reconnecting {
@@ -703,389 +637,17 @@ impl Session {
     }
 
     fn end(&mut self, reason: EndReason) {
-        let peers: Vec<MemberId> = self.peers.keys().cloned().collect();
-        for peer in peers {
-            self.push(Output::Peer {
-                peer,
-                command: PeerCommand::Close,
-            });
-        }
-        self.peers.clear();
-        if matches!(self.link, Link::Opening | Link::Joining | Link::Up) {
+        self.close_all_peers();
+        if matches!(self.signal, Signal::Opening | Signal::Joining | Signal::Up) {
             self.push(Output::CloseTransport);
         }
-        self.link = Link::Closed;
+        self.signal = Signal::Closed;
         self.next_ping = None;
         self.join_deadline = None;
         self.retry_at = None;
         self.outbox.clear();
         self.set_state(SessionState::Ended);
         self.emit(Event::Ended(Ended { reason }));
-    }
-
-    fn on_frame(&mut self, text: &str, now: Millis) {
-        if !matches!(self.link, Link::Joining | Link::Up) {
-            return;
-        }
-        self.unanswered_ping = None;
-        let msg = match protocol::decode_server(text) {
-            Ok(msg) => msg,
-            Err(e) => {
-                // A server we cannot understand is reported, not fatal: later frames may be fine.
-                self.emit(Event::Error(ErrorReported {
-                    code: e.code(),
-                    message: format!("undecodable frame from server: {e}"),
-                    reference: protocol::frame_type(text),
-                }));
-                return;
-            }
-        };
-        match msg {
-            ServerMessage::Welcome {
-                member,
-                members,
-                permissions,
-                capabilities,
-                ice_servers,
-                resume_token,
-                resumed,
-                room,
-                ..
-            } => self.on_welcome(
-                Me {
-                    member,
-                    permissions,
-                    capabilities,
-                },
-                room,
-                members,
-                ice_servers,
-                resume_token,
-                resumed,
-                now,
-            ),
-            ServerMessage::Error {
-                code,
-                message,
-                reference,
-            } => self.on_error(code, message, reference),
-            _ if self.link != Link::Up => {}
-            ServerMessage::MemberJoined { member } => {
-                self.roles.insert(member.id.clone(), member.role);
-                self.ensure_peer(&member.id);
-                self.set_remote_published(&member.id, member.published.clone());
-                self.emit(Event::MemberJoined(MemberJoined { member }));
-                self.refresh_state();
-            }
-            ServerMessage::MemberLeft { member, reason } => {
-                self.roles.remove(&member.id);
-                self.drop_peer(&member.id);
-                self.remote_published.remove(&member.id);
-                self.emit(Event::MemberLeft(MemberLeft {
-                    member: member.id,
-                    reason,
-                }));
-                self.refresh_state();
-            }
-            ServerMessage::Offer { from, sdp } => {
-                self.with_peer(&from, |n, out| n.remote_offer(sdp, out));
-            }
-            ServerMessage::Answer { from, sdp } => {
-                self.with_peer(&from, |n, out| {
-                    n.remote_answer(sdp, out);
-                });
-            }
-            ServerMessage::Candidate { from, candidate } => {
-                self.with_peer(&from, |n, out| n.remote_candidate(candidate, out));
-            }
-            ServerMessage::Published {
-                member,
-                source,
-                stream,
-            } => {
-                let list = self.remote_published.get_or_default(member.clone());
-                list.retain(|p| p.source != source);
-                list.push(Published {
-                    source,
-                    stream: stream.clone(),
-                });
-                self.emit(Event::TrackPublished(TrackPublished {
-                    member,
-                    source,
-                    stream,
-                }));
-            }
-            ServerMessage::Unpublished { member, source } => {
-                if let Some(list) = self.remote_published.get_mut(&member) {
-                    list.retain(|p| p.source != source);
-                }
-                self.emit(Event::TrackUnpublished(TrackUnpublished { member, source }));
-            }
-            ServerMessage::Permissions {
-                permissions,
-                capabilities,
-            } => {
-                if let Some(me) = &mut self.me {
-                    me.permissions = permissions;
-                    me.capabilities = capabilities;
-                }
-                self.emit(Event::PermissionsChanged(PermissionsChanged {
-                    permissions,
-                    capabilities,
-                }));
-            }
-            ServerMessage::RecordingState { mode, state } => {
-                self.emit(Event::RecordingChanged(RecordingChanged { mode, state }));
-            }
-            ServerMessage::Pong
-            | ServerMessage::Queue { .. }
-            | ServerMessage::Assigned { .. }
-            | ServerMessage::Unsupported { .. } => {}
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn on_welcome(
-        &mut self,
-        me: Me,
-        room: protocol::RoomId,
-        members: Vec<MemberInfo>,
-        ice_servers: Vec<IceServer>,
-        resume_token: String,
-        resumed: bool,
-        now: Millis,
-    ) {
-        if self.link != Link::Joining {
-            return;
-        }
-        let was_reconnect = self.ever_joined;
-        self.link = Link::Up;
-        self.ever_joined = true;
-        self.attempt = 0;
-        self.join_deadline = None;
-        self.next_ping = Some(now.after(self.config.ping_interval_ms));
-        self.resume_token = Some(resume_token);
-        self.ice_servers = ice_servers;
-
-        if resumed {
-            // Same seat: peer links and media were never torn down. Reconcile membership.
-            let present: Vec<&MemberId> = members.iter().map(|m| &m.id).collect();
-            let gone: Vec<MemberId> = self
-                .peers
-                .keys()
-                .filter(|id| !present.contains(id))
-                .cloned()
-                .collect();
-            for id in gone {
-                self.roles.remove(&id);
-                self.drop_peer(&id);
-                self.remote_published.remove(&id);
-                self.emit(Event::MemberLeft(MemberLeft {
-                    member: id,
-                    reason: LeaveReason::Timeout,
-                }));
-            }
-            let outbox: Vec<String> = std::mem::take(&mut self.outbox).into();
-            for frame in outbox {
-                self.push_frame(frame);
-            }
-            // An ICE restart offer written into the dead socket is lost: restart again.
-            let ids: Vec<MemberId> = self.peers.keys().cloned().collect();
-            for peer in ids {
-                let mut steps = Vec::new();
-                if let Some(n) = self.peers.get_mut(&peer) {
-                    n.kick_if_disconnected(&mut steps);
-                }
-                self.run_steps(&peer, steps);
-            }
-        } else {
-            // A fresh seat: everything negotiated before is void on both sides.
-            let old: Vec<MemberId> = self.peers.keys().cloned().collect();
-            for id in old {
-                self.drop_peer(&id);
-            }
-            self.remote_published.clear();
-            self.outbox.clear();
-            // The new seat knows nothing: re-announce what we publish (so the others can label
-            // our tracks) and a recording consent given earlier.
-            let mine: Vec<Published> = self.published.clone();
-            for p in mine {
-                self.push_frame(protocol::encode_client(&ClientMessage::Publish {
-                    source: p.source,
-                    stream: p.stream,
-                }));
-            }
-            if self.consent.recording_granted() {
-                self.push_frame(protocol::encode_client(&ClientMessage::Consent {
-                    recording: true,
-                }));
-            }
-        }
-        let new_members: Vec<MemberInfo> = members
-            .iter()
-            .filter(|m| !self.peers.contains_key(&m.id))
-            .cloned()
-            .collect();
-        // On a resume, what known members published while we were away arrives as buffered
-        // `published` frames; only members new to us are announced from the list.
-        self.me = Some(me);
-        if !resumed {
-            self.roles.clear();
-        }
-        for m in &members {
-            self.roles.insert(m.id.clone(), m.role);
-        }
-        for m in if resumed { &new_members } else { &members } {
-            self.ensure_peer(&m.id);
-            self.set_remote_published(&m.id, m.published.clone());
-        }
-        let Some(me) = &self.me else { return };
-        let joined = Joined {
-            member: me.member.clone(),
-            room,
-            members,
-            permissions: me.permissions,
-            capabilities: me.capabilities,
-        };
-        self.refresh_state();
-        if was_reconnect {
-            self.emit(Event::Reconnected(Reconnected { resumed }));
-            if resumed {
-                for member in new_members {
-                    self.emit(Event::MemberJoined(MemberJoined { member }));
-                }
-                return;
-            }
-        }
-        self.emit(Event::Joined(joined));
-    }
-
-    fn on_error(&mut self, code: ErrorCode, message: String, reference: Option<String>) {
-        let joining = self.link == Link::Joining;
-        let fatal = joining
-            && matches!(
-                code,
-                ErrorCode::Unauthorized
-                    | ErrorCode::TokenExpired
-                    | ErrorCode::RoomFull
-                    | ErrorCode::NotFound
-            );
-        if fatal {
-            self.end(EndReason::Rejected { code, message });
-        } else if code == ErrorCode::Conflict && reference.is_none() && !joining {
-            // The server hands our seat to a newer connection; fighting back would ping-pong.
-            self.end(EndReason::Replaced);
-        } else {
-            self.emit(Event::Error(ErrorReported {
-                code,
-                message,
-                reference,
-            }));
-        }
-    }
-
-    fn set_remote_published(&mut self, member: &MemberId, published: Vec<Published>) {
-        for p in &published {
-            self.emit(Event::TrackPublished(TrackPublished {
-                member: member.clone(),
-                source: p.source,
-                stream: p.stream.clone(),
-            }));
-        }
-        self.remote_published.insert(member.clone(), published);
-    }
-
-    fn ensure_peer(&mut self, id: &MemberId) {
-        if self.peers.contains_key(id) {
-            return;
-        }
-        let Some(me) = &self.me else { return };
-        let polite = negotiation::is_polite(&me.member.id, id);
-        self.peers.insert(id.clone(), Negotiation::new(polite));
-        self.push(Output::Peer {
-            peer: id.clone(),
-            command: PeerCommand::Create {
-                polite,
-                ice_servers: self.ice_servers.clone(),
-            },
-        });
-    }
-
-    fn drop_peer(&mut self, id: &MemberId) {
-        if self.peers.remove(id).is_some() {
-            self.push(Output::Peer {
-                peer: id.clone(),
-                command: PeerCommand::Close,
-            });
-        }
-    }
-
-    /// Runs `f` on the link to `peer`. Signaling from a member without a link (one that just
-    /// left) is stale and dropped: the server announces every member before relaying for it.
-    fn with_peer(&mut self, peer: &MemberId, f: impl FnOnce(&mut Negotiation, &mut Vec<Step>)) {
-        let mut steps = Vec::new();
-        let Some(n) = self.peers.get_mut(peer) else {
-            return;
-        };
-        f(n, &mut steps);
-        self.run_steps(peer, steps);
-    }
-
-    fn run_steps(&mut self, peer: &MemberId, steps: Vec<Step>) {
-        for step in steps {
-            match step {
-                Step::Command(command) => self.push(Output::Peer {
-                    peer: peer.clone(),
-                    command,
-                }),
-                Step::SendOffer(sdp) => self.send(&ClientMessage::Offer {
-                    to: Some(peer.clone()),
-                    sdp,
-                }),
-                Step::SendAnswer(sdp) => self.send(&ClientMessage::Answer {
-                    to: Some(peer.clone()),
-                    sdp,
-                }),
-                Step::SendCandidate(candidate) => self.send(&ClientMessage::Candidate {
-                    to: Some(peer.clone()),
-                    candidate,
-                }),
-            }
-        }
-        self.refresh_state();
-    }
-
-    fn on_peer(&mut self, peer: MemberId, event: PeerEvent) -> Result<(), SessionError> {
-        if self.link == Link::Closed {
-            return Err(SessionError::Ended);
-        }
-        if !self.peers.contains_key(&peer) {
-            return Err(SessionError::UnknownPeer(peer));
-        }
-        let mut steps = Vec::new();
-        let n = self
-            .peers
-            .get_mut(&peer)
-            .ok_or_else(|| SessionError::UnknownPeer(peer.clone()))?;
-        match event {
-            PeerEvent::NegotiationNeeded => n.negotiation_needed(false, &mut steps),
-            PeerEvent::LocalDescription { kind, sdp } => {
-                n.local_description(kind, sdp, &mut steps);
-            }
-            PeerEvent::RemoteDescriptionApplied => n.remote_description_applied(&mut steps),
-            PeerEvent::LocalCandidate(c) => n.local_candidate(c, &mut steps),
-            PeerEvent::IceStateChanged(state) => n.ice_state(state, &mut steps),
-            PeerEvent::OperationFailed { reason } => {
-                n.operation_failed(&mut steps);
-                self.emit(Event::Error(ErrorReported {
-                    code: ErrorCode::Internal,
-                    message: format!("peer link to {peer} failed: {reason}"),
-                    reference: None,
-                }));
-            }
-        }
-        self.run_steps(&peer, steps);
-        Ok(())
     }
 }
 

@@ -10,7 +10,6 @@
 
 use std::collections::VecDeque;
 
-use crate::Millis;
 use crate::protocol::{IceCandidate, MemberId};
 
 use super::{IceState, PeerCommand, SdpKind};
@@ -56,8 +55,6 @@ pub(crate) struct Negotiation {
     queued: VecDeque<IceCandidate>,
     ice: IceState,
     started: bool,
-    /// When the link was first seen busy by [`Negotiation::check_stalled`].
-    busy_since: Option<Millis>,
 }
 
 impl Negotiation {
@@ -74,7 +71,6 @@ impl Negotiation {
             queued: VecDeque::new(),
             ice: IceState::New,
             started: false,
-            busy_since: None,
         }
     }
 
@@ -246,29 +242,14 @@ impl Negotiation {
         }
     }
 
-    /// Called on the session's periodic ticks: a link busy for `timeout_ms` lost an offer or
-    /// answer on the way (a dead socket, a dropped buffer) and would wait forever. Roll back
-    /// and offer again with an ICE restart; `true` if it did.
-    pub(crate) fn check_stalled(
-        &mut self,
-        now: Millis,
-        timeout_ms: u64,
-        out: &mut Vec<Step>,
-    ) -> bool {
-        if !self.busy() {
-            self.busy_since = None;
-            return false;
-        }
-        let since = *self.busy_since.get_or_insert(now);
-        if now.since(since) < timeout_ms {
-            return false;
-        }
-        self.busy_since = None;
+    /// The link stayed mid-negotiation too long: an offer or answer was lost on the way (a
+    /// dead socket, a dropped buffer) and it would wait forever. Roll back and offer again with
+    /// an ICE restart.
+    pub(crate) fn restart_stalled(&mut self, out: &mut Vec<Step>) {
         self.operation_failed(out);
         self.offer_pending = false;
         self.restart_pending = false;
         self.negotiation_needed(true, out);
-        true
     }
 
     /// After signaling resumed: a stable link whose ICE is not connected missed its restart
@@ -423,16 +404,14 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_answer_is_recovered_by_the_watchdog() {
+    fn a_stalled_offer_is_rolled_back_and_restarted() {
         let mut n = Negotiation::new(false);
         let mut out = Vec::new();
         n.negotiation_needed(false, &mut out);
         n.local_description(SdpKind::Offer, "v=0 mine".into(), &mut out);
         out.clear();
         // The answer never comes.
-        assert!(!n.check_stalled(Millis(0), 10_000, &mut out));
-        assert!(!n.check_stalled(Millis(9_999), 10_000, &mut out));
-        assert!(n.check_stalled(Millis(10_000), 10_000, &mut out));
+        n.restart_stalled(&mut out);
         assert_eq!(
             out,
             vec![
@@ -440,12 +419,6 @@ mod tests {
                 Step::Command(PeerCommand::CreateOffer { ice_restart: true })
             ]
         );
-        // A healthy link is never touched.
-        let mut idle = Negotiation::new(true);
-        out.clear();
-        assert!(!idle.check_stalled(Millis(0), 10_000, &mut out));
-        assert!(!idle.check_stalled(Millis(60_000), 10_000, &mut out));
-        assert!(out.is_empty());
     }
 
     #[test]

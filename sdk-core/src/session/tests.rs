@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{RoomId, decode_client, encode_server};
+use crate::protocol::{IceCandidate, RoomId, decode_client, encode_server};
 
 fn id(s: &str) -> MemberId {
     MemberId::new(s).unwrap()
@@ -17,6 +17,13 @@ fn sent(outputs: &[Output]) -> Vec<ClientMessage> {
             _ => None,
         })
         .collect()
+}
+
+fn link(member: &str, generation: u32) -> LinkId {
+    LinkId {
+        target: LinkTarget::Member(id(member)),
+        generation,
+    }
 }
 
 fn welcome(me: &str, role: Role, others: &[&str], resumed: bool) -> String {
@@ -77,7 +84,7 @@ fn join_sends_token_and_reaches_joined() {
     .unwrap();
     let out = drain(&mut s);
     assert!(out.contains(&Output::Peer {
-        peer: id("agent_1"),
+        link: link("agent_1", 1),
         command: PeerCommand::Create {
             polite: false,
             ice_servers: vec![]
@@ -243,7 +250,7 @@ fn undrained_outputs_are_refused() {
         // Each pong adds nothing; force outputs with a peer event instead.
         s.handle_input(
             Input::Peer {
-                peer: id("agent_1"),
+                link: link("agent_1", 1),
                 event: PeerEvent::LocalCandidate(IceCandidate {
                     candidate: "candidate:1".into(),
                     sdp_mid: None,
@@ -258,18 +265,33 @@ fn undrained_outputs_are_refused() {
 }
 
 #[test]
-fn peer_events_for_unknown_members_are_errors() {
-    let mut s = joined("user_9", Role::Guest, &[]);
-    let err = s
-        .handle_input(
+fn results_of_unknown_or_replaced_links_are_dropped() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    for stale in [link("ghost", 1), link("agent_1", 7)] {
+        s.handle_input(
             Input::Peer {
-                peer: id("ghost"),
+                link: stale,
                 event: PeerEvent::NegotiationNeeded,
             },
             Millis(5),
         )
-        .unwrap_err();
-    assert_eq!(err, SessionError::UnknownPeer(id("ghost")));
+        .unwrap();
+        assert!(drain(&mut s).is_empty(), "nothing runs for a stale link");
+    }
+    assert_eq!(s.stale_results(), 2);
+    // The current link still works.
+    s.handle_input(
+        Input::Peer {
+            link: link("agent_1", 1),
+            event: PeerEvent::NegotiationNeeded,
+        },
+        Millis(6),
+    )
+    .unwrap();
+    assert!(drain(&mut s).contains(&Output::Peer {
+        link: link("agent_1", 1),
+        command: PeerCommand::CreateOffer { ice_restart: false }
+    }));
 }
 
 #[test]
@@ -279,7 +301,7 @@ fn leave_closes_everything() {
     let out = drain(&mut s);
     assert_eq!(sent(&out), vec![ClientMessage::Leave]);
     assert!(out.contains(&Output::Peer {
-        peer: id("agent_1"),
+        link: link("agent_1", 1),
         command: PeerCommand::Close
     }));
     assert!(out.contains(&Output::CloseTransport));

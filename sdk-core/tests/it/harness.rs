@@ -14,8 +14,8 @@ use assistrtc_core::protocol::{
     Published, Role, RoomId, ServerMessage, Source,
 };
 use assistrtc_core::session::{
-    Event, IceState, Input, Output, PeerCommand, PeerEvent, SdpKind, Session, SessionConfig,
-    SessionState,
+    Event, IceState, Input, LinkId, Output, PeerCommand, PeerEvent, SdpKind, Session,
+    SessionConfig, SessionState,
 };
 
 pub(crate) fn id(s: &str) -> MemberId {
@@ -39,6 +39,7 @@ pub(crate) enum Signaling {
 #[derive(Debug)]
 pub(crate) struct FakePeer {
     pub(crate) owner: MemberId,
+    pub(crate) link: LinkId,
     pub(crate) signaling: Signaling,
     pub(crate) local: Option<String>,
     pub(crate) remote: Option<String>,
@@ -52,9 +53,10 @@ pub(crate) struct FakePeer {
 }
 
 impl FakePeer {
-    fn new(owner: MemberId) -> Self {
+    fn new(owner: MemberId, link: LinkId) -> Self {
         Self {
             owner,
+            link,
             signaling: Signaling::Stable,
             local: None,
             remote: None,
@@ -119,10 +121,8 @@ impl FakePeer {
                 });
                 events.extend(self.connect_if_ready());
             }
-            PeerCommand::Rollback => {
-                if self.signaling == Signaling::HaveLocalOffer {
-                    self.signaling = Signaling::Stable;
-                }
+            PeerCommand::Rollback if self.signaling == Signaling::HaveLocalOffer => {
+                self.signaling = Signaling::Stable;
             }
             PeerCommand::SetRemoteDescription { kind, sdp } => {
                 match (kind, self.signaling) {
@@ -151,6 +151,8 @@ impl FakePeer {
                 self.candidates_added.push(c.candidate);
             }
             PeerCommand::Close => self.ice = IceState::Closed,
+            // Media and data are not modelled here.
+            _ => {}
         }
         events
     }
@@ -594,10 +596,10 @@ impl World {
             .publish(source, Some(format!("{}-{source:?}", c.id)))
             .unwrap();
         c.sources.push(source);
-        let peers: Vec<MemberId> = c.peers.keys().cloned().collect();
-        for peer in peers {
+        let links: Vec<LinkId> = c.peers.values().map(|p| p.link.clone()).collect();
+        for link in links {
             c.pending.push_back(Input::Peer {
-                peer,
+                link,
                 event: PeerEvent::NegotiationNeeded,
             });
         }
@@ -695,32 +697,36 @@ impl World {
                 }
             }
             Output::Peer {
-                peer,
+                link,
                 command: PeerCommand::Create { .. },
             } => {
-                c.peers.insert(peer.clone(), FakePeer::new(c.id.clone()));
+                let peer = link.member().unwrap().clone();
+                c.peers
+                    .insert(peer, FakePeer::new(c.id.clone(), link.clone()));
                 c.peers_created += 1;
                 if !c.sources.is_empty() {
                     c.pending.push_back(Input::Peer {
-                        peer,
+                        link,
                         event: PeerEvent::NegotiationNeeded,
                     });
                 }
             }
             Output::Peer {
-                peer,
+                link,
                 command: PeerCommand::Close,
             } => {
-                c.peers.remove(&peer);
+                c.peers.remove(link.member().unwrap());
             }
-            Output::Peer { peer, command } => {
+            Output::Peer { link, command } => {
+                let peer = link.member().unwrap();
                 let fake = c
                     .peers
-                    .get_mut(&peer)
-                    .unwrap_or_else(|| panic!("{}: command for unknown peer {peer}", c.id));
+                    .get_mut(peer)
+                    .filter(|p| p.link == link)
+                    .unwrap_or_else(|| panic!("{}: command for unknown link {link}", c.id));
                 for event in fake.run(command) {
                     c.pending.push_back(Input::Peer {
-                        peer: peer.clone(),
+                        link: link.clone(),
                         event,
                     });
                 }

@@ -159,6 +159,7 @@ fn unreachable_server_ends_after_bounded_retries() {
 #[test]
 fn peer_events_after_leave_are_refused_not_panics() {
     let mut w = connected_call();
+    let link = w.client(1).peers[&id("agent_1")].link.clone();
     w.clients[1].session.leave().unwrap();
     w.settle();
     assert!(w.client(0).has_event(|e| *e
@@ -170,7 +171,7 @@ fn peer_events_after_leave_are_refused_not_panics() {
         .session
         .handle_input(
             assistrtc_core::session::Input::Peer {
-                peer: id("agent_1"),
+                link,
                 event: PeerEvent::NegotiationNeeded,
             },
             w.now,
