@@ -15,33 +15,34 @@
 
 use std::fmt;
 
-use crate::json::{FromJson, Json, ToJson, wire_names};
+use crate::json::{FromJson, Json, ToJson, wire_enum};
 use crate::protocol::{
     ClientMessage, ErrorCode, Permissions, RecordingMode, RecordingPolicy, Role, Source,
 };
 
-/// One thing a member may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum Capability {
-    /// Send a camera track.
-    PublishCamera,
-    /// Send a microphone track.
-    PublishMicrophone,
-    /// Send a screen capture.
-    ShareScreen,
-    /// Draw assist annotations and drive the script.
-    Annotate,
-    /// Record in the member's own client.
-    RecordLocal,
-    /// Start a server-side recording.
-    RecordCloud,
-    /// Download recordings.
-    Download,
+wire_enum! {
+    /// One thing a member may do.
+    ///
+    /// A list of capabilities ([`Capabilities`]) is open on the wire: names this version does
+    /// not know (a newer server's) are dropped when decoding, so an older client still joins.
+    /// A single capability decoded on its own is strict.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Capability {
+        /// Send a camera track.
+        PublishCamera = "publish_camera",
+        /// Send a microphone track.
+        PublishMicrophone = "publish_microphone",
+        /// Send a screen capture.
+        ShareScreen = "share_screen",
+        /// Draw assist annotations and drive the script.
+        Annotate = "annotate",
+        /// Record in the member's own client.
+        RecordLocal = "record_local",
+        /// Start a server-side recording.
+        RecordCloud = "record_cloud",
+        /// Download recordings.
+        Download = "download",
+    }
 }
 
 impl Capability {
@@ -69,16 +70,6 @@ impl Capability {
         }
     }
 }
-
-wire_names!(Capability {
-    PublishCamera => "publish_camera",
-    PublishMicrophone => "publish_microphone",
-    ShareScreen => "share_screen",
-    Annotate => "annotate",
-    RecordLocal => "record_local",
-    RecordCloud => "record_cloud",
-    Download => "download",
-});
 
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -186,11 +177,21 @@ impl ToJson for Capabilities {
 
 impl FromJson for Capabilities {
     fn from_json(value: Json) -> Result<Self, String> {
-        let mut caps = Capabilities::NONE;
-        for cap in Vec::<Capability>::from_json(value)? {
-            caps.insert(cap);
-        }
-        Ok(caps)
+        // Names, not capabilities: a newer server's capability is dropped, not an error.
+        Ok(Vec::<String>::from_json(value)?
+            .iter()
+            .map(String::as_str)
+            .collect())
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Capabilities {
+    /// The capabilities named, skipping names this version does not know.
+    fn from_iter<I: IntoIterator<Item = &'a str>>(names: I) -> Self {
+        names
+            .into_iter()
+            .filter_map(Capability::from_wire)
+            .collect()
     }
 }
 
@@ -205,11 +206,7 @@ impl serde::Serialize for Capabilities {
 impl<'de> serde::Deserialize<'de> for Capabilities {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let names = Vec::<String>::deserialize(d)?;
-        names
-            .iter()
-            .map(|n| Capability::from_wire(n).ok_or_else(|| crate::json::unknown_name(n)))
-            .collect::<Result<_, _>>()
-            .map_err(serde::de::Error::custom)
+        Ok(names.iter().map(String::as_str).collect())
     }
 }
 
@@ -347,6 +344,12 @@ mod tests {
         assert_eq!(text, r#"["share_screen","annotate"]"#);
         let parse = |t: &str| Capabilities::from_json(json::parse(t).unwrap());
         assert_eq!(parse(&text).unwrap(), caps);
-        assert_eq!(parse(r#"["fly"]"#).unwrap_err(), r#"unknown value "fly""#);
+        // A newer server's capability is dropped; a malformed list is still an error.
+        assert_eq!(parse(r#"["fly","annotate","share_screen"]"#).unwrap(), caps);
+        assert_eq!(
+            parse(r#"["annotate",1]"#).unwrap_err(),
+            "expected a string, found a number"
+        );
+        assert!(Capability::from_wire("fly").is_none());
     }
 }

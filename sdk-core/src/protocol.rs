@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use crate::json::{self, FromJson, Json, wire_names};
+use crate::json::{self, FromJson, Json, JsonError, wire_enum};
 use crate::permissions::Capabilities;
 
 mod codec;
@@ -38,49 +38,41 @@ pub const MAX_TEXT_BYTES: usize = 1024;
 /// Longest accepted room or member id.
 pub const MAX_ID_LEN: usize = 64;
 
-/// Stable, machine-readable error codes carried by `error` frames and REST error bodies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// The frame or a field in it is malformed.
-    BadRequest,
-    /// The frame's `v` is not one this peer speaks.
-    UnsupportedVersion,
-    /// Missing, forged or wrong-room credentials.
-    Unauthorized,
-    /// The join token has expired.
-    TokenExpired,
-    /// The member's capabilities do not allow the action.
-    Forbidden,
-    /// The room, member or recording does not exist.
-    NotFound,
-    /// The room has no free seat for this member.
-    RoomFull,
-    /// Too many frames in too short a time.
-    RateLimited,
-    /// The action conflicts with current state (e.g. joining twice).
-    Conflict,
-    /// The server failed; not the client's fault.
-    Internal,
+wire_enum! {
+    /// Stable, machine-readable error codes carried by `error` frames and REST error bodies.
+    ///
+    /// The set is open: a newer server may send a code this version does not know, which
+    /// decodes as [`ErrorCode::Other`] (the frame's `message` still says what happened), so an
+    /// older client keeps working. Treat `Other` like [`ErrorCode::Internal`]: the request
+    /// failed, for a reason this version cannot act on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum ErrorCode {
+        /// The frame or a field in it is malformed.
+        BadRequest = "bad_request",
+        /// The frame's `v` is not one this peer speaks.
+        UnsupportedVersion = "unsupported_version",
+        /// Missing, forged or wrong-room credentials.
+        Unauthorized = "unauthorized",
+        /// The join token has expired.
+        TokenExpired = "token_expired",
+        /// The member's capabilities do not allow the action.
+        Forbidden = "forbidden",
+        /// The room, member or recording does not exist.
+        NotFound = "not_found",
+        /// The room has no free seat for this member.
+        RoomFull = "room_full",
+        /// Too many frames in too short a time.
+        RateLimited = "rate_limited",
+        /// The action conflicts with current state (e.g. joining twice).
+        Conflict = "conflict",
+        /// The server failed; not the client's fault.
+        Internal = "internal",
+        /// A code this version does not know (from a newer peer); never sent by this version.
+        Other = "other",
+    }
+    else Other
 }
-
-wire_names!(ErrorCode {
-    BadRequest => "bad_request",
-    UnsupportedVersion => "unsupported_version",
-    Unauthorized => "unauthorized",
-    TokenExpired => "token_expired",
-    Forbidden => "forbidden",
-    NotFound => "not_found",
-    RoomFull => "room_full",
-    RateLimited => "rate_limited",
-    Conflict => "conflict",
-    Internal => "internal",
-});
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,6 +99,10 @@ pub enum ProtocolError {
     /// `type` is missing or unknown (the value as written, shortened).
     #[error("unknown message type {0}")]
     UnknownType(String),
+    /// An object in the frame has the same key twice (the key, quoted and shortened): JSON
+    /// readers disagree on which one counts, so the frame is refused.
+    #[error("duplicate key {0}")]
+    DuplicateKey(String),
     /// A field is missing or has the wrong shape.
     #[error("invalid field: {0}")]
     InvalidField(String),
@@ -203,36 +199,30 @@ id_type!(
     "room"
 );
 
-/// A member's role in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum Role {
-    /// The agent: runs the call, annotates, records.
-    Host,
-    /// The customer.
-    Guest,
-    /// Watches only (supervisor, trainee).
-    Observer,
+wire_enum! {
+    /// A member's role in a room.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Role {
+        /// The agent: runs the call, annotates, records.
+        Host = "host",
+        /// The customer.
+        Guest = "guest",
+        /// Watches only (supervisor, trainee).
+        Observer = "observer",
+    }
 }
 
-/// A kind of media a member can publish.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum Source {
-    /// A camera video track.
-    Camera,
-    /// A microphone audio track.
-    Microphone,
-    /// A screen, window or tab capture (video, optionally with audio).
-    Screen,
+wire_enum! {
+    /// A kind of media a member can publish.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+    pub enum Source {
+        /// A camera video track.
+        Camera = "camera",
+        /// A microphone audio track.
+        Microphone = "microphone",
+        /// A screen, window or tab capture (video, optionally with audio).
+        Screen = "screen",
+    }
 }
 
 impl Source {
@@ -240,63 +230,51 @@ impl Source {
     pub const ALL: [Source; 3] = [Source::Camera, Source::Microphone, Source::Screen];
 }
 
-/// Who may record, and where.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum RecordingPolicy {
-    /// No recording in this room.
-    #[default]
-    None,
-    /// Hosts may record locally (in their browser or app).
-    Local,
-    /// Hosts may record locally and on the server.
-    Cloud,
+wire_enum! {
+    /// Who may record, and where.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub enum RecordingPolicy {
+        /// No recording in this room.
+        #[default]
+        None = "none",
+        /// Hosts may record locally (in their browser or app).
+        Local = "local",
+        /// Hosts may record locally and on the server.
+        Cloud = "cloud",
+    }
 }
 
-/// Where a recording is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum RecordingMode {
-    /// In the member's own client.
-    Local,
-    /// On the server.
-    Cloud,
+wire_enum! {
+    /// Where a recording is made.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RecordingMode {
+        /// In the member's own client.
+        Local = "local",
+        /// On the server.
+        Cloud = "cloud",
+    }
 }
 
-/// Start or stop a recording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum RecordingAction {
-    /// Start recording.
-    Start,
-    /// Stop recording.
-    Stop,
+wire_enum! {
+    /// Start or stop a recording.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RecordingAction {
+        /// Start recording.
+        Start = "start",
+        /// Stop recording.
+        Stop = "stop",
+    }
 }
 
-/// The state of a recording as reported by the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum RecordingStatus {
-    /// Recording is running.
-    Recording,
-    /// Recording is stopped.
-    Stopped,
+wire_enum! {
+    /// The state of a recording as reported by the server.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RecordingStatus {
+        /// Recording is running.
+        Recording = "recording",
+        /// Recording is stopped.
+        Stopped = "stopped",
+    }
 }
 
 /// Room-level permissions, in the REST room shape `{"screen":true,"recording":"cloud"}`.
@@ -341,20 +319,24 @@ pub struct MemberRef {
     pub id: MemberId,
 }
 
-/// Why a member left.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(rename_all = "snake_case")
-)]
-pub enum LeaveReason {
-    /// The member sent `leave`.
-    Left,
-    /// The member's connection dropped and the resume grace period ran out.
-    Timeout,
-    /// The server removed the member (room closed, replaced by a new join).
-    Removed,
+wire_enum! {
+    /// Why a member left.
+    ///
+    /// The set is open: a reason this version does not know (a newer server's) decodes as
+    /// [`LeaveReason::Other`]; the member is gone all the same.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    #[non_exhaustive]
+    pub enum LeaveReason {
+        /// The member sent `leave`.
+        Left = "left",
+        /// The member's connection dropped and the resume grace period ran out.
+        Timeout = "timeout",
+        /// The server removed the member (room closed, replaced by a new join).
+        Removed = "removed",
+        /// A reason this version does not know (from a newer server); never sent by this version.
+        Other = "other",
+    }
+    else Other
 }
 
 /// A STUN/TURN server the client should use.
@@ -554,6 +536,19 @@ pub enum ServerMessage {
     },
     /// Keepalive answer.
     Pong,
+    /// A frame of a known type that names a value this version does not know, such as a
+    /// `published` or `unpublished` for a source a newer server added. A client cannot act on
+    /// it, so it decodes to this instead of failing, and is ignored; `field` and `value` say
+    /// what was not understood (for logs). It has no `type` of its own: servers never send
+    /// it, and encoding it writes a bare `{"v":1,"type":kind}` that no decoder accepts.
+    Unsupported {
+        /// The frame's `type`.
+        kind: &'static str,
+        /// The field whose value is unknown.
+        field: &'static str,
+        /// The unknown value, as sent.
+        value: String,
+    },
 }
 
 impl ServerMessage {
@@ -579,7 +574,7 @@ pub fn encode_server(msg: &ServerMessage) -> String {
 
 /// Decodes and validates a client frame.
 pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
-    let (kind, fields) = parse_envelope(text, CLIENT_TYPES)?;
+    let (kind, fields) = parse_envelope(text, codec::CLIENT_TYPES)?;
     let msg = ClientMessage::from_fields(&kind, fields).map_err(invalid_field)?;
     msg.validate()?;
     Ok(msg)
@@ -587,7 +582,7 @@ pub fn decode_client(text: &str) -> Result<ClientMessage, ProtocolError> {
 
 /// Decodes and validates a server frame.
 pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
-    let (kind, fields) = parse_envelope(text, SERVER_TYPES)?;
+    let (kind, fields) = parse_envelope(text, codec::SERVER_TYPES)?;
     let msg = ServerMessage::from_fields(&kind, fields).map_err(invalid_field)?;
     msg.validate()?;
     Ok(msg)
@@ -597,42 +592,12 @@ fn invalid_field((field, detail): fields::FieldError) -> ProtocolError {
     ProtocolError::InvalidField(format!("{field}: {detail}"))
 }
 
-const CLIENT_TYPES: &[&str] = &[
-    "join",
-    "offer",
-    "answer",
-    "candidate",
-    "publish",
-    "unpublish",
-    "consent",
-    "recording",
-    "queue_next",
-    "leave",
-    "ping",
-];
-const SERVER_TYPES: &[&str] = &[
-    "welcome",
-    "member_joined",
-    "member_left",
-    "offer",
-    "answer",
-    "candidate",
-    "published",
-    "unpublished",
-    "queue",
-    "assigned",
-    "permissions",
-    "recording_state",
-    "error",
-    "pong",
-];
-
 /// The `type` of a frame, if it can be read; used to fill `error.ref`.
 pub fn frame_type(text: &str) -> Option<String> {
     if text.len() > MAX_FRAME_BYTES {
         return None;
     }
-    let mut obj = json::parse_object(text).ok()?;
+    let mut obj = json::parse_obj(text).ok()?;
     String::from_json(obj.take("type")?).ok()
 }
 
@@ -641,7 +606,10 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
     if text.len() > MAX_FRAME_BYTES {
         return Err(ProtocolError::FrameTooLarge { size: text.len() });
     }
-    let mut obj = json::parse_object(text).map_err(ProtocolError::NotJson)?;
+    let mut obj = json::parse_obj(text).map_err(|e| match e {
+        JsonError::DuplicateKey { key, .. } => ProtocolError::DuplicateKey(json::quoted(&key)),
+        other => ProtocolError::NotJson(other.to_string()),
+    })?;
     match obj.take("v") {
         Some(Json::Int(PROTOCOL_VERSION)) => {}
         Some(other) => return Err(ProtocolError::UnsupportedVersion(other.describe())),
@@ -716,23 +684,6 @@ impl ClientMessage {
             | Self::QueueNext
             | Self::Leave
             | Self::Ping => Ok(()),
-        }
-    }
-
-    /// The wire `type` of this message.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Join { .. } => "join",
-            Self::Offer { .. } => "offer",
-            Self::Answer { .. } => "answer",
-            Self::Candidate { .. } => "candidate",
-            Self::Publish { .. } => "publish",
-            Self::Unpublish { .. } => "unpublish",
-            Self::Consent { .. } => "consent",
-            Self::Recording { .. } => "recording",
-            Self::QueueNext => "queue_next",
-            Self::Leave => "leave",
-            Self::Ping => "ping",
         }
     }
 }

@@ -4,13 +4,11 @@
 use std::rc::Rc;
 
 use assistrtc_core::Millis;
-use assistrtc_core::assist::{Point, Rect};
+use assistrtc_core::assist::{DEFAULT_COLOR, Point, Rect};
 use wasm_bindgen::prelude::*;
 
 use crate::driver::Shared;
 use crate::js::{get, now_ms};
-
-const DEFAULT_COLOR: &str = "#ff3b30";
 
 fn num(o: &JsValue, key: &str) -> f64 {
     // Missing or non-numeric becomes NaN, which the core refuses with `not a number`.

@@ -47,7 +47,7 @@ export type Source = "camera" | "microphone" | "screen";
 export type SessionState = "idle" | "joining" | "joined" | "negotiating" | "connected" | "reconnecting" | "ended";
 /** A stable error code, also on every rejected promise's `code`. */
 export type ErrorCode = "bad_request" | "unsupported_version" | "unauthorized" | "token_expired" | "forbidden"
-  | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal";
+  | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal" | "other";
 export type Capability = "publish_camera" | "publish_microphone" | "share_screen" | "annotate"
   | "record_local" | "record_cloud" | "download";
 export interface Member { id: string; role: "host" | "guest" | "observer"; }
@@ -76,7 +76,7 @@ export interface AssistEventMap {
   stateChanged: { state: SessionState };
   joined: { member: Member; room: string; members: Member[]; permissions: Permissions; capabilities: Capability[] };
   memberJoined: { member: Member };
-  memberLeft: { member: string; reason: "left" | "timeout" | "removed" };
+  memberLeft: { member: string; reason: "left" | "timeout" | "removed" | "other" };
   trackAdded: { member: string; source: Source; kind: string; track: MediaStreamTrack; stream: MediaStream };
   trackRemoved: { member: string; source: Source };
   localTrackEnded: { source: Source };

@@ -196,22 +196,40 @@ pub(crate) fn test() -> Result {
     Ok(())
 }
 
-/// Seconds each fuzz target runs in the test command.
-const FUZZ_SECONDS: &str = "30";
+/// Seconds of fuzzing in the test command, shared by all targets (build time not counted).
+const FUZZ_TOTAL_SECONDS: u64 = 60;
+/// Most seconds one target gets, however few targets there are.
+const FUZZ_TARGET_SECONDS: u64 = 20;
+/// The cargo-fuzz release installed when it is missing (`cargo info cargo-fuzz`).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
-/// Fuzzes the decoders for a bounded time when cargo-fuzz and a nightly toolchain are present
-/// (they are optional: the property tests cover the same decoders on stable).
+/// Fuzzes every target under `sdk-core/fuzz/fuzz_targets` for a bounded time, installing
+/// cargo-fuzz and the nightly toolchain when missing; a crash fails the step.
 fn fuzz() -> Result {
-    let has_fuzz = output("cargo", &["fuzz", "--version"]).is_some();
-    let has_nightly =
-        output("rustup", &["toolchain", "list"]).is_some_and(|t| t.contains("nightly"));
-    if !(has_fuzz && has_nightly) {
-        eprintln!("\n==> fuzzing skipped: cargo-fuzz or the nightly toolchain is not installed");
-        return Ok(());
+    if output("cargo", &["fuzz", "--version"]).is_none() {
+        run(
+            "cargo",
+            &[
+                "install",
+                "cargo-fuzz",
+                "--locked",
+                "--version",
+                CARGO_FUZZ_VERSION,
+            ],
+        )?;
+    }
+    let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
+    if !toolchains.lines().any(|t| t.starts_with("nightly")) {
+        run(
+            "rustup",
+            &["toolchain", "install", "nightly", "--profile", "minimal"],
+        )?;
     }
     let dir = root().join("sdk-core");
-    for target in ["assist_decode", "signal_decode"] {
-        let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+    let targets = fuzz_targets(&dir.join("fuzz/fuzz_targets"))?;
+    let seconds = (FUZZ_TOTAL_SECONDS / targets.len() as u64).clamp(1, FUZZ_TARGET_SECONDS);
+    let max_time = format!("-max_total_time={seconds}");
+    for target in &targets {
         run_in(
             &dir,
             "cargo",
@@ -228,6 +246,20 @@ fn fuzz() -> Result {
         )?;
     }
     Ok(())
+}
+
+/// The fuzz targets: one `<name>.rs` per target, sorted.
+fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
+    let mut targets: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".rs").map(str::to_owned))
+        .collect();
+    targets.sort();
+    if targets.is_empty() {
+        return Err(format!("no fuzz targets in {}", dir.display()));
+    }
+    Ok(targets)
 }
 
 /// The end-to-end suites: the packed npm package, and real calls in headless Chromium

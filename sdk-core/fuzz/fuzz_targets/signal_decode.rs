@@ -10,6 +10,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(protocol::decode_client(&protocol::encode_client(&msg)).expect("round trip"), msg);
     }
     if let Ok(msg) = protocol::decode_server(text) {
-        assert_eq!(protocol::decode_server(&protocol::encode_server(&msg)).expect("round trip"), msg);
+        // `Unsupported` stands for a frame this version cannot represent; it is never sent.
+        if !matches!(msg, protocol::ServerMessage::Unsupported { .. }) {
+            assert_eq!(protocol::decode_server(&protocol::encode_server(&msg)).expect("round trip"), msg);
+        }
     }
 });

@@ -12,6 +12,8 @@ pub const MAX_MESSAGE_BYTES: usize = 2048;
 pub const MAX_ID_BYTES: usize = 64;
 /// Longest accepted script step title.
 pub const MAX_TITLE_BYTES: usize = 256;
+/// The color of a highlight or arrow that does not name one.
+pub const DEFAULT_COLOR: &str = "#ff3b30";
 /// Longest accepted shape lifetime (one hour); `0` means "until cleared".
 pub const MAX_TTL_MS: u64 = 3_600_000;
 
@@ -388,42 +390,46 @@ impl AssistMessage {
     }
 
     /// The message of kind `kind` from its fields; `None` for an unknown kind.
+    ///
+    /// Fields added after the first version are optional, so the design's minimal messages
+    /// (`{"t":"cursor","x":0.5,"y":0.4}`) decode: `at` and `seq` default to 0, `color` to
+    /// [`DEFAULT_COLOR`], `ttl_ms` to 0 (until cleared).
     fn from_fields(kind: &str, mut f: Fields) -> Result<Option<Self>, FieldError> {
         Ok(Some(match kind {
             "cursor" => Self::Cursor {
                 x: f.req("x")?,
                 y: f.req("y")?,
-                at: f.req("at")?,
-                seq: f.req("seq")?,
+                at: f.or_default("at")?,
+                seq: f.or_default("seq")?,
             },
             "highlight" => Self::Highlight {
                 id: f.req("id")?,
                 rect: f.req("rect")?,
-                color: f.req("color")?,
+                color: f.opt("color")?.unwrap_or_else(|| DEFAULT_COLOR.to_owned()),
                 ttl_ms: f.or_default("ttl_ms")?,
-                at: f.req("at")?,
-                seq: f.req("seq")?,
+                at: f.or_default("at")?,
+                seq: f.or_default("seq")?,
             },
             "arrow" => Self::Arrow {
                 id: f.req("id")?,
                 from: f.req("from")?,
                 to: f.req("to")?,
-                color: f.req("color")?,
+                color: f.opt("color")?.unwrap_or_else(|| DEFAULT_COLOR.to_owned()),
                 ttl_ms: f.or_default("ttl_ms")?,
-                at: f.req("at")?,
-                seq: f.req("seq")?,
+                at: f.or_default("at")?,
+                seq: f.or_default("seq")?,
             },
             "clear" => Self::Clear {
                 id: f.opt("id")?,
-                at: f.req("at")?,
-                seq: f.req("seq")?,
+                at: f.or_default("at")?,
+                seq: f.or_default("seq")?,
             },
             "script_step" => Self::ScriptStep {
                 ticket: f.req("ticket")?,
                 step: f.req("step")?,
                 total: f.req("total")?,
                 title: f.req("title")?,
-                seq: f.req("seq")?,
+                seq: f.or_default("seq")?,
             },
             _ => return Ok(None),
         }))

@@ -183,8 +183,9 @@ impl Overlay {
         let expiry = |ttl: u64| (ttl > 0).then(|| now.after(ttl));
         match msg {
             AssistMessage::Cursor { x, y, at, seq } => {
-                // The cursor channel is unordered: an older move arriving late is dropped.
-                if self.cursors.get(&who).is_some_and(|c| c.seq >= seq) {
+                // The cursor channel is unordered: an older move arriving late is dropped. A
+                // move without `seq` (0, as DESIGN's minimal form) is taken as the latest.
+                if seq > 0 && self.cursors.get(&who).is_some_and(|c| c.seq >= seq) {
                     return Ok(false);
                 }
                 self.cursors.insert(

@@ -1,6 +1,9 @@
 //! The wire form of the protocol types, through [`crate::json`].
 //!
-//! Field order here is the order on the wire; the snapshots in `tests.rs` pin it.
+//! Each message is declared once, in the [`messages!`] tables at the end: its `type` name and
+//! its fields, each with its wire name and how it is read. The type lists, `kind()`, the
+//! encoder and the decoder are generated from them. Field order in a table is the order on
+//! the wire; the snapshots in `tests.rs` pin it.
 
 use super::fields::{FieldError, Fields};
 use super::*;
@@ -15,39 +18,6 @@ pub(super) fn encode(kind: &str, write: impl FnOnce(&mut ObjectWriter<'_>)) -> S
     w.finish();
     out
 }
-
-wire_names!(Role {
-    Host => "host",
-    Guest => "guest",
-    Observer => "observer",
-});
-wire_names!(Source {
-    Camera => "camera",
-    Microphone => "microphone",
-    Screen => "screen",
-});
-wire_names!(RecordingPolicy {
-    None => "none",
-    Local => "local",
-    Cloud => "cloud",
-});
-wire_names!(RecordingMode {
-    Local => "local",
-    Cloud => "cloud",
-});
-wire_names!(RecordingAction {
-    Start => "start",
-    Stop => "stop",
-});
-wire_names!(RecordingStatus {
-    Recording => "recording",
-    Stopped => "stopped",
-});
-wire_names!(LeaveReason {
-    Left => "left",
-    Timeout => "timeout",
-    Removed => "removed",
-});
 
 macro_rules! id_json {
     ($($name:ident),+) => {$(
@@ -107,10 +77,21 @@ impl ToJson for MemberInfo {
 impl FromJson for MemberInfo {
     fn from_json(value: Json) -> Result<Self, String> {
         Fields::nested(value, |f| {
+            let id = f.req("id")?;
+            let role = f.req("role")?;
+            let items: Vec<Json> = f.or_default("published")?;
+            let mut published = Vec::with_capacity(items.len());
+            for item in items {
+                // A source a newer server added is skipped: this client cannot receive it as
+                // anything it knows, and the rest of the member is still good.
+                if let Some(p) = Published::from_json_open(item).map_err(|e| ("published", e))? {
+                    published.push(p);
+                }
+            }
             Ok(MemberInfo {
-                id: f.req("id")?,
-                role: f.req("role")?,
-                published: f.or_default("published")?,
+                id,
+                role,
+                published,
             })
         })
     }
@@ -132,6 +113,21 @@ impl FromJson for Published {
                 source: f.req("source")?,
                 stream: f.opt("stream")?,
             })
+        })
+    }
+}
+
+impl Published {
+    /// Like `from_json`, but `None` for a source this version does not know.
+    fn from_json_open(value: Json) -> Result<Option<Self>, String> {
+        Fields::nested(value, |f| {
+            let Ok(source) = f.known::<Source>("source")? else {
+                return Ok(None);
+            };
+            Ok(Some(Published {
+                source,
+                stream: f.opt("stream")?,
+            }))
         })
     }
 }
@@ -172,8 +168,13 @@ impl FromJson for IceServer {
     }
 }
 
-impl IceCandidate {
-    /// The candidate's fields, flattened into the frame.
+/// A group of fields written into, and read from, the enclosing frame (not a nested object).
+trait Flattened: Sized {
+    fn write_fields(&self, w: &mut ObjectWriter<'_>);
+    fn from_fields(f: &mut Fields) -> Result<Self, FieldError>;
+}
+
+impl Flattened for IceCandidate {
     fn write_fields(&self, w: &mut ObjectWriter<'_>) {
         w.field("candidate", &self.candidate)
             .opt("sdp_mid", self.sdp_mid.as_ref())
@@ -189,244 +190,139 @@ impl IceCandidate {
     }
 }
 
-impl ClientMessage {
-    pub(super) fn write_fields(&self, w: &mut ObjectWriter<'_>) {
-        match self {
-            Self::Join {
-                token,
-                resume_token,
-            } => {
-                w.field("token", token)
-                    .opt("resume_token", resume_token.as_ref());
+/// Reads one field of a message table row. Modes: `req` (required), `opt` (absent or `null`
+/// is `None`), `default` (absent or `null` is `Default::default()`), `flat` (a [`Flattened`]
+/// group), `open` (a required wire-named value; an unknown name makes the whole frame
+/// [`ServerMessage::Unsupported`]).
+macro_rules! read_field {
+    ($f:ident, $kind:literal, req, $wire:literal) => {
+        $f.req($wire)?
+    };
+    ($f:ident, $kind:literal, opt, $wire:literal) => {
+        $f.opt($wire)?
+    };
+    ($f:ident, $kind:literal, default, $wire:literal) => {
+        $f.or_default($wire)?
+    };
+    ($f:ident, $kind:literal, flat, $wire:literal) => {
+        Flattened::from_fields($f)?
+    };
+    ($f:ident, $kind:literal, open, $wire:literal) => {
+        match $f.known($wire)? {
+            Ok(value) => value,
+            Err(value) => {
+                return Ok(Self::Unsupported {
+                    kind: $kind,
+                    field: $wire,
+                    value,
+                });
             }
-            Self::Offer { to, sdp } | Self::Answer { to, sdp } => {
-                w.opt("to", to.as_ref()).field("sdp", sdp);
-            }
-            Self::Candidate { to, candidate } => {
-                w.opt("to", to.as_ref());
-                candidate.write_fields(w);
-            }
-            Self::Publish { source, stream } => {
-                w.field("source", source).opt("stream", stream.as_ref());
-            }
-            Self::Unpublish { source } => {
-                w.field("source", source);
-            }
-            Self::Consent { recording } => {
-                w.field("recording", recording);
-            }
-            Self::Recording { action, mode } => {
-                w.field("action", action).field("mode", mode);
-            }
-            Self::QueueNext | Self::Leave | Self::Ping => {}
         }
-    }
-
-    /// The message of type `kind` (one of `CLIENT_TYPES`) from its fields.
-    pub(super) fn from_fields(kind: &str, mut fields: Fields) -> Result<Self, FieldError> {
-        let f = &mut fields;
-        Ok(match kind {
-            "join" => Self::Join {
-                token: f.req("token")?,
-                resume_token: f.opt("resume_token")?,
-            },
-            "offer" => Self::Offer {
-                to: f.opt("to")?,
-                sdp: f.req("sdp")?,
-            },
-            "answer" => Self::Answer {
-                to: f.opt("to")?,
-                sdp: f.req("sdp")?,
-            },
-            "candidate" => Self::Candidate {
-                to: f.opt("to")?,
-                candidate: IceCandidate::from_fields(f)?,
-            },
-            "publish" => Self::Publish {
-                source: f.req("source")?,
-                stream: f.opt("stream")?,
-            },
-            "unpublish" => Self::Unpublish {
-                source: f.req("source")?,
-            },
-            "consent" => Self::Consent {
-                recording: f.req("recording")?,
-            },
-            "recording" => Self::Recording {
-                action: f.req("action")?,
-                mode: f.req("mode")?,
-            },
-            "queue_next" => Self::QueueNext,
-            "leave" => Self::Leave,
-            "ping" => Self::Ping,
-            other => return Err(("type", json::unknown_name(other))),
-        })
-    }
+    };
 }
 
-impl ServerMessage {
-    /// The wire `type` of this message.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Welcome { .. } => "welcome",
-            Self::MemberJoined { .. } => "member_joined",
-            Self::MemberLeft { .. } => "member_left",
-            Self::Offer { .. } => "offer",
-            Self::Answer { .. } => "answer",
-            Self::Candidate { .. } => "candidate",
-            Self::Published { .. } => "published",
-            Self::Unpublished { .. } => "unpublished",
-            Self::Queue { .. } => "queue",
-            Self::Assigned { .. } => "assigned",
-            Self::Permissions { .. } => "permissions",
-            Self::RecordingState { .. } => "recording_state",
-            Self::Error { .. } => "error",
-            Self::Pong => "pong",
-        }
-    }
+/// Writes one field of a message table row (see [`read_field!`] for the modes).
+macro_rules! write_field {
+    ($w:ident, opt, $wire:literal, $value:ident) => {
+        $w.opt($wire, $value.as_ref());
+    };
+    ($w:ident, flat, $wire:literal, $value:ident) => {
+        $value.write_fields($w);
+    };
+    ($w:ident, $mode:ident, $wire:literal, $value:ident) => {
+        $w.field($wire, $value);
+    };
+}
 
-    pub(super) fn write_fields(&self, w: &mut ObjectWriter<'_>) {
-        match self {
-            Self::Welcome {
-                session_id,
-                member,
-                room,
-                members,
-                permissions,
-                capabilities,
-                ice_servers,
-                resume_token,
-                resumed,
-            } => {
-                w.field("session_id", session_id)
-                    .field("member", member)
-                    .field("room", room)
-                    .field("members", members)
-                    .field("permissions", permissions)
-                    .field("capabilities", capabilities)
-                    .field("ice_servers", ice_servers)
-                    .field("resume_token", resume_token)
-                    .field("resumed", resumed);
-            }
-            Self::MemberJoined { member } => {
-                w.field("member", member);
-            }
-            Self::MemberLeft { member, reason } => {
-                w.field("member", member).field("reason", reason);
-            }
-            Self::Offer { from, sdp } | Self::Answer { from, sdp } => {
-                w.field("from", from).field("sdp", sdp);
-            }
-            Self::Candidate { from, candidate } => {
-                w.field("from", from);
-                candidate.write_fields(w);
-            }
-            Self::Published {
-                member,
-                source,
-                stream,
-            } => {
-                w.field("member", member)
-                    .field("source", source)
-                    .opt("stream", stream.as_ref());
-            }
-            Self::Unpublished { member, source } => {
-                w.field("member", member).field("source", source);
-            }
-            Self::Queue { position } => {
-                w.field("position", position);
-            }
-            Self::Assigned { room, agent } => {
-                w.field("room", room).field("agent", agent);
-            }
-            Self::Permissions {
-                permissions,
-                capabilities,
-            } => {
-                w.field("permissions", permissions)
-                    .field("capabilities", capabilities);
-            }
-            Self::RecordingState { mode, state } => {
-                w.field("mode", mode).field("state", state);
-            }
-            Self::Error {
-                code,
-                message,
-                reference,
-            } => {
-                w.field("code", code)
-                    .field("message", message)
-                    .opt("ref", reference.as_ref());
-            }
-            Self::Pong => {}
-        }
-    }
+/// The one declaration of a message enum's wire form: `Variant = "type" { field: mode "wire",
+/// … }` per message, in the order fields go on the wire. Generates the list of type names,
+/// `kind()`, `write_fields` and `from_fields`. `unlisted` names a variant that has no `type`
+/// of its own (it is decoded from another's frame) and its kind.
+macro_rules! messages {
+    (
+        $ty:ident, $types:ident;
+        $( $variant:ident = $name:literal { $( $field:ident : $mode:ident $wire:literal ),* $(,)? } ),+ $(,)?
+        $( ; unlisted $upat:pat => $ukind:expr )?
+    ) => {
+        /// Every `type` name of this direction, in declaration order.
+        pub(super) const $types: &[&str] = &[$($name),+];
 
-    /// The message of type `kind` (one of `SERVER_TYPES`) from its fields.
-    pub(super) fn from_fields(kind: &str, mut fields: Fields) -> Result<Self, FieldError> {
-        let f = &mut fields;
-        Ok(match kind {
-            "welcome" => Self::Welcome {
-                session_id: f.req("session_id")?,
-                member: f.req("member")?,
-                room: f.req("room")?,
-                members: f.req("members")?,
-                permissions: f.req("permissions")?,
-                capabilities: f.or_default("capabilities")?,
-                ice_servers: f.or_default("ice_servers")?,
-                resume_token: f.req("resume_token")?,
-                resumed: f.or_default("resumed")?,
-            },
-            "member_joined" => Self::MemberJoined {
-                member: f.req("member")?,
-            },
-            "member_left" => Self::MemberLeft {
-                member: f.req("member")?,
-                reason: f.req("reason")?,
-            },
-            "offer" => Self::Offer {
-                from: f.req("from")?,
-                sdp: f.req("sdp")?,
-            },
-            "answer" => Self::Answer {
-                from: f.req("from")?,
-                sdp: f.req("sdp")?,
-            },
-            "candidate" => Self::Candidate {
-                from: f.req("from")?,
-                candidate: IceCandidate::from_fields(f)?,
-            },
-            "published" => Self::Published {
-                member: f.req("member")?,
-                source: f.req("source")?,
-                stream: f.opt("stream")?,
-            },
-            "unpublished" => Self::Unpublished {
-                member: f.req("member")?,
-                source: f.req("source")?,
-            },
-            "queue" => Self::Queue {
-                position: f.req("position")?,
-            },
-            "assigned" => Self::Assigned {
-                room: f.req("room")?,
-                agent: f.req("agent")?,
-            },
-            "permissions" => Self::Permissions {
-                permissions: f.req("permissions")?,
-                capabilities: f.req("capabilities")?,
-            },
-            "recording_state" => Self::RecordingState {
-                mode: f.req("mode")?,
-                state: f.req("state")?,
-            },
-            "error" => Self::Error {
-                code: f.req("code")?,
-                message: f.req("message")?,
-                reference: f.opt("ref")?,
-            },
-            "pong" => Self::Pong,
-            other => return Err(("type", json::unknown_name(other))),
-        })
-    }
+        impl $ty {
+            /// The wire `type` of this message.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => $name,)+
+                    $($upat => $ukind,)?
+                }
+            }
+
+            pub(super) fn write_fields(&self, w: &mut ObjectWriter<'_>) {
+                match self {
+                    $(Self::$variant { $($field),* } => {
+                        $(write_field!(w, $mode, $wire, $field);)*
+                    })+
+                    $(#[allow(unused_variables)] $upat => {})?
+                }
+            }
+
+            /// The message of type `kind` (one of the type names) from its fields.
+            pub(super) fn from_fields(kind: &str, mut fields: Fields) -> Result<Self, FieldError> {
+                #[allow(unused_variables)]
+                let f = &mut fields;
+                match kind {
+                    $($name => {
+                        $(let $field = read_field!(f, $name, $mode, $wire);)*
+                        Ok(Self::$variant { $($field),* })
+                    })+
+                    other => Err(("type", json::unknown_name(other))),
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    ClientMessage, CLIENT_TYPES;
+    Join = "join" { token: req "token", resume_token: opt "resume_token" },
+    Offer = "offer" { to: opt "to", sdp: req "sdp" },
+    Answer = "answer" { to: opt "to", sdp: req "sdp" },
+    Candidate = "candidate" { to: opt "to", candidate: flat "candidate" },
+    // Strict: a client may only publish what the server knows.
+    Publish = "publish" { source: req "source", stream: opt "stream" },
+    Unpublish = "unpublish" { source: req "source" },
+    Consent = "consent" { recording: req "recording" },
+    Recording = "recording" { action: req "action", mode: req "mode" },
+    QueueNext = "queue_next" {},
+    Leave = "leave" {},
+    Ping = "ping" {},
+}
+
+messages! {
+    ServerMessage, SERVER_TYPES;
+    Welcome = "welcome" {
+        session_id: req "session_id",
+        member: req "member",
+        room: req "room",
+        members: req "members",
+        permissions: req "permissions",
+        capabilities: default "capabilities",
+        ice_servers: default "ice_servers",
+        resume_token: req "resume_token",
+        resumed: default "resumed",
+    },
+    MemberJoined = "member_joined" { member: req "member" },
+    MemberLeft = "member_left" { member: req "member", reason: req "reason" },
+    Offer = "offer" { from: req "from", sdp: req "sdp" },
+    Answer = "answer" { from: req "from", sdp: req "sdp" },
+    Candidate = "candidate" { from: req "from", candidate: flat "candidate" },
+    // Open: a source a newer server added must not break an older client.
+    Published = "published" { member: req "member", source: open "source", stream: opt "stream" },
+    Unpublished = "unpublished" { member: req "member", source: open "source" },
+    Queue = "queue" { position: req "position" },
+    Assigned = "assigned" { room: req "room", agent: req "agent" },
+    Permissions = "permissions" { permissions: req "permissions", capabilities: req "capabilities" },
+    RecordingState = "recording_state" { mode: req "mode", state: req "state" },
+    Error = "error" { code: req "code", message: req "message", reference: opt "ref" },
+    Pong = "pong" {};
+    unlisted Self::Unsupported { kind, .. } => kind
 }

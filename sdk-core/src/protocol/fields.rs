@@ -1,6 +1,6 @@
 //! Field-by-field decoding of a parsed JSON object, with errors that name the field.
 
-use crate::json::{FromJson, Json, Object};
+use crate::json::{FromJson, Json, Object, WireName};
 
 /// The fields of one JSON object, taken out one by one.
 pub(crate) struct Fields(pub(crate) Object);
@@ -30,6 +30,16 @@ impl Fields {
     ) -> Result<T, String> {
         let mut fields = Fields(Object::from_json(value)?);
         read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
+    }
+
+    /// A required field holding a wire name: `Ok(Err(name))` for a name this version does
+    /// not know, so the caller decides whether that is an error or something to skip.
+    pub(crate) fn known<T: WireName>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Result<T, String>, FieldError> {
+        let value: String = self.req(name)?;
+        Ok(T::from_wire(&value).ok_or(value))
     }
 
     /// An optional field with a default.

@@ -122,7 +122,10 @@ impl Session {
             ServerMessage::RecordingState { mode, state } => {
                 self.emit(Event::RecordingChanged(RecordingChanged { mode, state }));
             }
-            ServerMessage::Pong | ServerMessage::Queue { .. } | ServerMessage::Assigned { .. } => {}
+            ServerMessage::Pong
+            | ServerMessage::Queue { .. }
+            | ServerMessage::Assigned { .. }
+            | ServerMessage::Unsupported { .. } => {}
         }
     }
 
