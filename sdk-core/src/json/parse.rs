@@ -294,11 +294,40 @@ impl Parser<'_> {
     }
 }
 
+/// An in-place heap sort: `n log n` like the standard sorts, in a fraction of their code in
+/// the browser build (they bring several specialised kernels).
+fn heap_sort(keys: &mut [&str]) {
+    fn sift_down(keys: &mut [&str], mut root: usize, end: usize) {
+        loop {
+            let mut child = 2 * root + 1;
+            if child >= end {
+                return;
+            }
+            if child + 1 < end && keys[child] < keys[child + 1] {
+                child += 1;
+            }
+            if keys[root] >= keys[child] {
+                return;
+            }
+            keys.swap(root, child);
+            root = child;
+        }
+    }
+    let n = keys.len();
+    for root in (0..n / 2).rev() {
+        sift_down(keys, root, n);
+    }
+    for end in (1..n).rev() {
+        keys.swap(0, end);
+        sift_down(keys, 0, end);
+    }
+}
+
 /// Refuses a large object whose keys repeat: sorts references to the keys and compares
 /// neighbours.
 fn check_distinct(members: &[(String, Json)], start: usize) -> Result<(), JsonError> {
     let mut keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
-    keys.sort_unstable();
+    heap_sort(&mut keys);
     let mut prev: Option<&str> = None;
     for key in keys {
         if prev == Some(key) {

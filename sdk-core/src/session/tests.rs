@@ -337,3 +337,45 @@ fn capabilities_of_other_members_follow_their_roles() {
         vec![(&id("agent_1"), Role::Host)]
     );
 }
+
+#[test]
+fn frames_held_for_a_member_who_left_meanwhile_are_not_sent_after_resume() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    // Signaling drops; the link to agent_1 restarts ICE meanwhile: its offer is held.
+    s.handle_input(Input::TransportClosed, Millis(10)).unwrap();
+    drain(&mut s);
+    s.restart_ice(&id("agent_1")).unwrap();
+    s.handle_input(
+        Input::Peer {
+            link: link("agent_1", 1),
+            event: PeerEvent::LocalDescription {
+                kind: SdpKind::Offer,
+                sdp: "v=0 restart".into(),
+            },
+        },
+        Millis(11),
+    )
+    .unwrap();
+    s.set_recording_consent(true).unwrap();
+    drain(&mut s);
+    // Resumed, and agent_1 has left meanwhile.
+    let retry = s.poll_timeout().unwrap();
+    s.handle_timeout(retry);
+    s.handle_input(Input::TransportOpened, retry).unwrap();
+    drain(&mut s);
+    s.handle_input(
+        Input::Frame(welcome("user_9", Role::Guest, &[], true)),
+        retry,
+    )
+    .unwrap();
+    let frames = sent(&drain(&mut s));
+    assert!(
+        !frames.iter().any(|m| matches!(
+            m,
+            ClientMessage::Offer { .. } | ClientMessage::Candidate { .. }
+        )),
+        "nothing for the member who left: {frames:?}"
+    );
+    // What was not addressed to it still goes.
+    assert!(frames.contains(&ClientMessage::Consent { recording: true }));
+}
