@@ -373,7 +373,7 @@ fn the_server_stays_strict_about_client_sources() {
 
 #[test]
 fn wire_names_are_distinct_and_decode() {
-    fn check<T: Copy + PartialEq + std::fmt::Debug + json::ToJson + FromJson>(
+    fn check<T: Copy + PartialEq + fmt::Debug + json::ToJson + FromJson>(
         all: &[(T, &str)],
         as_str: fn(T) -> &'static str,
     ) {
@@ -404,7 +404,7 @@ fn wire_names_are_distinct_and_decode() {
 fn serde_names_match_wire_names() {
     fn check<T>(all: &[(T, &str)], open: bool)
     where
-        T: Copy + PartialEq + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+        T: Copy + PartialEq + fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
     {
         for (v, name) in all {
             assert_eq!(serde_json::to_string(v).unwrap(), format!("\"{name}\""));
