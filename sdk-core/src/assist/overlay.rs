@@ -313,7 +313,8 @@ impl Overlay {
 
     /// The messages that recreate, on a peer link opened later (a late joiner, a fresh rejoin),
     /// what `member` has drawn and still shows at `now`: its live shapes, oldest first, with
-    /// their remaining lifetime, then its script step if it set the current one. Numbered with
+    /// their remaining lifetime, then its script step if it set the current one, then its
+    /// pointer if it has not gone idle. Numbered with
     /// `seq` 0; number them with [`AssistSender::encode_for_one`](super::AssistSender::encode_for_one).
     pub fn replay(&self, member: &MemberId, now: Millis) -> Vec<AssistMessage> {
         let who = member.as_str();
@@ -355,6 +356,20 @@ impl Overlay {
                 seq: 0,
             });
         }
+        // A pointer that stays still sends nothing more: without this a link opened after
+        // the last move would never show it.
+        if let Some(c) = self
+            .cursors
+            .get(who)
+            .filter(|c| now.since(c.updated) < CURSOR_IDLE_MS)
+        {
+            out.push(AssistMessage::Cursor {
+                x: c.x,
+                y: c.y,
+                at: c.at,
+                seq: 0,
+            });
+        }
         out
     }
 
@@ -366,6 +381,10 @@ impl Overlay {
                 .shapes
                 .values()
                 .any(|(_, s)| s.member == who && s.expires.is_none_or(|t| t > now))
+            || self
+                .cursors
+                .get(who)
+                .is_some_and(|c| now.since(c.updated) < CURSOR_IDLE_MS)
     }
 
     /// Shapes not expired at `now`, oldest first.

@@ -228,10 +228,15 @@ fn the_polite_side_opens_its_channels_once_a_data_section_is_applied_and_replays
     assert!(a.sent_data().is_empty());
     a.peer(PeerEvent::ChannelOpened(Channel::Reliable), 30);
     let sent = a.sent_data();
-    assert_eq!(sent.len(), 1);
+    assert_eq!(sent.len(), 2, "{sent:?}");
     assert!(matches!(
         AssistMessage::decode(&sent[0].1).unwrap(),
         AssistMessage::Highlight { .. }
+    ));
+    // What this member shows includes its pointer (a link made later still sees it).
+    assert!(matches!(
+        AssistMessage::decode(&sent[1].1).unwrap(),
+        AssistMessage::Cursor { .. }
     ));
     a.peer(PeerEvent::ChannelOpened(Channel::Cursor), 31);
     let sent = a.sent_data();

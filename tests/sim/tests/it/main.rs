@@ -1,0 +1,4 @@
+//! Calls against the real hub on virtual time.
+mod assist;
+mod calls;
+mod rules;
