@@ -11,16 +11,25 @@
 //!   every call policy behind one `handle_input` / `poll_output` / `poll_timeout`.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
-//! - [`json`]: the small JSON codec the wire types read and write themselves with.
 #![deny(missing_docs)]
 
 pub mod assist;
 pub mod call;
 pub mod consent;
+// The wire codec is internal; the fuzz targets reach it through a test-only feature, so
+// parts of its surface are used only there.
+#[cfg(not(feature = "_internal_test_exports"))]
+#[allow(unreachable_pub, dead_code, unused_imports)]
+mod json;
+#[cfg(feature = "_internal_test_exports")]
+#[doc(hidden)]
 pub mod json;
 pub mod permissions;
 pub mod protocol;
 pub mod session;
+// Not public API: a small map shared with this workspace's adapters (the browser driver keeps
+// hashing and tree maps out of its bundle); hidden from the docs, free to change.
+#[doc(hidden)]
 pub mod vecmap;
 
 /// A point in time or a duration, in milliseconds, on a clock the caller owns.
@@ -41,3 +50,28 @@ impl Millis {
         self.0.saturating_sub(earlier.0)
     }
 }
+
+/// A value an adapter hands to its platform in its JSON form (a browser builds the object
+/// with one `JSON.parse`, which costs less code than building it field by field).
+pub trait ToJsonText {
+    /// The value as JSON text, as it is written on the wire.
+    fn to_json_text(&self) -> String;
+}
+
+macro_rules! to_json_text {
+    ($($t:ty),*) => {$(
+        impl ToJsonText for $t {
+            fn to_json_text(&self) -> String {
+                json::to_string(self)
+            }
+        }
+    )*};
+}
+
+to_json_text!(
+    assist::OverlayView,
+    protocol::Permissions,
+    permissions::Capabilities,
+    protocol::RecordingMode,
+    protocol::RecordingStatus
+);

@@ -1,6 +1,6 @@
 //! Core events → the JS event payloads documented in the TypeScript section of `lib.rs`.
 
-use assistrtc_core::json::{self, ToJson};
+use assistrtc_core::ToJsonText;
 use assistrtc_core::protocol::{MemberId, MemberInfo, Role, Source};
 use assistrtc_core::session::{EndReason, Event, SessionState};
 use wasm_bindgen::JsValue;
@@ -30,8 +30,8 @@ pub(crate) fn member_value(id: &MemberId, role: Role) -> JsValue {
 
 /// A core value as a plain JS value, through its JSON form (the core writes it; one
 /// `JSON.parse` builds it, which costs less code than building objects field by field).
-pub(crate) fn to_value<T: ToJson + ?Sized>(v: &T) -> JsValue {
-    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
+pub(crate) fn to_value(v: &impl ToJsonText) -> JsValue {
+    js_sys::JSON::parse(&v.to_json_text()).unwrap_or(JsValue::NULL)
 }
 
 pub(crate) fn track_added(
