@@ -382,23 +382,35 @@ fn the_negotiation_watchdog_fires_on_its_own_deadline() {
 }
 
 #[test]
-fn a_negotiated_link_that_never_connects_is_restarted_then_given_up() {
+fn a_negotiated_link_that_never_connects_is_restarted_replaced_then_given_up() {
     let mut a = agent();
     a.offer_answered(10, MEDIA_SDP);
     // ICE stays `new`: no candidate ever arrives.
-    let mut restarts = 0;
-    let mut given_up = false;
+    let (mut ice_restarts, mut replaced, mut given_up) = (0, false, false);
     for _ in 0..40 {
         let Some(due) = a.call.poll_timeout() else {
             break;
         };
         a.call.handle_timeout(due);
         a.drain();
-        if a.commands()
-            .contains(&PeerCommand::CreateOffer { ice_restart: true })
-        {
-            restarts += 1;
-            // The restart offer is answered, and still nothing connects.
+        let fresh = a.out.iter().find_map(|o| match o {
+            Output::Peer {
+                link,
+                command: PeerCommand::Create { .. },
+            } if link.generation > a.link.generation => Some(link.clone()),
+            _ => None,
+        });
+        if let Some(link) = fresh {
+            replaced = true;
+            a.link = link;
+        }
+        let offered = a.commands().iter().find_map(|c| match c {
+            PeerCommand::CreateOffer { ice_restart } => Some(*ice_restart),
+            _ => None,
+        });
+        if let Some(ice_restart) = offered {
+            ice_restarts += usize::from(ice_restart);
+            // The offer is answered, and still nothing connects.
             a.peer(
                 PeerEvent::LocalDescription {
                     kind: SdpKind::Offer,
@@ -411,15 +423,17 @@ fn a_negotiated_link_that_never_connects_is_restarted_then_given_up() {
         }
         if a.errors()
             .iter()
-            .any(|e| e.contains("did not connect after"))
+            .any(|e| e.contains("waiting for the other side"))
         {
             given_up = true;
             break;
         }
     }
-    assert_eq!(restarts, crate::session::MAX_LINK_RESTARTS);
+    // ICE restarts first, then one fresh link, then it waits.
+    assert_eq!(ice_restarts, crate::session::MAX_LINK_RESTARTS as usize - 1);
+    assert!(replaced, "a fresh link was tried");
+    assert_eq!(a.link.generation, 2);
     assert!(given_up);
-    // Given up: no more timers for that link (only keepalive pings remain).
     let next = a.call.poll_timeout().unwrap();
     a.call.handle_timeout(next);
     a.drain();

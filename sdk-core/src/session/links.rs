@@ -11,8 +11,17 @@ pub const NEGOTIATION_TIMEOUT_MS: u64 = 10_000;
 pub const CONNECT_TIMEOUT_MS: u64 = 15_000;
 /// Restarts (by either watchdog) without reaching connected before the link is given up: one
 /// error is reported and the link waits for the other side to renegotiate, instead of
-/// disturbing it forever.
+/// disturbing it forever. The last of them replaces the link with a fresh one (a new peer
+/// connection, a new generation); the ones before are ICE restarts.
 pub const MAX_LINK_RESTARTS: u32 = 3;
+
+/// The session id of an SDP's `o=` line: constant for one peer connection, so a change tells
+/// that the other side replaced its link.
+pub(crate) fn session_id(sdp: &str) -> Option<&str> {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("o="))
+        .and_then(|o| o.split_ascii_whitespace().nth(1))
+}
 
 /// The session's view of one peer link.
 #[derive(Debug)]
@@ -29,6 +38,8 @@ pub(super) struct Peer {
     given_up: bool,
     /// The platform could not create it: nothing is ever run on it.
     dead: bool,
+    /// The `o=` session id of the other side's peer connection, once seen.
+    pub(super) remote_session: Option<String>,
 }
 
 impl Peer {
@@ -41,6 +52,7 @@ impl Peer {
             restarts: 0,
             given_up: false,
             dead: false,
+            remote_session: None,
         }
     }
 
@@ -135,6 +147,22 @@ impl Session {
                 ice_servers: self.ice_servers.clone(),
             },
         });
+    }
+
+    /// Replaces the link to `member` with a fresh one (a new generation); what it had counted
+    /// of restarts carries over, so replacing does not reset the bound.
+    pub(super) fn replace_peer(&mut self, member: &MemberId) {
+        let Some(old) = self.peers.remove(member) else {
+            return;
+        };
+        self.push(Output::Peer {
+            link: old.id,
+            command: PeerCommand::Close,
+        });
+        self.ensure_peer(member);
+        if let Some(new) = self.peers.get_mut(member) {
+            new.restarts = old.restarts;
+        }
     }
 
     pub(super) fn drop_peer(&mut self, member: &MemberId) {
@@ -287,6 +315,27 @@ impl Session {
             .map(|(m, _)| m.clone())
             .collect();
         for member in due {
+            let fresh = self
+                .peers
+                .get(&member)
+                .is_some_and(|p| p.restarts + 1 == MAX_LINK_RESTARTS);
+            if fresh {
+                // ICE restarts did not help: a new peer connection, offered at once (the other
+                // side sees a new session and replaces its link too).
+                self.replace_peer(&member);
+                self.with_peer(&member, |peer, steps| {
+                    peer.restarts += 1;
+                    peer.negotiation.negotiation_needed(false, steps);
+                });
+                self.emit(Event::Error(ErrorReported {
+                    code: ErrorCode::Internal,
+                    message: format!(
+                        "the link to {member} did not connect after ICE restarts; replacing it"
+                    ),
+                    reference: None,
+                }));
+                continue;
+            }
             let mut message = None;
             self.with_peer(&member, |peer, steps| {
                 let stalled = peer.busy_since.is_some();

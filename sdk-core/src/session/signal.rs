@@ -68,14 +68,29 @@ impl Session {
                 self.refresh_state();
             }
             ServerMessage::Offer { from, sdp } => {
+                // An offer from another peer connection than the one we negotiated with: the
+                // other side made a fresh link; ours must follow, or its DTLS would not match.
+                let session = links::session_id(&sdp).map(str::to_owned);
+                let replaced = self
+                    .peers
+                    .get(&from)
+                    .and_then(|p| p.remote_session.as_deref())
+                    .is_some_and(|known| Some(known) != session.as_deref());
+                if replaced {
+                    self.replace_peer(&from);
+                }
                 self.with_peer(&from, |peer, out| {
                     peer.revive();
+                    peer.remote_session = session;
                     peer.negotiation.remote_offer(sdp, out);
                 });
             }
             ServerMessage::Answer { from, sdp } => {
+                let session = links::session_id(&sdp).map(str::to_owned);
                 self.with_peer(&from, |peer, out| {
-                    peer.negotiation.remote_answer(sdp, out);
+                    if peer.negotiation.remote_answer(sdp, out) {
+                        peer.remote_session = session;
+                    }
                 });
             }
             ServerMessage::Candidate { from, candidate } => {

@@ -48,6 +48,8 @@ pub struct FakePeer {
     signaling: Signaling,
     local: Option<String>,
     remote: Option<String>,
+    /// The descriptions of the last stable state, restored by a rollback.
+    stable: (Option<String>, Option<String>),
     /// Sources this side sends.
     sources: Vec<Source>,
     channels: Vec<DataChannel>,
@@ -55,9 +57,12 @@ pub struct FakePeer {
     data_negotiated: bool,
     /// The pending local offer adds the data section.
     offer_adds_data: bool,
-    needs_negotiation: bool,
+    /// The sources in the last completed exchange.
+    negotiated_sources: Vec<Source>,
     /// ICE stays `new` until an ICE restart completes.
     ice_blocked: bool,
+    /// ICE never connects on this peer connection, restarts or not.
+    ice_broken: bool,
     restart_pending: bool,
     /// ICE state.
     pub ice: IceState,
@@ -86,12 +91,14 @@ impl FakePeer {
             signaling: Signaling::Stable,
             local: None,
             remote: None,
+            stable: (None, None),
             sources: Vec::new(),
             channels: Vec::new(),
             data_negotiated: false,
             offer_adds_data: false,
-            needs_negotiation: false,
+            negotiated_sources: Vec::new(),
             ice_blocked: false,
+            ice_broken: false,
             restart_pending: false,
             ice: IceState::New,
             remote_streams: Vec::new(),
@@ -108,6 +115,11 @@ impl FakePeer {
     /// Holds ICE in `new` until an ICE restart (a link whose candidates never arrive).
     pub fn block_ice(&mut self) {
         self.ice_blocked = true;
+    }
+
+    /// Breaks this peer connection's ICE for good: only a fresh link connects.
+    pub fn break_ice(&mut self) {
+        self.ice_broken = true;
     }
 
     /// Whether ICE is connected.
@@ -136,7 +148,11 @@ impl FakePeer {
     }
 
     fn description(&self, kind: &str, data: bool, restart: bool) -> String {
-        let mut sdp = format!("v=0\r\no={} {kind} {}\r\n", self.owner, self.offers);
+        // The `o=` session id is constant for one peer connection, as browsers write it.
+        let mut sdp = format!(
+            "v=0\r\no=- {}.{} {} IN IP4 127.0.0.1\r\ns={kind}\r\n",
+            self.owner, self.link.generation, self.offers
+        );
         for s in &self.sources {
             sdp.push_str(&format!("m=video stream={}\r\n", self.stream(*s)));
         }
@@ -167,7 +183,6 @@ impl FakePeer {
                 self.restart_pending |= ice_restart;
                 let data = self.live_channels();
                 self.offer_adds_data = data && !self.data_negotiated;
-                self.needs_negotiation = false;
                 let sdp = self.description("offer", data, ice_restart);
                 self.local = Some(sdp.clone());
                 self.signaling = Signaling::HaveLocalOffer;
@@ -201,6 +216,7 @@ impl FakePeer {
             PeerCommand::Rollback => match self.signaling {
                 Signaling::HaveLocalOffer => {
                     self.signaling = Signaling::Stable;
+                    self.local = self.stable.0.clone();
                     if self.offer_adds_data {
                         for c in &mut self.channels {
                             c.state = ChannelState::Dead;
@@ -209,11 +225,11 @@ impl FakePeer {
                     self.offer_adds_data = false;
                     self.restart_pending = false;
                     // What the rolled-back offer carried still needs negotiating.
-                    self.needs_negotiation = true;
                     self.on_stable(&mut events);
                 }
                 Signaling::HaveRemoteOffer => {
                     self.signaling = Signaling::Stable;
+                    self.remote = self.stable.1.clone();
                     self.on_stable(&mut events);
                 }
                 Signaling::Stable => {}
@@ -271,22 +287,22 @@ impl FakePeer {
                 self.candidates_added.push(c.candidate);
             }
             PeerCommand::AddSource(source) => {
+                let was = self.dirty();
                 if !self.sources.contains(&source) {
                     self.sources.push(source);
-                    self.renegotiate(&mut events);
                 }
+                self.renegotiate(was, &mut events);
             }
             PeerCommand::RemoveSource(source) => {
-                let before = self.sources.len();
+                let was = self.dirty();
                 self.sources.retain(|s| *s != source);
-                if self.sources.len() != before {
-                    self.renegotiate(&mut events);
-                }
+                self.renegotiate(was, &mut events);
             }
             PeerCommand::OpenChannel(spec) => {
                 if self.channels.iter().any(|c| c.spec.id == spec.id) {
                     return self.fail(format!("a channel with id {} exists", spec.id));
                 }
+                let was = self.dirty();
                 self.channels.push(DataChannel {
                     spec,
                     state: ChannelState::Created,
@@ -294,7 +310,7 @@ impl FakePeer {
                 if self.data_negotiated {
                     self.open_channels(&mut events);
                 } else {
-                    self.renegotiate(&mut events);
+                    self.renegotiate(was, &mut events);
                 }
             }
             PeerCommand::CloseChannels => self.channels.clear(),
@@ -335,32 +351,49 @@ impl FakePeer {
         Ok(None)
     }
 
-    /// Like a browser, fires `negotiationneeded` once per change, and only when stable.
-    fn renegotiate(&mut self, events: &mut Vec<PeerEvent>) {
-        let was = std::mem::replace(&mut self.needs_negotiation, true);
-        if !was && self.signaling == Signaling::Stable {
+    /// Whether something local is not in a completed exchange yet.
+    fn dirty(&self) -> bool {
+        let waiting_data = self
+            .channels
+            .iter()
+            .any(|c| c.state == ChannelState::Created)
+            && !self.data_negotiated;
+        let same = self.sources.len() == self.negotiated_sources.len()
+            && self
+                .sources
+                .iter()
+                .all(|s| self.negotiated_sources.contains(s));
+        !same || waiting_data
+    }
+
+    /// Like a browser, fires `negotiationneeded` when a change makes the link need it, and
+    /// only when stable (the rest is checked when it becomes stable).
+    fn renegotiate(&mut self, was_dirty: bool, events: &mut Vec<PeerEvent>) {
+        if !was_dirty && self.dirty() && self.signaling == Signaling::Stable {
             events.push(PeerEvent::NegotiationNeeded);
         }
     }
 
     fn on_stable(&mut self, events: &mut Vec<PeerEvent>) {
+        self.stable = (self.local.clone(), self.remote.clone());
         let both = |s: &Option<String>| s.as_deref().is_some_and(|d| d.contains("m=application"));
         if both(&self.local) && both(&self.remote) {
             self.data_negotiated = true;
         }
+        if let Some(local) = &self.local {
+            let owner = self.owner.as_str();
+            self.negotiated_sources = Source::ALL
+                .into_iter()
+                .filter(|s| local.contains(&format!("stream={owner}-{}\r", s.as_str())))
+                .collect();
+        }
         let ready = self.local.is_some() && self.remote.is_some();
-        if ready && !self.ice_blocked && self.ice != IceState::Connected {
+        if ready && !self.ice_blocked && !self.ice_broken && self.ice != IceState::Connected {
             self.ice = IceState::Connected;
             events.push(PeerEvent::IceStateChanged(IceState::Connected));
         }
         self.open_channels(events);
-        let data_waiting = self
-            .channels
-            .iter()
-            .any(|c| c.state == ChannelState::Created)
-            && !self.data_negotiated;
-        if self.needs_negotiation || data_waiting {
-            self.needs_negotiation = true;
+        if self.dirty() {
             events.push(PeerEvent::NegotiationNeeded);
         }
     }

@@ -225,3 +225,24 @@ fn assist_converges_under_network_weather() {
         w.run_until(60_000, |w| sees_all(w, 1));
     }
 }
+
+#[test]
+fn a_link_that_ice_restarts_cannot_fix_is_replaced_on_both_sides() {
+    let mut w = call();
+    publish(&mut w, 1, Source::Screen);
+    w.client_mut(0).peer_mut("user_9").unwrap().break_ice();
+    w.client_mut(1).peer_mut("agent_1").unwrap().break_ice();
+    draw_all(&mut w, 0);
+    // The pointer went idle long before; the shapes and the step are replayed on the new link.
+    w.run_until(4 * CONNECT_TIMEOUT_MS, |w| {
+        let v = w.client(1).overlay(w.now);
+        both_connected(w) && v.shapes.len() == 2 && v.step.is_some()
+    });
+    for (i, other) in [(0, "user_9"), (1, "agent_1")] {
+        let link = &w.client(i).peer(other).unwrap().link;
+        assert!(link.generation > 1, "{}: still on {link}", w.client(i).id);
+    }
+    assert!(w.client(0).has_event(
+        |e| matches!(e, Event::TrackAdded(t) if t.source == Source::Screen && t.link.generation > 1)
+    ));
+}
