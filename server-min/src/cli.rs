@@ -71,8 +71,8 @@ pub struct Args {
     )]
     pub ice_credential: Option<String>,
 
-    /// Serve the demo pages and browser SDK from this source checkout (`examples/`,
-    /// `packages-npm/dist`) at /agent/, /customer/ and /sdk/.
+    /// Serve the demo pages, browser SDK and benchmark pages from this source checkout
+    /// (`examples/`, `packages-npm/dist`, `bench/pages`) at /agent/, /customer/, /sdk/ and /bench/.
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
 }

@@ -93,8 +93,9 @@ pub struct ServerConfig {
     pub rate_limit: RateLimit,
     /// Frames buffered for a held seat before the oldest are dropped.
     pub max_buffered_frames: usize,
-    /// A source checkout whose demo pages (`examples/`) and built browser SDK
-    /// (`packages-npm/dist`) are served at `/agent/`, `/customer/` and `/sdk/`.
+    /// A source checkout whose demo pages (`examples/`), built browser SDK
+    /// (`packages-npm/dist`) and benchmark pages (`bench/pages`) are served at `/agent/`,
+    /// `/customer/`, `/sdk/` and `/bench/`.
     pub web_root: Option<PathBuf>,
 }
 

@@ -147,7 +147,7 @@ pub(crate) const WEB_PATHS: [(&str, &str); 5] = [
     ("/agent", "examples/web-agent"),
     ("/customer", "examples/web-customer"),
     ("/shared", "examples/shared"),
-    ("/bench", "examples/bench"),
+    ("/bench", "bench/pages"),
 ];
 
 /// The routes; `demo` adds `POST /v1/demo/rooms`; `web_root` adds the demo pages and SDK.

@@ -1,5 +1,5 @@
-// Shared fixtures for the end-to-end tests: the real server on 127.0.0.1:0, real Chromium,
-// bounded waits only.
+// Shared fixtures for the end-to-end tests and the browser benchmarks (bench/browser): the
+// real server on 127.0.0.1:0, real Chromium, bounded waits only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';

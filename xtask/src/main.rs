@@ -7,6 +7,9 @@
 //! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
 //! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
 //!
+//! Every benchmark lives under `bench/`: the signaling one is the `assistrtc-bench` crate
+//! (`bench/src`), the browser ones are `bench/browser/*.mjs` with their pages in `bench/pages`.
+//!
 //! Each step prints what it runs; the first failing step fails the command.
 
 mod minify;

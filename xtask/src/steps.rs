@@ -295,20 +295,23 @@ fn e2e_files(dir: &Path) -> Result<Vec<String>> {
 
 /// Join → first remote frame, SDK vs the raw-JS baseline (prints p50/p95).
 pub(crate) fn bench_join() -> Result {
-    browser_bench("bench/join-first-frame.mjs")
+    browser_bench("join-first-frame.mjs")
 }
 
 /// Cursor → remote overlay latency at 60 Hz (prints p50/p99, dropped, late).
 pub(crate) fn bench_cursor() -> Result {
-    browser_bench("bench/cursor-latency.mjs")
+    browser_bench("cursor-latency.mjs")
 }
 
+/// Runs `bench/browser/<script>` against the release server, which serves `bench/pages` at
+/// `/bench/`. The scripts use the end-to-end fixtures, so their npm packages are installed
+/// in `tests/e2e`, not in a second copy.
 fn browser_bench(script: &str) -> Result {
     ensure_chromium()?;
     wasm()?;
     run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
-    let dir = root().join("tests/e2e");
-    ensure_npm(&dir)?;
+    ensure_npm(&root().join("tests/e2e"))?;
+    let dir = root().join("bench/browser");
     let bin = target_dir().join("release/assistrtc-server");
     run_in(
         &dir,
@@ -477,6 +480,7 @@ pub(crate) fn wasm() -> Result<u64> {
     Ok(total)
 }
 
+/// The signaling load bench (`bench/src`, binary `bench-signaling`) against the release server.
 pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
     run(
         "cargo",

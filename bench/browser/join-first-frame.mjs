@@ -1,6 +1,8 @@
 // Benchmark: customer connect() → agent's first decoded remote frame, SDK vs a raw-JS baseline,
 // interleaved in one run. Prints p50/p95 per variant. Run: cargo xtask bench join
-import { createRoom, launch, startServer, withTimeout } from '../lib.mjs';
+// The pages are bench/pages, served at /bench/ by the server's --web-root; the fixtures are the
+// end-to-end tests' own (playwright-core resolves from tests/e2e/node_modules).
+import { createRoom, launch, startServer, withTimeout } from '../../tests/e2e/lib.mjs';
 
 const CALLS = Number(process.env.CALLS ?? 20);
 

@@ -1,7 +1,9 @@
 // Benchmark: agent pointer → customer overlay latency over the assist-cursor channel on
 // loopback, 60 Hz for 10 s. Prints p50/p99, dropped and late (> one 60 Hz frame) counts and
 // whether latency grows over the run (backlog). Run: cargo xtask bench cursor
-import { launch, screenCall, startServer } from '../lib.mjs';
+// It drives the demo pages through the end-to-end tests' fixtures (playwright-core resolves
+// from tests/e2e/node_modules), so it measures what those tests exercise.
+import { launch, screenCall, startServer } from '../../tests/e2e/lib.mjs';
 
 const HZ = Number(process.env.HZ ?? 60);
 const SECONDS = Number(process.env.SECONDS ?? 10);
