@@ -317,3 +317,18 @@ proptest! {
         prop_assert_eq!(ours.is_ok(), theirs.is_ok(), "{:?}: {:?} vs {:?}", text, ours, theirs);
     }
 }
+
+#[test]
+fn parse_take_and_write() {
+    let Json::Obj(mut obj) = parse(r#"{"x":0.25,"n":7,"s":"a\nb"}"#).unwrap() else {
+        panic!("an object");
+    };
+    assert_eq!(obj.take("n"), Some(Json::Int(7)));
+    assert!(parse(r#"{"n":1,"n":2}"#).is_err());
+
+    let mut out = String::new();
+    let mut w = ObjectWriter::new(&mut out);
+    w.field("s", "a\nb").coord("x", 0.25);
+    w.finish();
+    assert_eq!(out, r#"{"s":"a\nb","x":0.25}"#);
+}
