@@ -187,9 +187,7 @@ impl Call {
         let already = self.session.published().iter().any(|p| p.source == source);
         let r = self.session.publish(source, stream);
         if r.is_ok() && !already {
-            for link in self.session.links().cloned().collect::<Vec<_>>() {
-                self.push_peer(link, PeerCommand::AddSource(source));
-            }
+            self.push_to_every_link(PeerCommand::AddSource(source));
         }
         self.after(now);
         Ok(r?)
@@ -200,9 +198,7 @@ impl Call {
         let was = self.session.published().iter().any(|p| p.source == source);
         let r = self.session.unpublish(source);
         if r.is_ok() && was {
-            for link in self.session.links().cloned().collect::<Vec<_>>() {
-                self.push_peer(link, PeerCommand::RemoveSource(source));
-            }
+            self.push_to_every_link(PeerCommand::RemoveSource(source));
         }
         self.after(now);
         Ok(r?)
@@ -587,8 +583,9 @@ impl Call {
                 self.emit(Event::Error(ErrorReported {
                     code: ErrorCode::RateLimited,
                     message: format!(
-                        "{MAX_QUEUED_MESSAGES} assist messages wait for the channel to {link}; \
-                         the oldest was dropped"
+                        "too many assist messages wait for the channel to {}; the oldest was \
+                         dropped",
+                        link.target
                     ),
                     reference: None,
                 }));
@@ -628,6 +625,15 @@ impl Call {
             for command in commands {
                 self.push_peer(link.clone(), command);
             }
+        }
+    }
+
+    fn push_to_every_link(&mut self, command: PeerCommand) {
+        for link in self.session.links() {
+            self.outputs.push_back(Output::Peer {
+                link: link.clone(),
+                command: command.clone(),
+            });
         }
     }
 
