@@ -53,7 +53,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 pub use self::rate::RateLimit;
 pub(crate) use self::rate::TokenBucket;
-use self::room::{Link, Room, Seat};
+use self::room::{Presence, Room, Seat};
 use crate::jwt::{self, JwtError};
 use crate::store::{NEVER, RoomDefinition};
 
@@ -407,7 +407,7 @@ impl Hub {
             if matches!(
                 room.seat(idx),
                 Some(Seat {
-                    link: Link::Held { .. },
+                    presence: Presence::Held { .. },
                     ..
                 })
             ) {
@@ -692,9 +692,9 @@ impl Hub {
         };
         if let Some(old) = room.seat(idx) {
             // The member joins afresh while holding a seat: the new connection wins.
-            let old_conn = match old.link {
-                Link::Live(c) => Some(c),
-                Link::Held { .. } => None,
+            let old_conn = match old.presence {
+                Presence::Live(c) => Some(c),
+                Presence::Held { .. } => None,
             };
             tracing::info!(room = %room_id, member = %room.member_id(idx), "seat replaced by a fresh join");
             if let Some(old_conn) = old_conn {
@@ -718,7 +718,7 @@ impl Hub {
             session_id,
             caps,
             resume_token,
-            link: Link::Live(conn),
+            presence: Presence::Live(conn),
             published: Vec::new(),
             consent: false,
         });
@@ -746,14 +746,14 @@ impl Hub {
             return;
         };
         seat.resume_token = resume_token;
-        let buffered = match std::mem::replace(&mut seat.link, Link::Live(conn)) {
-            Link::Live(old) => {
+        let buffered = match std::mem::replace(&mut seat.presence, Presence::Live(conn)) {
+            Presence::Live(old) => {
                 // The old connection is still open to us (e.g. a half-open TCP connection the
                 // client already gave up on): the resume takes over silently.
                 self.drop_conn(old);
                 VecDeque::new()
             }
-            Link::Held {
+            Presence::Held {
                 timer,
                 buffer,
                 dropped,
@@ -784,7 +784,7 @@ impl Hub {
             .rooms
             .get(&room_id)
             .and_then(|r| r.seat(idx))
-            .is_some_and(|s| matches!(s.link, Link::Live(c) if c == conn));
+            .is_some_and(|s| matches!(s.presence, Presence::Live(c) if c == conn));
         if !is_live {
             return;
         }
@@ -797,7 +797,7 @@ impl Hub {
             },
         );
         if let Some(seat) = self.rooms.get_mut(&room_id).and_then(|r| r.seat_mut(idx)) {
-            seat.link = Link::Held {
+            seat.presence = Presence::Held {
                 timer,
                 buffer: VecDeque::new(),
                 bytes: 0,
@@ -825,9 +825,9 @@ impl Hub {
         if room.recording == Some(idx) {
             stop_recording(room, &mut self.out, max_buffered);
         }
-        match seat.link {
-            Link::Live(conn) => self.drop_conn(conn),
-            Link::Held { timer, dropped, .. } => {
+        match seat.presence {
+            Presence::Live(conn) => self.drop_conn(conn),
+            Presence::Held { timer, dropped, .. } => {
                 self.timers.remove(&timer);
                 if dropped > 0 {
                     tracing::warn!(room = %room_id, seat = idx, dropped, "frames for held seat were dropped");
