@@ -40,6 +40,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use assistrtc_core::protocol::IceServer;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -295,6 +296,13 @@ pub async fn start_with_store(
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;
+    // Signaling frames are small and latency-bound: without TCP_NODELAY a frame written
+    // while the previous one is unacknowledged waits for the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let http = axum::serve(listener, app).with_graceful_shutdown(async move {
         // Stops on `true`, or when the RunningServer is dropped.
         let _ = stop.wait_for(|stop| *stop).await;
