@@ -1,5 +1,6 @@
 //! AssistRTC reference server: WebSocket signaling relay and REST room API.
 //!
+//! - [`clock`]: the time the server runs on; tests inject a virtual one.
 //! - [`jwt`]: HS256 join tokens.
 //! - [`store`]: room definitions behind the [`store::RoomStore`] trait (in memory for now).
 //! - [`hub`]: rooms, seats and relay as a sans-IO state machine, like the core.
@@ -23,6 +24,7 @@
 //! ```
 
 pub mod cli;
+pub mod clock;
 pub mod hub;
 pub mod jwt;
 mod rest;
@@ -38,10 +40,12 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use assistrtc_core::protocol::IceServer;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::clock::{Clock, SystemClock};
 pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
@@ -97,6 +101,9 @@ pub struct ServerConfig {
     /// (`packages-npm/dist`) and benchmark pages (`bench/pages`) are served at `/agent/`,
     /// `/customer/`, `/sdk/` and `/bench/`.
     pub web_root: Option<PathBuf>,
+    /// The time the server runs on: hub timers, WebSocket pings, token issue and expiry.
+    /// [`SystemClock`] by default; tests pass one they advance themselves.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -115,7 +122,7 @@ impl fmt::Debug for ServerConfig {
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("web_root", &self.web_root)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -136,6 +143,7 @@ impl ServerConfig {
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
             web_root: None,
+            clock: Arc::new(SystemClock::new()),
         }
     }
 
@@ -268,7 +276,7 @@ pub async fn start_with_store(
     let hub = tokio::spawn(signal::run_hub(
         hub,
         events_rx,
-        signal::Clock::new(),
+        Arc::clone(&config.clock),
         Arc::clone(&store),
         shutdown_rx.clone(),
     ));
@@ -280,14 +288,22 @@ pub async fn start_with_store(
         store,
         events: events_tx,
         next_conn: AtomicU64::new(1),
-        ping_every: Duration::from_millis((config.idle_timeout_ms / 3).max(1)),
+        ping_every_ms: (config.idle_timeout_ms / 3).max(1),
         demo_rooms: std::sync::Mutex::new(hub::TokenBucket::full(
             rest::DEMO_ROOM_RATE,
-            assistrtc_core::Millis(0),
+            config.clock.now(),
         )),
+        clock: config.clock,
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;
+    // Signaling frames are small and latency-bound: without TCP_NODELAY a frame written
+    // while the previous one is unacknowledged waits for the peer's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let http = axum::serve(listener, app).with_graceful_shutdown(async move {
         // Stops on `true`, or when the RunningServer is dropped.
         let _ = stop.wait_for(|stop| *stop).await;

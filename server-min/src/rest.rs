@@ -4,9 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{ErrorCode, MemberId, Permissions, RecordingPolicy, Role, RoomId};
 use axum::Json;
@@ -20,6 +19,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::clock::Clock;
 use crate::hub::{ConnId, RateLimit, TokenBucket};
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
@@ -119,10 +119,12 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<dyn RoomStore>,
     pub(crate) events: mpsc::Sender<HubEvent>,
     pub(crate) next_conn: AtomicU64,
-    /// How often each WebSocket is pinged at the protocol level.
-    pub(crate) ping_every: Duration,
+    /// How often each WebSocket is pinged at the protocol level, in milliseconds.
+    pub(crate) ping_every_ms: u64,
     /// Paces the unauthenticated demo route (see [`DEMO_ROOM_RATE`]).
     pub(crate) demo_rooms: Mutex<TokenBucket>,
+    /// Issues tokens (`iat`, `exp`) and paces the demo route.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
@@ -182,13 +184,14 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     let conn = ConnId(state.inner.next_conn.fetch_add(1, Ordering::Relaxed));
     let events = state.inner.events.clone();
-    let ping_every = state.inner.ping_every;
+    let ping_every_ms = state.inner.ping_every_ms;
+    let clock = Arc::clone(&state.inner.clock);
     ws.read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
         .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
-        .on_upgrade(move |socket| signal::connection(socket, conn, events, ping_every))
+        .on_upgrade(move |socket| signal::connection(socket, conn, events, clock, ping_every_ms))
 }
 
 fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -298,15 +301,9 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
     })
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Stores the room, makes it joinable, and issues one token per member.
 async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, ApiError> {
-    let iat = unix_now();
+    let iat = state.inner.clock.now().0 / 1000;
     let exp = iat.saturating_add(state.inner.token_ttl_secs);
     // The room lives as long as its tokens (and then until its last member is gone).
     def.expires_at = exp;
@@ -408,11 +405,7 @@ pub const DEMO_GUEST: &str = "customer_1";
 
 /// `POST /v1/demo/rooms` (demo mode only, no auth): a fresh room with a host and a guest.
 async fn create_demo_room(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = Millis(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-    );
+    let now = state.inner.clock.now();
     let allowed = state
         .inner
         .demo_rooms

@@ -1,21 +1,21 @@
 //! The WebSocket driver around the sans-IO [`Hub`].
 //!
 //! One task owns the hub and `select!`s over an mpsc of [`HubEvent`]s and a sleep until
-//! [`Hub::poll_timeout`]. Each WebSocket connection is a task that forwards what it reads into
+//! [`Hub::poll_timeout`] on the server's [`Clock`]. Each WebSocket connection is a task that forwards what it reads into
 //! that mpsc and writes what the hub task hands it through a small bounded per-connection
 //! channel. No state is shared behind locks.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use assistrtc_core::Millis;
 use assistrtc_core::protocol::{self, MemberId, RoomId};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::Instant;
 
+use crate::clock::{Clock, Sleep};
 use crate::hub::{ConnId, Hub, HubOutput};
 use crate::store::{RoomDefinition, RoomStore};
 
@@ -61,48 +61,22 @@ pub(crate) enum HubEvent {
     },
 }
 
-/// The hub's clock: monotonic, anchored at the Unix time of start so that the same `Millis`
-/// checks token expiry (wall clock) and schedules timers (monotonic). Wall-clock steps after
-/// start are not followed.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    start: Instant,
-    start_unix_ms: u64,
-}
-
-impl Clock {
-    pub(crate) fn new() -> Self {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Self {
-            start: Instant::now(),
-            start_unix_ms: u64::try_from(unix.as_millis()).unwrap_or(u64::MAX),
-        }
-    }
-
-    pub(crate) fn now(&self) -> Millis {
-        let elapsed = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Millis(self.start_unix_ms.saturating_add(elapsed))
-    }
-
-    fn instant(&self, at: Millis) -> Instant {
-        self.start + Duration::from_millis(at.since(Millis(self.start_unix_ms)))
-    }
-}
-
 /// Runs the hub until `shutdown` turns `true` (or its sender is dropped).
 pub(crate) async fn run_hub(
     mut hub: Hub,
     mut events: mpsc::Receiver<HubEvent>,
-    clock: Clock,
+    clock: Arc<dyn Clock>,
     store: Arc<dyn RoomStore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+    // The sleep for the hub's next deadline, kept across events while the deadline holds.
+    let mut timer: Option<(Millis, Sleep)> = None;
     loop {
         let deadline = hub.poll_timeout();
-        let sleep_until = deadline.map_or_else(Instant::now, |at| clock.instant(at));
+        if timer.as_ref().map(|(at, _)| *at) != deadline {
+            timer = deadline.map(|at| (at, clock.sleep_until(at)));
+        }
         tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -110,13 +84,13 @@ pub(crate) async fn run_hub(
                 let Some(event) = event else { break };
                 apply(&mut hub, &mut conns, event, clock.now());
             }
-            () = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+            at = fired(&mut timer) => {
+                timer = None;
                 // Never report a time before the deadline we slept for.
-                let now = clock.now().max(deadline.unwrap_or_default());
-                hub.handle_timeout(now);
+                hub.handle_timeout(clock.now().max(at));
             }
         }
-        drain(&mut hub, &mut conns, &clock, store.as_ref());
+        drain(&mut hub, &mut conns, clock.as_ref(), store.as_ref());
     }
     tracing::debug!(
         connections = conns.len(),
@@ -134,6 +108,17 @@ pub(crate) async fn run_hub(
     .await;
     if drained.is_err() {
         tracing::warn!("connections still open {SHUTDOWN_DRAIN:?} after shutdown; giving up");
+    }
+}
+
+/// Completes with the deadline once `timer` fires; never without a timer.
+async fn fired(timer: &mut Option<(Millis, Sleep)>) -> Millis {
+    match timer {
+        Some((at, sleep)) => {
+            sleep.as_mut().await;
+            *at
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -167,7 +152,7 @@ fn apply(
 fn drain(
     hub: &mut Hub,
     conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
-    clock: &Clock,
+    clock: &dyn Clock,
     store: &dyn RoomStore,
 ) {
     while let Some(output) = hub.poll_output() {
@@ -212,7 +197,8 @@ pub(crate) async fn connection(
     mut socket: WebSocket,
     conn: ConnId,
     events: mpsc::Sender<HubEvent>,
-    ping_every: Duration,
+    clock: Arc<dyn Clock>,
+    ping_every_ms: u64,
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
     if events.send(HubEvent::Open { conn, tx }).await.is_err() {
@@ -224,11 +210,13 @@ pub(crate) async fn connection(
     let mut server_close = None;
     // Protocol-level pings: the browser answers them itself, so a page whose timers are
     // throttled (a tab hidden for minutes) is still seen alive; a dead peer fails the send.
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The next ping is scheduled from when the last one went out, so a stalled task sends one
+    // late ping, not a burst.
+    let mut ping = clock.sleep_until(clock.now().after(ping_every_ms));
     loop {
         tokio::select! {
-            _ = ping.tick() => {
+            () = &mut ping => {
+                ping = clock.sleep_until(clock.now().after(ping_every_ms));
                 let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(Default::default()))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     tracing::debug!(conn = conn.0, "websocket ping failed or timed out");
@@ -257,12 +245,10 @@ pub(crate) async fn connection(
             }
             inbound = socket.recv() => {
                 let event = match inbound {
-                    Some(Ok(Message::Text(text))) => HubEvent::Text { conn, text },
-                    Some(Ok(Message::Binary(_))) => HubEvent::Binary { conn },
-                    // Pings are answered by the WebSocket layer, and either way the peer is
-                    // alive; a close is answered on the next read, which then ends the stream.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => HubEvent::Alive { conn },
-                    Some(Ok(Message::Close(_))) => continue,
+                    Some(Ok(message)) => match inbound_event(conn, message) {
+                        Some(event) => event,
+                        None => continue,
+                    },
                     Some(Err(e)) => {
                         tracing::debug!(conn = conn.0, "websocket error: {e}");
                         break;
@@ -285,4 +271,49 @@ pub(crate) async fn connection(
     }
     let _ = events.send(HubEvent::Close { conn }).await;
     tracing::debug!(conn = conn.0, "websocket closed");
+}
+
+/// What a WebSocket message from the peer means to the hub (`None`: nothing).
+fn inbound_event(conn: ConnId, message: Message) -> Option<HubEvent> {
+    match message {
+        Message::Text(text) => Some(HubEvent::Text { conn, text }),
+        Message::Binary(_) => Some(HubEvent::Binary { conn }),
+        // Pings are answered by the WebSocket layer, and either way the peer is alive: a pong
+        // to our ping is all a page with throttled timers sends. A close is answered on the
+        // next read, which then ends the stream.
+        Message::Ping(_) | Message::Pong(_) => Some(HubEvent::Alive { conn }),
+        Message::Close(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pongs_and_pings_tell_the_hub_the_peer_is_alive() {
+        // Over real sockets this cannot be shown without racing the idle timer against the
+        // pong in flight; the hub's side (alive keeps a seat live) is tested in the hub.
+        for message in [
+            Message::Pong(Default::default()),
+            Message::Ping(Default::default()),
+        ] {
+            assert!(matches!(
+                inbound_event(ConnId(7), message),
+                Some(HubEvent::Alive { conn: ConnId(7) })
+            ));
+        }
+        assert!(matches!(
+            inbound_event(ConnId(7), Message::Text("{}".into())),
+            Some(HubEvent::Text {
+                conn: ConnId(7),
+                ..
+            })
+        ));
+        assert!(matches!(
+            inbound_event(ConnId(7), Message::Binary(Default::default())),
+            Some(HubEvent::Binary { conn: ConnId(7) })
+        ));
+        assert!(inbound_event(ConnId(7), Message::Close(None)).is_none());
+    }
 }

@@ -24,14 +24,15 @@ pub(super) struct Seat {
     pub(super) session_id: String,
     pub(super) caps: Capabilities,
     pub(super) resume_token: String,
-    pub(super) link: Link,
+    pub(super) presence: Presence,
     pub(super) published: Vec<Published>,
     /// Whether the member consents to being recorded.
     pub(super) consent: bool,
 }
 
-/// Whether a seat has a connection.
-pub(super) enum Link {
+/// Whether a seat's member is connected now or away inside the resume grace period (not to
+/// be confused with the client core's peer links).
+pub(super) enum Presence {
     /// Frames go straight to this connection.
     Live(ConnId),
     /// The connection dropped; frames wait here until a resume or the timer fires.
@@ -106,9 +107,9 @@ impl Room {
         let Some(seat) = self.seats.get_mut(idx).and_then(Option::as_mut) else {
             return;
         };
-        match &mut seat.link {
-            Link::Live(conn) => out.push_back(HubOutput::Send { conn: *conn, msg }),
-            Link::Held {
+        match &mut seat.presence {
+            Presence::Live(conn) => out.push_back(HubOutput::Send { conn: *conn, msg }),
+            Presence::Held {
                 buffer,
                 bytes,
                 dropped,
@@ -157,7 +158,7 @@ impl Room {
                 matches!(
                     s,
                     Some(Seat {
-                        link: Link::Live(_),
+                        presence: Presence::Live(_),
                         ..
                     })
                 )

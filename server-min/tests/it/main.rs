@@ -1,5 +1,7 @@
 //! Integration tests: the server in-process on 127.0.0.1:0, real WebSocket (tokio-tungstenite)
-//! and HTTP (reqwest) clients. Every wait is bounded by [`support::within`]; nothing sleeps.
+//! and HTTP (reqwest) clients. The server runs on a virtual clock the tests advance
+//! ([`support::TestClock`]), so no test waits for time to pass; every wait for a socket is
+//! bounded by [`support::within`], and nothing sleeps.
 
 mod cli;
 mod rest;

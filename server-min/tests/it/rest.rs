@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{API_KEY, Server};
+use crate::support::{API_KEY, Server, T0, within};
 
 fn assert_error(body: &Value, code: &str) -> String {
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -44,6 +44,8 @@ async fn create_room_issues_one_token_per_member() {
         caps,
         ["publish_camera", "publish_microphone", "share_screen"]
     );
+    // Issued on the server's clock.
+    assert_eq!(claims.iat, T0.0 / 1000);
     assert_eq!(claims.exp - claims.iat, 600);
 
     // Same id again: conflict.
@@ -172,21 +174,24 @@ async fn demo_rooms_need_no_key_and_are_joinable() {
 
 #[tokio::test]
 async fn an_empty_room_is_removed_when_its_tokens_expire() {
-    let server = Server::start_with(|c| c.token_ttl_secs = 1).await;
+    let server = Server::start().await;
+    let ttl_ms = assistrtc_server::DEFAULT_TOKEN_TTL_SECS * 1000;
     server
         .create_room("rm_short", &[("agent_1", "host")], json!({}))
         .await;
+    server.advance(ttl_ms - 1);
     let (status, _) = server.get("/v1/rooms/rm_short", Some(API_KEY)).await;
-    assert_eq!(status, StatusCode::OK);
-    // Removed by the hub's timer within about a second. REST has no event to await: poll,
-    // bounded by `within`.
-    crate::support::within("expired room removed", async {
+    assert_eq!(status, StatusCode::OK, "the tokens are still valid");
+    server.advance(1);
+    // The hub's timer removes it from the store; REST has no event to await, so poll (no time
+    // passes on the server's clock meanwhile), bounded by `within`.
+    within("expired room removed", async {
         loop {
             let (status, _) = server.get("/v1/rooms/rm_short", Some(API_KEY)).await;
             if status == StatusCode::NOT_FOUND {
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::task::yield_now().await;
         }
     })
     .await;
@@ -213,9 +218,18 @@ async fn the_unauthenticated_demo_route_is_paced() {
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    // The burst is 20 (refilled at one a second, so a slow run may squeeze in more).
-    assert!(created >= 20, "only {created} rooms before the limit");
+    // The burst is 20; the server's clock stands still, so nothing is refilled meanwhile.
+    assert_eq!(created, 20);
     let body = limited.expect("the route is limited");
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    // One more a second.
+    server.advance(999);
+    let (status, _) = server.post("/v1/demo/rooms", None, "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    server.advance(1);
+    let (status, _) = server.post("/v1/demo/rooms", None, "").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = server.post("/v1/demo/rooms", None, "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     server.stop().await;
 }

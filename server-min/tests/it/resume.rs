@@ -5,13 +5,16 @@ use serde_json::json;
 
 use crate::support::Server;
 
+/// Short against the idle limit, so that only the held seat's timer falls due.
+const GRACE: u64 = 5_000;
+
 fn member(id: &str) -> MemberId {
     MemberId::new(id).unwrap()
 }
 
 #[tokio::test]
 async fn resume_inside_grace_keeps_the_seat_and_delivers_what_was_missed() {
-    let server = Server::start_with(|c| c.resume_grace_ms = 60_000).await;
+    let server = Server::start_with(|c| c.resume_grace_ms = GRACE).await;
     let tokens = server
         .create_room(
             "rm_1",
@@ -24,7 +27,9 @@ async fn resume_inside_grace_keeps_the_seat_and_delivers_what_was_missed() {
     agent.recv().await; // member_joined
 
     guest.drop_connection();
+    // The drop is processed (on the clock's current time) before the clock moves.
     server.wait_offline("rm_1", "user_9").await;
+    server.advance(GRACE - 1);
 
     // Sent while the guest is away: held for it, not refused.
     agent
@@ -58,7 +63,7 @@ async fn resume_inside_grace_keeps_the_seat_and_delivers_what_was_missed() {
 
 #[tokio::test]
 async fn after_grace_the_others_see_a_timeout() {
-    let server = Server::start_with(|c| c.resume_grace_ms = 300).await;
+    let server = Server::start_with(|c| c.resume_grace_ms = GRACE).await;
     let tokens = server
         .create_room(
             "rm_1",
@@ -71,6 +76,11 @@ async fn after_grace_the_others_see_a_timeout() {
     agent.recv().await; // member_joined
 
     guest.drop_connection();
+    server.wait_offline("rm_1", "user_9").await;
+    server.advance(GRACE - 1);
+    // Every frame first fires what is due at the server's time: nothing is yet.
+    agent.barrier().await;
+    server.advance(1);
     match agent.recv().await {
         ServerMessage::MemberLeft { member: m, reason } => {
             assert_eq!(m.id, member("user_9"));

@@ -1,26 +1,68 @@
-//! Test server, clients, and bounded waits.
+//! Test server on a virtual clock, clients, and bounded waits.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
+use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{
     self, ClientMessage, MemberId, Permissions, Role, RoomId, ServerMessage,
 };
+use assistrtc_server::clock::{Clock, Sleep};
 use assistrtc_server::jwt::{self, Claims};
 use assistrtc_server::{RunningServer, ServerConfig};
 use futures_util::{SinkExt as _, StreamExt as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub(crate) const API_KEY: &str = "it-api-key";
 pub(crate) const JWT_SECRET: &str = "it-jwt-secret";
-/// Upper bound for any single wait in these tests.
+/// Upper bound for any single wait in these tests (real time).
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
+/// Where the server's clock starts: on a whole second, so that a token's `exp` (seconds) and
+/// the hub's room expiry (milliseconds) fall on the same instant.
+pub(crate) const T0: Millis = Millis(1_700_000_000_000);
+
+/// The server's time in these tests: it stands still until a test calls [`Server::advance`],
+/// so every server deadline fires at a known step. Sockets stay real, and waits for them are
+/// bounded on tokio's (real) clock by [`within`].
+pub(crate) struct TestClock {
+    now: watch::Sender<Millis>,
+}
+
+impl TestClock {
+    fn new() -> Self {
+        Self {
+            now: watch::Sender::new(T0),
+        }
+    }
+
+    fn advance(&self, ms: u64) {
+        self.now.send_modify(|now| *now = now.after(ms));
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Millis {
+        *self.now.borrow()
+    }
+
+    fn sleep_until(&self, at: Millis) -> Sleep {
+        let mut now = self.now.subscribe();
+        Box::pin(async move {
+            // The sender lives in the clock, which the server holds while it sleeps on it.
+            if now.wait_for(|now| *now >= at).await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}
 
 /// Awaits `fut`, failing the test with `what` if it takes longer than [`WAIT`].
 pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
@@ -32,6 +74,7 @@ pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
 
 pub(crate) struct Server {
     running: Option<RunningServer>,
+    clock: Arc<TestClock>,
     pub(crate) base: String,
     ws_url: String,
     http: reqwest::Client,
@@ -43,8 +86,10 @@ impl Server {
     }
 
     pub(crate) async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {
+        let clock = Arc::new(TestClock::new());
         let mut config = ServerConfig::new(API_KEY, JWT_SECRET);
         config.listen = "127.0.0.1:0".parse().unwrap();
+        config.clock = clock.clone();
         tweak(&mut config);
         let running = within("server start", assistrtc_server::start(config))
             .await
@@ -52,10 +97,24 @@ impl Server {
         let addr = running.local_addr();
         Self {
             running: Some(running),
+            clock,
             base: format!("http://{addr}"),
             ws_url: format!("ws://{addr}/v1/signal"),
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Moves the server's clock forward; whatever falls due fires on its own.
+    ///
+    /// Only what the server has already processed is scheduled against the old time: wait for
+    /// an effect of the last input (a reply, [`Server::wait_offline`]) before advancing.
+    pub(crate) fn advance(&self, ms: u64) {
+        self.clock.advance(ms);
+    }
+
+    /// The server's time in Unix seconds, as tokens carry it.
+    pub(crate) fn unix_secs(&self) -> u64 {
+        self.clock.now().0 / 1000
     }
 
     pub(crate) async fn stop(mut self) {
@@ -304,11 +363,4 @@ pub(crate) fn mint(room: &str, member: &str, role: Role, exp: u64) -> String {
             exp,
         },
     )
-}
-
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
