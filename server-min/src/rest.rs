@@ -158,6 +158,7 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/healthz", get(healthz))
         .route("/v1/rooms", post(create_room))
         .route("/v1/rooms/{id}", get(get_room))
+        .route("/v1/openapi.json", get(openapi))
         .route("/v1/signal", get(signal_upgrade));
     if demo {
         router = router.route("/v1/demo/rooms", post(create_demo_room));
@@ -175,6 +176,14 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
     router
         .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
         .with_state(state)
+}
+
+/// The REST API's OpenAPI 3.1 document, checked against the running server by the test
+/// command (schemathesis).
+const OPENAPI: &str = include_str!("../openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -268,6 +268,7 @@ fn e2e() -> Result {
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
     ensure_npm(&dir)?;
+    let schemathesis = ensure_schemathesis()?;
     let mut args = vec!["--test", "--test-concurrency=1", "--test-timeout=300000"];
     let files = e2e_files(&dir)?;
     args.extend(files.iter().map(String::as_str));
@@ -276,8 +277,44 @@ fn e2e() -> Result {
         &dir,
         "node",
         &args,
-        &[("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy())],
+        &[
+            ("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy()),
+            ("ASSISTRTC_SCHEMATHESIS", &schemathesis.to_string_lossy()),
+        ],
     )
+}
+
+/// The schemathesis version the REST contract test was written against.
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Installs schemathesis (PyPI) when missing; returns its command. Found through Python's
+/// scripts directory, which a version manager's shims may not know about yet.
+fn ensure_schemathesis() -> Result<PathBuf> {
+    let scripts = output(
+        "python3",
+        &[
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ],
+    )
+    .ok_or("python3 is needed for the REST contract test")?;
+    let bin = Path::new(scripts.trim()).join("schemathesis");
+    let have = output(&bin.to_string_lossy(), &["--version"]).unwrap_or_default();
+    if !have.contains(SCHEMATHESIS_VERSION) {
+        let spec = format!("schemathesis=={SCHEMATHESIS_VERSION}");
+        run(
+            "python3",
+            &[
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--root-user-action=ignore",
+                &spec,
+            ],
+        )?;
+    }
+    Ok(bin)
 }
 
 fn e2e_files(dir: &Path) -> Result<Vec<String>> {
