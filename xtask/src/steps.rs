@@ -173,6 +173,13 @@ pub(crate) fn test() -> Result {
         ],
     )?;
     run("cargo", &["test", "--workspace"])?;
+    // The core's docs teach the drive loop: broken links in them fail the run.
+    run_in(
+        &root(),
+        "cargo",
+        &["doc", "-p", "assistrtc-core", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     run(
         "cargo",
         &[

@@ -19,7 +19,7 @@ pub const MAX_TTL_MS: u64 = 3_600_000;
 
 /// A point on the shared surface, normalised: `(0,0)` top-left, `(1,1)` bottom-right.
 ///
-/// Coordinates travel with six decimals ([`json::write_coord`]); [`AssistMessage::encode`] and
+/// Coordinates travel with six decimals; [`AssistMessage::encode`] and
 /// [`AssistMessage::decode`] snap them to that grid, so sender, receiver and any relay in between
 /// hold the same values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -220,7 +220,7 @@ impl AssistMessage {
         self
     }
 
-    /// Snaps every coordinate to the wire grid (six decimals; see [`json::write_coord`]).
+    /// Snaps every coordinate to the wire grid (six decimals).
     pub fn snap(&mut self) {
         match self {
             Self::Cursor { x, y, .. } => {

@@ -12,7 +12,7 @@
 //! **Drive rule** (as str0m's `Rtc`): after every `handle_*` call or command, drain
 //! [`Call::poll_output`] until it returns `None`, then arm ONE timer for
 //! [`Call::poll_timeout`] and call [`Call::handle_timeout`] when it fires. Outputs left
-//! undrained past [`MAX_PENDING_OUTPUTS`](crate::session::MAX_PENDING_OUTPUTS) make the next
+//! undrained past [`MAX_PENDING_OUTPUTS`] make the next
 //! input fail with [`SessionError::OutputNotDrained`].
 //!
 //! ```
