@@ -202,6 +202,11 @@ impl LinkData {
         }
     }
 
+    /// A platform operation failed: the descriptions in flight will not be applied.
+    pub(crate) fn operation_failed(&mut self) {
+        self.applying.clear();
+    }
+
     /// The platform set a local description.
     pub(crate) fn local_set(&mut self, kind: SdpKind) {
         if kind == SdpKind::Answer && self.created && self.remote_data {

@@ -375,6 +375,15 @@ impl Call {
                 let event = PeerEvent::LocalDescription { kind, sdp };
                 self.session.handle_input(Input::Peer { link, event }, now)
             }
+            PeerEvent::OperationFailed { reason } => {
+                // The negotiation forgets what was being applied; so does the link's record
+                // of which remote descriptions carried a data section.
+                if let Some(data) = self.links.get_mut(&link) {
+                    data.operation_failed();
+                }
+                let event = PeerEvent::OperationFailed { reason };
+                self.session.handle_input(Input::Peer { link, event }, now)
+            }
             event => self.session.handle_input(Input::Peer { link, event }, now),
         }
     }

@@ -595,3 +595,19 @@ fn published_sources_go_on_links_created_later_and_leave_on_unpublish() {
         }
     )));
 }
+
+#[test]
+fn a_failed_remote_description_does_not_shift_the_data_section_record() {
+    let mut a = agent();
+    // A remote offer fails to apply (a malformed one); the next, with a data section, works.
+    a.remote("offer", MEDIA_SDP, 10);
+    a.peer(
+        PeerEvent::OperationFailed {
+            reason: "setRemoteDescription failed".into(),
+        },
+        11,
+    );
+    a.remote("offer", DATA_SDP, 20);
+    a.peer(PeerEvent::RemoteDescriptionApplied, 21);
+    assert_eq!(a.opened_channels(), 2, "{:?}", a.out);
+}
