@@ -58,6 +58,11 @@ pub struct Args {
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
 
+    /// Answer STUN Binding requests on this UDP address (e.g. 0.0.0.0:3478) and announce this
+    /// server as a STUN server to clients.
+    #[arg(long, value_name = "ADDR")]
+    pub stun_listen: Option<SocketAddr>,
+
     /// Username for the TURN servers among --ice-server.
     #[arg(long, env = "ASSISTRTC_ICE_USERNAME", value_name = "NAME")]
     pub ice_username: Option<String>,
@@ -169,6 +174,7 @@ impl Args {
         config.resume_grace_ms = self.resume_grace_ms;
         config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
+        config.stun_listen = self.stun_listen;
         config.web_root = self.web_root;
         Ok(config)
     }

@@ -30,6 +30,7 @@ pub mod jwt;
 mod rest;
 mod signal;
 pub mod store;
+mod stun;
 
 use std::fmt;
 use std::io;
@@ -93,6 +94,10 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// ICE servers announced to clients in `welcome`.
     pub ice_servers: Vec<IceServer>,
+    /// Where to answer STUN Binding requests (UDP); the server then announces itself as a
+    /// STUN server in `welcome` (at the bound address, or at the HTTP listener's host when
+    /// bound to an unspecified address such as 0.0.0.0).
+    pub stun_listen: Option<SocketAddr>,
     /// Per-connection frame rate limit.
     pub rate_limit: RateLimit,
     /// Frames buffered for a held seat before the oldest are dropped.
@@ -119,6 +124,7 @@ impl fmt::Debug for ServerConfig {
             .field("join_timeout_ms", &self.join_timeout_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
+            .field("stun_listen", &self.stun_listen)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("web_root", &self.web_root)
@@ -140,6 +146,7 @@ impl ServerConfig {
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
             idle_timeout_ms: hub::DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
+            stun_listen: None,
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
             web_root: None,
@@ -191,6 +198,7 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct RunningServer {
     local_addr: SocketAddr,
+    stun_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     http: JoinHandle<io::Result<()>>,
     hub: JoinHandle<()>,
@@ -200,6 +208,11 @@ impl RunningServer {
     /// The bound address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound STUN address, when `stun_listen` was set.
+    pub fn stun_addr(&self) -> Option<SocketAddr> {
+        self.stun_addr
     }
 
     /// Stops accepting, closes every WebSocket, waits for in-flight HTTP requests, and
@@ -264,12 +277,48 @@ pub async fn start_with_store(
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
 
+    let mut ice_servers = config.ice_servers.clone();
+    let stun_addr = match config.stun_listen {
+        Some(addr) => {
+            let socket = tokio::net::UdpSocket::bind(addr)
+                .await
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            let bound = socket
+                .local_addr()
+                .map_err(|source| ServerError::Bind { addr, source })?;
+            let host = if bound.ip().is_unspecified() {
+                local_addr.ip()
+            } else {
+                bound.ip()
+            };
+            if host.is_unspecified() {
+                tracing::warn!(
+                    "STUN answers on {bound}, but its public address is unknown: announce it \
+                     with --ice-server stun:<host>:{}",
+                    bound.port()
+                );
+            } else {
+                ice_servers.insert(
+                    0,
+                    IceServer {
+                        urls: vec![format!("stun:{}", SocketAddr::new(host, bound.port()))],
+                        username: None,
+                        credential: None,
+                    },
+                );
+            }
+            tokio::spawn(stun::serve(socket, shutdown_rx.clone()));
+            Some(bound)
+        }
+        None => None,
+    };
+
     let hub = Hub::new(HubConfig {
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
         join_timeout_ms: config.join_timeout_ms,
         idle_timeout_ms: config.idle_timeout_ms,
-        ice_servers: config.ice_servers.clone(),
+        ice_servers,
         rate_limit: config.rate_limit,
         max_buffered_frames: config.max_buffered_frames,
     });
@@ -312,6 +361,7 @@ pub async fn start_with_store(
     tracing::info!(%local_addr, demo = config.demo, "server started");
     Ok(RunningServer {
         local_addr,
+        stun_addr,
         shutdown: shutdown_tx,
         http,
         hub,

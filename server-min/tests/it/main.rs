@@ -7,4 +7,5 @@ mod cli;
 mod rest;
 mod resume;
 mod signal;
+mod stun;
 mod support;

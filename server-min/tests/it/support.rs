@@ -112,6 +112,11 @@ impl Server {
         self.clock.advance(ms);
     }
 
+    /// Where the server answers STUN, when started with `stun_listen`.
+    pub(crate) fn stun_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().and_then(RunningServer::stun_addr)
+    }
+
     /// The server's time in Unix seconds, as tokens carry it.
     pub(crate) fn unix_secs(&self) -> u64 {
         self.clock.now().0 / 1000
