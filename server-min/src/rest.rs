@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{ErrorCode, MemberId, Permissions, RecordingPolicy, Role, RoomId};
 use axum::Json;
 use axum::Router;
@@ -23,7 +22,7 @@ use crate::clock::Clock;
 use crate::hub::{ConnId, RateLimit, TokenBucket};
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
-use crate::store::{MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
+use crate::store::{self, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
 
 /// Most members a room may list.
 pub const MAX_MEMBERS: usize = 64;
@@ -305,17 +304,19 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
         id: request.room_id,
         members: request.members,
         permissions: request.permissions,
-        // Set by `create` from the token lifetime.
+        // Both set by `create`.
+        epoch: String::new(),
         expires_at: NEVER,
     })
 }
 
-/// Stores the room, makes it joinable, and issues one token per member.
+/// Stores the room under a new epoch, makes it joinable, and issues one token per member.
 async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, ApiError> {
     let iat = state.inner.clock.now().0 / 1000;
     let exp = iat.saturating_add(state.inner.token_ttl_secs);
     // The room lives as long as its tokens (and then until its last member is gone).
     def.expires_at = exp;
+    def.epoch = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
     state.inner.store.create_room(def.clone())?;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
@@ -337,7 +338,7 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
                     room: def.id.clone(),
                     sub: m.id.clone(),
                     role: m.role,
-                    caps: Capabilities::for_role(m.role, def.permissions),
+                    epoch: def.epoch.clone(),
                     iat,
                     exp,
                 },
@@ -447,7 +448,8 @@ async fn create_demo_room(State(state): State<AppState>) -> Result<Response, Api
             screen: true,
             recording: RecordingPolicy::Local,
         },
-        // Set by `create` from the token lifetime.
+        // Both set by `create`.
+        epoch: String::new(),
         expires_at: NEVER,
     };
     create(&state, def).await

@@ -29,6 +29,11 @@ pub struct RoomDefinition {
     pub members: Vec<MemberSpec>,
     /// What the room allows.
     pub permissions: Permissions,
+    /// Identifies this creation of the room, unique per creation ([`new_epoch`]); every token
+    /// issued for the room carries it. Ids are reused (rooms are forgotten on restart and when
+    /// they expire), so without it a token for an earlier room of the same id would admit its
+    /// holder to the new one.
+    pub epoch: String,
     /// Unix seconds when the tokens issued with the room expire: nobody new can join after
     /// it, so the hub removes the room then, or as soon as it is empty after it.
     #[serde(default = "never")]
@@ -41,6 +46,14 @@ fn never() -> u64 {
 
 /// `expires_at` of a room that is never removed.
 pub const NEVER: u64 = u64::MAX;
+
+/// A fresh room epoch: 64 random bits, hex. Random rather than a counter so that it stays
+/// unique across restarts and across server instances without any shared state.
+pub fn new_epoch() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 impl RoomDefinition {
     /// The member with `id`, if it is part of the room.
@@ -116,6 +129,7 @@ mod tests {
                 role: Role::Host,
             }],
             permissions: Permissions::default(),
+            epoch: "e1".into(),
             expires_at: NEVER,
         }
     }
@@ -146,5 +160,12 @@ mod tests {
         assert_eq!(store.get_room(&RoomId::new("rm_1").unwrap()), Ok(None));
         assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(false));
         store.create_room(room("rm_1")).unwrap();
+    }
+
+    #[test]
+    fn epochs_differ_per_creation() {
+        let a = new_epoch().unwrap();
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, new_epoch().unwrap());
     }
 }

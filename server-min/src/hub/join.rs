@@ -75,12 +75,19 @@ impl Hub {
         let Some(room) = self.rooms.get(&claims.room) else {
             return self.reject(conn, JoinError::UnknownRoom(claims.room));
         };
+        // Checked before the resume token too: the tokens of an earlier room with this id must
+        // not open the new one in any way.
+        if claims.epoch != room.def.epoch {
+            return self.reject(conn, JoinError::StaleRoom(claims.room));
+        }
         let Some(idx) = room
             .index_of(&claims.sub)
             .filter(|&i| room.def.members[i].role == claims.role)
         else {
             return self.reject(conn, JoinError::NotAMember(claims.sub));
         };
+        // Rights come from the room as it is defined now, never from the token.
+        let caps = Capabilities::for_role(room.def.members[idx].role, room.def.permissions);
         // Held seats whose grace ran out were released by `expire` at the top of this input,
         // so a matching token here is always inside the grace period.
         let resumable = match (resume_token, room.seat(idx)) {
@@ -101,7 +108,7 @@ impl Hub {
         if resumable {
             self.resume(conn, &claims.room, idx, fresh_token);
         } else {
-            self.fresh_join(conn, &claims.room, idx, claims.caps, fresh_token);
+            self.fresh_join(conn, &claims.room, idx, caps, fresh_token);
         }
     }
 

@@ -25,6 +25,11 @@
 //! Semantics, in short:
 //! - The first frame must be a `join`; anything else, or a token that is forged, expired, or
 //!   for a room or member that does not exist, gets an `error` and the connection is closed.
+//! - A token is for one creation of a room: its `epoch` must be the room's
+//!   ([`RoomDefinition::epoch`]), so the tokens of an earlier room with the same id (before a
+//!   restart, or before it expired and was created again) are refused with `unauthorized`.
+//! - A member's capabilities are computed from the room's current definition (its role there
+//!   and the room's permissions), never taken from the token.
 //! - Relayed `offer`/`answer`/`candidate` carry the sender in `from` and never leave the room.
 //! - A dropped connection's seat is held for the grace period; whatever would have been sent
 //!   to it is buffered (up to [`HubConfig::max_buffered_frames`] and about 1 MiB, oldest
@@ -177,6 +182,12 @@ pub enum JoinError {
     /// The token names a room this server does not have.
     #[error("the token is for a room that does not exist")]
     UnknownRoom(RoomId),
+    /// The token was issued for an earlier room with the same id (its epoch is not the
+    /// room's): the room was created again since, e.g. after a restart.
+    #[error(
+        "the token is for an earlier room with this id (the room was re-created); get a fresh token"
+    )]
+    StaleRoom(RoomId),
     /// The token's member is not in the room definition (or has another role there).
     #[error("the token does not match a member of this room")]
     NotAMember(MemberId),

@@ -6,5 +6,6 @@
 mod cli;
 mod rest;
 mod resume;
+mod session;
 mod signal;
 mod support;

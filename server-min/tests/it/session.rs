@@ -1,0 +1,50 @@
+//! Session rules over the real transport: room epochs across a restart.
+
+use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
+use serde_json::json;
+
+use crate::support::Server;
+
+#[tokio::test]
+async fn a_room_re_created_after_a_restart_refuses_the_old_tokens() {
+    let first = Server::start().await;
+    let old = first
+        .create_room(
+            "rm_1",
+            &[("agent_1", "host"), ("user_9", "guest")],
+            json!({"screen": true}),
+        )
+        .await;
+    first.stop().await;
+
+    // Rooms are in memory: after the restart the same id is free and created without screen.
+    let second = Server::start().await;
+    let new = second
+        .create_room(
+            "rm_1",
+            &[("agent_1", "host"), ("user_9", "guest")],
+            json!({"screen": false}),
+        )
+        .await;
+    let mut stale = second.connect().await;
+    stale
+        .send(&ClientMessage::Join {
+            token: old["user_9"].clone(),
+            resume_token: None,
+        })
+        .await;
+    let reference = stale.expect_error(ErrorCode::Unauthorized).await;
+    assert_eq!(reference.as_deref(), Some("join"));
+    stale.expect_closed().await;
+
+    // The new token works, and the room's rules apply: no screen for the guest.
+    let (mut guest, _) = second.join(&new["user_9"], None).await;
+    guest
+        .send(&ClientMessage::Publish {
+            source: Source::Screen,
+            stream: None,
+        })
+        .await;
+    guest.expect_error(ErrorCode::Forbidden).await;
+    second.stop().await;
+}
