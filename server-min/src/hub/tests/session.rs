@@ -1,4 +1,5 @@
-//! Session rules: capabilities from the room, not the token; room epochs.
+//! Session rules: capabilities from the room, not the token; room epochs; `unpublish` of
+//! what was never published.
 
 use super::*;
 
@@ -110,6 +111,45 @@ fn a_resume_into_a_re_created_room_is_refused() {
     assert_eq!(
         error_code(&msgs),
         Some((ErrorCode::Unauthorized, Some("join".into()))),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn unpublish_of_a_source_never_published_is_not_relayed() {
+    let mut h = Harness::new();
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, _) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    h.send(
+        guest,
+        &ClientMessage::Unpublish {
+            source: Source::Camera,
+        },
+    );
+    assert_eq!(
+        h.take(agent),
+        [],
+        "nothing was published, nothing to withdraw"
+    );
+    assert_eq!(h.take(guest), []);
+    // A published source is still withdrawn for everyone.
+    h.send(
+        guest,
+        &ClientMessage::Publish {
+            source: Source::Camera,
+            stream: None,
+        },
+    );
+    h.send(
+        guest,
+        &ClientMessage::Unpublish {
+            source: Source::Camera,
+        },
+    );
+    let msgs = h.take(agent);
+    assert!(
+        matches!(msgs.last(), Some(ServerMessage::Unpublished { .. })),
         "{msgs:?}"
     );
 }
