@@ -282,6 +282,13 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
     })?;
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    // The protocol allows dots in ids; a room id becomes a file name once recordings are
+    // written, and `.`, `..` (or more dots) would name a directory instead.
+    if request.room_id.as_str().bytes().all(|b| b == b'.') {
+        return Err(ApiError::BadRequest(
+            "roomId: a room id cannot consist of dots only".into(),
+        ));
+    }
     if request.members.is_empty() {
         return Err(ApiError::BadRequest(
             "members: a room needs at least one member".into(),
@@ -488,6 +495,12 @@ mod tests {
             r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"},{"id":"a","role":"guest"}]}"#,
         );
         assert!(m.starts_with("members[1].id: duplicate"), "{m}");
+        for dots in [".", "..", "..."] {
+            let m = bad(&format!(
+                r#"{{"roomId":"{dots}","members":[{{"id":"a","role":"host"}}]}}"#
+            ));
+            assert!(m.starts_with("roomId: "), "{m}");
+        }
         let m = bad(r#"{"roomId":"rm_1","members":[]}"#);
         assert!(m.starts_with("members: "), "{m}");
         let m = bad(

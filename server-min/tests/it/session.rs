@@ -1,9 +1,10 @@
-//! Session rules over the real transport: room epochs across a restart.
+//! Session rules over the real transport: room epochs across a restart, room ids.
 
 use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
+use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::Server;
+use crate::support::{API_KEY, Server};
 
 #[tokio::test]
 async fn a_room_re_created_after_a_restart_refuses_the_old_tokens() {
@@ -47,4 +48,22 @@ async fn a_room_re_created_after_a_restart_refuses_the_old_tokens() {
         .await;
     guest.expect_error(ErrorCode::Forbidden).await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn room_ids_made_of_dots_are_refused() {
+    let server = Server::start().await;
+    for id in [".", "..", "..."] {
+        let body = json!({"roomId": id, "members": [{"id": "a", "role": "host"}]});
+        let (status, body) = server
+            .post("/v1/rooms", Some(API_KEY), &body.to_string())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request");
+    }
+    // Dots inside an id are fine.
+    server
+        .create_room("rm.1", &[("agent_1", "host")], json!({}))
+        .await;
+    server.stop().await;
 }
