@@ -48,6 +48,12 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_RESUME_GRACE_MS)]
     pub resume_grace_ms: u64,
 
+    /// Longest a member's session lasts from its join, in seconds (default 12 h). A resume
+    /// after it is refused (`token_expired`) and the client must join again with a fresh
+    /// token, which POST /v1/rooms/{id}/tokens issues; a live connection is not cut.
+    #[arg(long, value_name = "SECS", default_value_t = crate::hub::DEFAULT_SESSION_LIFETIME_MS / 1000)]
+    pub session_lifetime_secs: u64,
+
     /// Silence after which a joined WebSocket counts as dropped and its seat is held for a
     /// resume (clients ping every 10 s; the server pings every third of this).
     #[arg(long, value_name = "MS", default_value_t = crate::hub::DEFAULT_IDLE_TIMEOUT_MS)]
@@ -167,6 +173,7 @@ impl Args {
         config.demo = self.demo;
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;
+        config.session_lifetime_secs = self.session_lifetime_secs;
         config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
         config.web_root = self.web_root;
@@ -295,6 +302,19 @@ mod tests {
         Args::try_parse_from(args)
             .expect("arguments parse")
             .into_config()
+    }
+
+    #[test]
+    fn the_session_lifetime_is_in_the_help_and_configurable() {
+        use clap::CommandFactory as _;
+
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("--session-lifetime-secs"), "{help}");
+        assert!(help.contains("[default: 43200]"), "{help}");
+        assert!(help.contains("/v1/rooms/{id}/tokens"), "{help}");
+        assert_eq!(config(&[]).unwrap().session_lifetime_secs, 12 * 3600);
+        let c = config(&["--session-lifetime-secs", "60"]).unwrap();
+        assert_eq!(c.session_lifetime_secs, 60);
     }
 
     #[test]

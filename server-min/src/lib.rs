@@ -85,6 +85,10 @@ pub struct ServerConfig {
     pub token_ttl_secs: u64,
     /// How long a dropped member's seat is held for a resume, in milliseconds.
     pub resume_grace_ms: u64,
+    /// Longest a member's session lasts from its join, in seconds: a resume after it is
+    /// refused and the client joins again with a fresh token from
+    /// `POST /v1/rooms/{id}/tokens`. A live connection is not cut.
+    pub session_lifetime_secs: u64,
     /// How long a new WebSocket may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
     /// Silence after which a joined WebSocket is dropped and its seat held, in milliseconds.
@@ -116,6 +120,7 @@ impl fmt::Debug for ServerConfig {
             .field("demo", &self.demo)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("resume_grace_ms", &self.resume_grace_ms)
+            .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("join_timeout_ms", &self.join_timeout_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
@@ -137,6 +142,7 @@ impl ServerConfig {
             demo: false,
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
             resume_grace_ms: hub::DEFAULT_RESUME_GRACE_MS,
+            session_lifetime_secs: hub::DEFAULT_SESSION_LIFETIME_MS / 1000,
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
             idle_timeout_ms: hub::DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
@@ -268,6 +274,7 @@ pub async fn start_with_store(
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
         join_timeout_ms: config.join_timeout_ms,
+        session_lifetime_ms: config.session_lifetime_secs.saturating_mul(1000),
         idle_timeout_ms: config.idle_timeout_ms,
         ice_servers: config.ice_servers.clone(),
         rate_limit: config.rate_limit,

@@ -96,10 +96,19 @@ impl Hub {
             }
             _ => false,
         };
-        if !resumable {
-            if let Err(e) = jwt::check_expiry(&claims, now.0 / 1000) {
-                return self.reject(conn, e.into());
+        if resumable {
+            // A resume skips the token's expiry (the seat was authorized when it was taken),
+            // so the session itself must end somewhere: resume tokens are renewed on every
+            // resume and would otherwise keep a seat forever.
+            let lifetime_ms = self.config.session_lifetime_ms;
+            if room
+                .seat(idx)
+                .is_some_and(|s| now.since(s.joined_at) >= lifetime_ms)
+            {
+                return self.reject(conn, JoinError::SessionOver { lifetime_ms });
             }
+        } else if let Err(e) = jwt::check_expiry(&claims, now.0 / 1000) {
+            return self.reject(conn, e.into());
         }
         let fresh_token = match self.new_resume_token() {
             Ok(t) => t,
@@ -108,7 +117,7 @@ impl Hub {
         if resumable {
             self.resume(conn, &claims.room, idx, fresh_token);
         } else {
-            self.fresh_join(conn, &claims.room, idx, caps, fresh_token);
+            self.fresh_join(conn, &claims.room, idx, caps, fresh_token, now);
         }
     }
 
@@ -144,6 +153,7 @@ impl Hub {
         idx: usize,
         caps: Capabilities,
         resume_token: String,
+        now: Millis,
     ) {
         let Some(room) = self.rooms.get(room_id) else {
             return;
@@ -174,6 +184,7 @@ impl Hub {
         };
         room.seats[idx] = Some(Seat {
             session_id,
+            joined_at: now,
             caps,
             resume_token,
             presence: Presence::Live(conn),

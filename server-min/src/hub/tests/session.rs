@@ -1,5 +1,5 @@
-//! Session rules: capabilities from the room, not the token; room epochs; `unpublish` of
-//! what was never published.
+//! Session rules: capabilities from the room, not the token; room epochs; the session
+//! lifetime; `unpublish` of what was never published.
 
 use super::*;
 
@@ -113,6 +113,91 @@ fn a_resume_into_a_re_created_room_is_refused() {
         Some((ErrorCode::Unauthorized, Some("join".into()))),
         "{msgs:?}"
     );
+}
+
+/// Keeps `conn` alive for `ms` with a ping every 20 s (under the idle limit).
+fn keep_alive(h: &mut Harness, conn: ConnId, ms: u64) {
+    let mut left = ms;
+    while left > 0 {
+        let step = left.min(20_000);
+        h.advance(step);
+        h.send(conn, &ClientMessage::Ping);
+        h.take(conn);
+        left -= step;
+    }
+}
+
+#[test]
+fn a_resume_after_the_session_lifetime_is_refused() {
+    let mut h = Harness::new();
+    let (guest, resume_token) = h.join("rm_1", "user_9", Role::Guest);
+    // Twelve hours of call, then the connection drops and the client resumes at once.
+    keep_alive(&mut h, guest, 12 * 3_600_000);
+    h.close(guest);
+    let token = h.token("rm_1", "user_9", Role::Guest);
+    let again = h.join_with(token, Some(resume_token));
+    let msgs = h.take(again);
+    assert_eq!(
+        error_code(&msgs),
+        Some((ErrorCode::TokenExpired, Some("join".into()))),
+        "{msgs:?}"
+    );
+}
+
+#[test]
+fn a_resume_inside_the_session_lifetime_still_works() {
+    let mut h = Harness::new();
+    let (guest, resume_token) = h.join("rm_1", "user_9", Role::Guest);
+    keep_alive(&mut h, guest, 3_600_000);
+    h.close(guest);
+    let token = h.token("rm_1", "user_9", Role::Guest);
+    let again = h.join_with(token, Some(resume_token));
+    assert!(matches!(
+        h.take(again).first(),
+        Some(ServerMessage::Welcome { resumed: true, .. })
+    ));
+}
+
+#[test]
+fn the_session_lifetime_is_configurable_and_a_fresh_token_starts_a_new_session() {
+    let mut h = Harness::with_config(|c| c.session_lifetime_ms = 60_000);
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    let (guest, resume_token) = h.join("rm_1", "user_9", Role::Guest);
+    h.take(agent);
+    keep_alive(&mut h, guest, 40_000);
+    h.close(guest);
+    // Inside the lifetime: resumed (and a new resume token, which does not extend it).
+    let again = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(resume_token));
+    let Some(ServerMessage::Welcome {
+        resumed: true,
+        resume_token,
+        session_id,
+        ..
+    }) = h.take(again).first().cloned()
+    else {
+        panic!("expected a resume");
+    };
+    keep_alive(&mut h, again, 20_000);
+    h.close(again);
+    let late = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(resume_token));
+    let msgs = h.take(late);
+    assert_eq!(
+        error_code(&msgs),
+        Some((ErrorCode::TokenExpired, Some("join".into()))),
+        "{msgs:?}"
+    );
+    assert!(h.closed.contains(&late));
+    // A fresh token joins afresh: a new session.
+    let fresh = h.join_with(h.token("rm_1", "user_9", Role::Guest), None);
+    match h.take(fresh).first() {
+        Some(ServerMessage::Welcome {
+            resumed: false,
+            session_id: new_session,
+            ..
+        }) => assert_ne!(new_session, &session_id),
+        other => panic!("expected a fresh welcome, got {other:?}"),
+    }
+    h.take(agent);
 }
 
 #[test]
