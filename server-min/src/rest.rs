@@ -157,6 +157,7 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/healthz", get(healthz))
         .route("/v1/rooms", post(create_room))
         .route("/v1/rooms/{id}", get(get_room))
+        .route("/v1/rooms/{id}/tokens", post(issue_token))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/signal", get(signal_upgrade));
     if demo {
@@ -336,21 +337,7 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     let members = def
         .members
         .iter()
-        .map(|m| IssuedMember {
-            id: m.id.clone(),
-            role: m.role,
-            token: jwt::issue(
-                &state.inner.jwt_secret,
-                &Claims {
-                    room: def.id.clone(),
-                    sub: m.id.clone(),
-                    role: m.role,
-                    epoch: def.epoch.clone(),
-                    iat,
-                    exp,
-                },
-            ),
-        })
+        .map(|m| issue_for(state, &def, m, iat, exp))
         .collect();
     tracing::info!(room = %def.id, members = def.members.len(), "room created");
     let body = CreateRoomResponse {
@@ -358,6 +345,31 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
         members,
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A token for member `m` of the room `def` (this creation of it: its epoch).
+fn issue_for(
+    state: &AppState,
+    def: &RoomDefinition,
+    m: &MemberSpec,
+    iat: u64,
+    exp: u64,
+) -> IssuedMember {
+    IssuedMember {
+        id: m.id.clone(),
+        role: m.role,
+        token: jwt::issue(
+            &state.inner.jwt_secret,
+            &Claims {
+                room: def.id.clone(),
+                sub: m.id.clone(),
+                role: m.role,
+                epoch: def.epoch.clone(),
+                iat,
+                exp,
+            },
+        ),
+    }
 }
 
 async fn create_room(
@@ -368,6 +380,47 @@ async fn create_room(
     check_api_key(&state, &headers)?;
     let def = parse_create(&body)?;
     create(&state, def).await
+}
+
+/// `POST /v1/rooms/{id}/tokens` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueTokenRequest {
+    member_id: MemberId,
+}
+
+/// `POST /v1/rooms/{id}/tokens`: a fresh token for one member of an existing room, answered
+/// as `{"id","role","token"}`.
+///
+/// This is how a long call goes on: join tokens are short-lived and a session ends
+/// [`session_lifetime_secs`](crate::ServerConfig::session_lifetime_secs) after its join, so
+/// the integrator's backend asks for a fresh token and the client joins again with it. The
+/// token is for the room as it is now (its current epoch and the member's current role).
+async fn issue_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_api_key(&state, &headers)?;
+    let not_found = || ApiError::NotFound(format!("no room `{id}`"));
+    let room_id = RoomId::new(id.clone()).map_err(|_| not_found())?;
+    let request: IssueTokenRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    let Some(def) = state.inner.store.get_room(&room_id)? else {
+        return Err(not_found());
+    };
+    let Some(member) = def.member(&request.member_id) else {
+        return Err(ApiError::NotFound(format!(
+            "no member `{}` in room `{id}`",
+            request.member_id
+        )));
+    };
+    let iat = state.inner.clock.now().0 / 1000;
+    let exp = iat.saturating_add(state.inner.token_ttl_secs);
+    let issued = issue_for(&state, &def, member, iat, exp);
+    tracing::info!(room = %def.id, member = %member.id, "token issued");
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
 async fn get_room(

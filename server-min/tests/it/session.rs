@@ -1,4 +1,5 @@
-//! Session rules over the real transport: room epochs across a restart, room ids.
+//! Session rules over the real transport: room epochs across a restart, token refresh, room
+//! ids.
 
 use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
 use reqwest::StatusCode;
@@ -48,6 +49,41 @@ async fn a_room_re_created_after_a_restart_refuses_the_old_tokens() {
         .await;
     guest.expect_error(ErrorCode::Forbidden).await;
     second.stop().await;
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_issued_for_a_member_of_an_existing_room() {
+    let server = Server::start().await;
+    server
+        .create_room(
+            "rm_1",
+            &[("agent_1", "host"), ("user_9", "guest")],
+            json!({}),
+        )
+        .await;
+    let body = json!({"memberId": "user_9"}).to_string();
+    let (status, _) = server.post("/v1/rooms/rm_1/tokens", None, &body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, issued) = server
+        .post("/v1/rooms/rm_1/tokens", Some(API_KEY), &body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    assert_eq!(issued["id"], "user_9");
+    assert_eq!(issued["role"], "guest");
+    let token = issued["token"].as_str().expect("token").to_owned();
+    let (_guest, welcome) = server.join(&token, None).await;
+    assert!(!welcome.resumed);
+
+    let stranger = json!({"memberId": "nobody"}).to_string();
+    let (status, _) = server
+        .post("/v1/rooms/rm_1/tokens", Some(API_KEY), &stranger)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = server
+        .post("/v1/rooms/rm_2/tokens", Some(API_KEY), &body)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
 }
 
 #[tokio::test]
