@@ -48,6 +48,11 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_RESUME_GRACE_MS)]
     pub resume_grace_ms: u64,
 
+    /// Most rooms the API key may have at once (the demo route's count too); a room counts
+    /// until its tokens have expired and it is empty. More get 429 `rate_limited`.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_ROOMS)]
+    pub max_rooms: usize,
+
     /// Longest a member's session lasts from its join, in seconds (default 12 h). A resume
     /// after it is refused (`token_expired`) and the client must join again with a fresh
     /// token, which POST /v1/rooms/{id}/tokens issues; a live connection is not cut.
@@ -174,6 +179,7 @@ impl Args {
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;
         config.session_lifetime_secs = self.session_lifetime_secs;
+        config.max_rooms = self.max_rooms;
         config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
         config.web_root = self.web_root;

@@ -44,7 +44,7 @@ pub(crate) enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error(transparent)]
-    Conflict(#[from] StoreError),
+    Store(#[from] StoreError),
     #[error("{0}")]
     RateLimited(&'static str),
     #[error("{0}")]
@@ -57,7 +57,8 @@ impl ApiError {
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Store(StoreError::Full { .. }) => ErrorCode::RateLimited,
+            Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -68,7 +69,8 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Store(StoreError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -115,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) jwt_secret: Vec<u8>,
     pub(crate) token_ttl_secs: u64,
+    /// Rooms the API key may have at once (the demo route's rooms count too).
+    pub(crate) max_rooms: usize,
     pub(crate) store: Arc<dyn RoomStore>,
     pub(crate) events: mpsc::Sender<HubEvent>,
     pub(crate) next_conn: AtomicU64,
@@ -128,7 +132,8 @@ pub(crate) struct Shared {
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
 /// second, so that a demo server reachable by others cannot be filled (rooms also expire
-/// with their tokens).
+/// with their tokens). `POST /v1/rooms` with the public [`DEMO_API_KEY`](crate::DEMO_API_KEY)
+/// spends the same budget.
 pub(crate) const DEMO_ROOM_RATE: RateLimit = RateLimit {
     burst: 20,
     refill_per_sec: 1,
@@ -220,6 +225,24 @@ fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         None => Err(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <api key>`",
         )),
+    }
+}
+
+/// Takes one room from the demo budget ([`DEMO_ROOM_RATE`]).
+fn pace_demo(state: &AppState) -> Result<(), ApiError> {
+    let now = state.inner.clock.now();
+    let allowed = state
+        .inner
+        .demo_rooms
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take(DEMO_ROOM_RATE, now);
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited(
+            "too many demo rooms; try again in a second",
+        ))
     }
 }
 
@@ -325,7 +348,10 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     // The room lives as long as its tokens (and then until its last member is gone).
     def.expires_at = exp;
     def.epoch = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
-    state.inner.store.create_room(def.clone())?;
+    state
+        .inner
+        .store
+        .create_room(def.clone(), state.inner.max_rooms)?;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
     state
@@ -379,6 +405,11 @@ async fn create_room(
 ) -> Result<Response, ApiError> {
     check_api_key(&state, &headers)?;
     let def = parse_create(&body)?;
+    if state.inner.api_key == crate::DEMO_API_KEY {
+        // The demo key is published: with it this route is as open as the demo route, so it
+        // spends the same budget.
+        pace_demo(&state)?;
+    }
     create(&state, def).await
 }
 
@@ -475,18 +506,7 @@ pub const DEMO_GUEST: &str = "customer_1";
 
 /// `POST /v1/demo/rooms` (demo mode only, no auth): a fresh room with a host and a guest.
 async fn create_demo_room(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = state.inner.clock.now();
-    let allowed = state
-        .inner
-        .demo_rooms
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take(DEMO_ROOM_RATE, now);
-    if !allowed {
-        return Err(ApiError::RateLimited(
-            "too many demo rooms; try again in a second",
-        ));
-    }
+    pace_demo(&state)?;
     let mut random = [0u8; 6];
     getrandom::fill(&mut random).map_err(|_| ApiError::Internal("no randomness"))?;
     let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();

@@ -69,12 +69,22 @@ pub enum StoreError {
     /// A room with this id already exists.
     #[error("room `{0}` already exists")]
     Conflict(RoomId),
+    /// The store already holds as many rooms as it may.
+    #[error(
+        "too many rooms: at most {max} at once (a room goes when its tokens have expired and it is empty)"
+    )]
+    Full {
+        /// The cap that was reached.
+        max: usize,
+    },
 }
 
 /// Where room definitions live.
 pub trait RoomStore: Send + Sync + 'static {
-    /// Stores a new room; [`StoreError::Conflict`] if the id is taken.
-    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError>;
+    /// Stores a new room; [`StoreError::Conflict`] if the id is taken, [`StoreError::Full`] if
+    /// `max_rooms` rooms are stored already (checked in the same step as the insert, so
+    /// concurrent creations cannot overshoot it).
+    fn create_room(&self, room: RoomDefinition, max_rooms: usize) -> Result<(), StoreError>;
     /// The room with `id`, if any.
     fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError>;
     /// Forgets the room (it expired and emptied); `false` if it was not there.
@@ -95,12 +105,15 @@ impl MemoryRoomStore {
 }
 
 impl RoomStore for MemoryRoomStore {
-    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError> {
+    fn create_room(&self, room: RoomDefinition, max_rooms: usize) -> Result<(), StoreError> {
         // A panic while holding the lock cannot leave a half-written map (insert is atomic
         // from our point of view), so a poisoned lock is safe to keep using.
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         if rooms.contains_key(&room.id) {
             return Err(StoreError::Conflict(room.id));
+        }
+        if rooms.len() >= max_rooms {
+            return Err(StoreError::Full { max: max_rooms });
         }
         rooms.insert(room.id.clone(), room);
         Ok(())
@@ -137,9 +150,9 @@ mod tests {
     #[test]
     fn create_get_and_conflict() {
         let store = MemoryRoomStore::new();
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
         assert_eq!(
-            store.create_room(room("rm_1")),
+            store.create_room(room("rm_1"), 10),
             Err(StoreError::Conflict(RoomId::new("rm_1").unwrap()))
         );
         let got = store.get_room(&RoomId::new("rm_1").unwrap()).unwrap();
@@ -155,11 +168,24 @@ mod tests {
     #[test]
     fn removed_rooms_are_gone_and_their_id_free() {
         let store = MemoryRoomStore::new();
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
         assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(true));
         assert_eq!(store.get_room(&RoomId::new("rm_1").unwrap()), Ok(None));
         assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(false));
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
+    }
+
+    #[test]
+    fn the_room_cap_counts_stored_rooms() {
+        let store = MemoryRoomStore::new();
+        store.create_room(room("rm_1"), 2).unwrap();
+        store.create_room(room("rm_2"), 2).unwrap();
+        assert_eq!(
+            store.create_room(room("rm_3"), 2),
+            Err(StoreError::Full { max: 2 })
+        );
+        store.remove_room(&RoomId::new("rm_1").unwrap()).unwrap();
+        store.create_room(room("rm_3"), 2).unwrap();
     }
 
     #[test]

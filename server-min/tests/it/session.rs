@@ -1,11 +1,12 @@
-//! Session rules over the real transport: room epochs across a restart, token refresh, room
-//! ids.
+//! Session rules over the real transport: room epochs across a restart, token refresh, the
+//! demo key's pacing, the room cap, room ids.
 
 use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
+use assistrtc_server::DEMO_API_KEY;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{API_KEY, Server};
+use crate::support::{API_KEY, Server, within};
 
 #[tokio::test]
 async fn a_room_re_created_after_a_restart_refuses_the_old_tokens() {
@@ -83,6 +84,68 @@ async fn a_fresh_token_is_issued_for_a_member_of_an_existing_room() {
         .post("/v1/rooms/rm_2/tokens", Some(API_KEY), &body)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_public_demo_key_is_paced_like_the_demo_route() {
+    let server = Server::start_with(|c| {
+        c.demo = true;
+        c.api_key = DEMO_API_KEY.into();
+    })
+    .await;
+    let mut created = 0;
+    let mut limited = false;
+    for i in 0..25 {
+        let body = json!({"roomId": format!("rm_{i}"), "members": [{"id": "a", "role": "host"}]});
+        let (status, body) = server
+            .post("/v1/rooms", Some(DEMO_API_KEY), &body.to_string())
+            .await;
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+                limited = true;
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(limited, "the public key is not a way around the pacing");
+    assert_eq!(created, 20, "the same budget as the demo route");
+    // Both share it: the demo route is out of rooms too.
+    let (status, _) = server.post("/v1/demo/rooms", None, "").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_key_has_a_room_cap() {
+    let server = Server::start_with(|c| c.max_rooms = 2).await;
+    server
+        .create_room("rm_1", &[("a", "host")], json!({}))
+        .await;
+    server
+        .create_room("rm_2", &[("a", "host")], json!({}))
+        .await;
+    let body = json!({"roomId": "rm_3", "members": [{"id": "a", "role": "host"}]});
+    let (status, body) = server
+        .post("/v1/rooms", Some(API_KEY), &body.to_string())
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    // Once the tokens expire the empty rooms go and free their places.
+    server.advance(assistrtc_server::DEFAULT_TOKEN_TTL_SECS * 1000);
+    // Removed by the hub's timer; no event to await, so poll (no server time passes).
+    within("expired room removed", async {
+        while server.get("/v1/rooms/rm_1", Some(API_KEY)).await.0 != StatusCode::NOT_FOUND {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    server
+        .create_room("rm_3", &[("a", "host")], json!({}))
+        .await;
     server.stop().await;
 }
 
