@@ -230,16 +230,21 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     }
     if pages {
         // stderr: stdout carries exactly the one `listening on` line scripts wait for.
-        let base = format!("http://{}", server.local_addr());
-        eprintln!(
-            "agent console:  {base}/agent/\ncustomer page:  {base}/customer/?token=… (the agent console shows the link)"
-        );
+        eprintln!("{}", demo_pages(&format!("http://{}", server.local_addr())));
     }
     let signalled = signal.wait().await;
     tracing::info!("shutting down");
     let stopped = server.shutdown().await;
     signalled?;
     Ok(stopped?)
+}
+
+/// Where the demo pages are. The customer link carries its token in the fragment (`#token=`),
+/// which browsers never send to a server, so it stays out of access logs and `Referer`.
+fn demo_pages(base: &str) -> String {
+    format!(
+        "agent console:  {base}/agent/\ncustomer page:  {base}/customer/#token=… (the agent console shows the link)"
+    )
 }
 
 fn warn_demo(config: &ServerConfig) {
@@ -308,6 +313,16 @@ mod tests {
         Args::try_parse_from(args)
             .expect("arguments parse")
             .into_config()
+    }
+
+    #[test]
+    fn the_demo_customer_link_keeps_the_token_in_the_fragment() {
+        let pages = demo_pages("http://127.0.0.1:8080");
+        assert!(
+            pages.contains("http://127.0.0.1:8080/customer/#token="),
+            "{pages}"
+        );
+        assert!(!pages.contains("?token="), "{pages}");
     }
 
     #[test]
