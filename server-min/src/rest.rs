@@ -442,8 +442,9 @@ async fn issue_token(
         return Err(not_found());
     };
     let Some(member) = def.member(&request.member_id) else {
-        return Err(ApiError::NotFound(format!(
-            "no member `{}` in room `{id}`",
+        // The room (the resource) exists; the body names someone who is not in it.
+        return Err(ApiError::BadRequest(format!(
+            "memberId: no member `{}` in room `{id}`",
             request.member_id
         )));
     };

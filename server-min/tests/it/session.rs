@@ -79,7 +79,7 @@ async fn a_fresh_token_is_issued_for_a_member_of_an_existing_room() {
     let (status, _) = server
         .post("/v1/rooms/rm_1/tokens", Some(API_KEY), &stranger)
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = server
         .post("/v1/rooms/rm_2/tokens", Some(API_KEY), &body)
         .await;
