@@ -130,7 +130,8 @@ pub fn issue(secret: &[u8], claims: &Claims) -> String {
 /// Checks the header and signature and returns the claims, **without** checking expiry.
 ///
 /// Used on its own when resuming a held seat: that seat was authorized when it was taken, so
-/// a token that expired since still proves who the member is.
+/// a token that expired since still proves who the member is (the hub bounds this with its
+/// session lifetime, counted from the join).
 pub fn verify_signature(secret: &[u8], token: &str) -> Result<Claims, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::Malformed("token is too long"));
