@@ -31,6 +31,8 @@ impl ServerProcess {
             .args(["--jwt-secret", jwt_secret])
             // The benchmark's receivers never send (no pings): keep their sessions through the run.
             .args(["--idle-timeout-ms", "3600000"])
+            // Runs with --sessions above the default room cap must not be refused rooms.
+            .args(["--max-rooms", "1000000"])
             // Info logs a line per room; keep warnings (e.g. slow connections dropped).
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())

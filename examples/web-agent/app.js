@@ -53,7 +53,9 @@ byId('create').onclick = async () => {
     if (!res.ok) throw Object.assign(new Error(room.error?.message ?? res.statusText), { code: room.error?.code });
     const agent = room.members.find((m) => m.role === 'host');
     const customer = room.members.find((m) => m.role === 'guest');
-    const link = `${location.origin}/customer/?token=${encodeURIComponent(customer.token)}`;
+    // The token rides in the fragment, which the browser never sends to a server: it stays out
+    // of access logs, proxies and Referer headers.
+    const link = `${location.origin}/customer/#token=${encodeURIComponent(customer.token)}`;
     byId('link').value = link;
     byId('invite').classList.remove('hidden');
     byId('open-customer').onclick = () => window.open(link, '_blank');

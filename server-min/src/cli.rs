@@ -48,6 +48,17 @@ pub struct Args {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_RESUME_GRACE_MS)]
     pub resume_grace_ms: u64,
 
+    /// Most rooms the API key may have at once (the demo route's count too); a room counts
+    /// until its tokens have expired and it is empty. More get 429 `rate_limited`.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_MAX_ROOMS)]
+    pub max_rooms: usize,
+
+    /// Longest a member's session lasts from its join, in seconds (default 12 h). A resume
+    /// after it is refused (`token_expired`) and the client must join again with a fresh
+    /// token, which POST /v1/rooms/{id}/tokens issues; a live connection is not cut.
+    #[arg(long, value_name = "SECS", default_value_t = crate::hub::DEFAULT_SESSION_LIFETIME_MS / 1000)]
+    pub session_lifetime_secs: u64,
+
     /// Silence after which a joined WebSocket counts as dropped and its seat is held for a
     /// resume (clients ping every 10 s; the server pings every third of this).
     #[arg(long, value_name = "MS", default_value_t = crate::hub::DEFAULT_IDLE_TIMEOUT_MS)]
@@ -172,6 +183,8 @@ impl Args {
         config.demo = self.demo;
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;
+        config.session_lifetime_secs = self.session_lifetime_secs;
+        config.max_rooms = self.max_rooms;
         config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
         config.stun_listen = self.stun_listen;
@@ -223,16 +236,21 @@ pub async fn run(args: Args) -> Result<(), CliError> {
     }
     if pages {
         // stderr: stdout carries exactly the one `listening on` line scripts wait for.
-        let base = format!("http://{}", server.local_addr());
-        eprintln!(
-            "agent console:  {base}/agent/\ncustomer page:  {base}/customer/?token=… (the agent console shows the link)"
-        );
+        eprintln!("{}", demo_pages(&format!("http://{}", server.local_addr())));
     }
     let signalled = signal.wait().await;
     tracing::info!("shutting down");
     let stopped = server.shutdown().await;
     signalled?;
     Ok(stopped?)
+}
+
+/// Where the demo pages are. The customer link carries its token in the fragment (`#token=`),
+/// which browsers never send to a server, so it stays out of access logs and `Referer`.
+fn demo_pages(base: &str) -> String {
+    format!(
+        "agent console:  {base}/agent/\ncustomer page:  {base}/customer/#token=… (the agent console shows the link)"
+    )
 }
 
 fn warn_demo(config: &ServerConfig) {
@@ -301,6 +319,29 @@ mod tests {
         Args::try_parse_from(args)
             .expect("arguments parse")
             .into_config()
+    }
+
+    #[test]
+    fn the_demo_customer_link_keeps_the_token_in_the_fragment() {
+        let pages = demo_pages("http://127.0.0.1:8080");
+        assert!(
+            pages.contains("http://127.0.0.1:8080/customer/#token="),
+            "{pages}"
+        );
+        assert!(!pages.contains("?token="), "{pages}");
+    }
+
+    #[test]
+    fn the_session_lifetime_is_in_the_help_and_configurable() {
+        use clap::CommandFactory as _;
+
+        let help = Args::command().render_long_help().to_string();
+        assert!(help.contains("--session-lifetime-secs"), "{help}");
+        assert!(help.contains("[default: 43200]"), "{help}");
+        assert!(help.contains("/v1/rooms/{id}/tokens"), "{help}");
+        assert_eq!(config(&[]).unwrap().session_lifetime_secs, 12 * 3600);
+        let c = config(&["--session-lifetime-secs", "60"]).unwrap();
+        assert_eq!(c.session_lifetime_secs, 60);
     }
 
     #[test]

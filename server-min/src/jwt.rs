@@ -6,15 +6,14 @@
 //! algorithm confusion), checks the signature in constant time, and only then reads the claims.
 //!
 //! ```
-//! use assistrtc_core::permissions::Capabilities;
-//! use assistrtc_core::protocol::{MemberId, Permissions, Role, RoomId};
+//! use assistrtc_core::protocol::{MemberId, Role, RoomId};
 //! use assistrtc_server::jwt::{self, Claims, JwtError};
 //!
 //! let claims = Claims {
 //!     room: RoomId::new("rm_1").unwrap(),
 //!     sub: MemberId::new("agent_1").unwrap(),
 //!     role: Role::Host,
-//!     caps: Capabilities::for_role(Role::Host, Permissions::default()),
+//!     epoch: "5f1c0e9a2b7d4c13".into(),
 //!     iat: 1_000,
 //!     exp: 1_600,
 //! };
@@ -24,7 +23,6 @@
 //! assert_eq!(jwt::verify(b"other", &token, 1_000), Err(JwtError::BadSignature));
 //! ```
 
-use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{ErrorCode, MAX_TOKEN_BYTES, MemberId, Role, RoomId};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -38,16 +36,22 @@ type HmacSha256 = Hmac<Sha256>;
 pub const ALGORITHM: &str = "HS256";
 
 /// What a join token asserts.
+///
+/// There are no capabilities in it: the hub computes them from the room's current definition
+/// (role and permissions), so a token cannot carry rights the room no longer grants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     /// The room the token admits to.
     pub room: RoomId,
     /// The member id (JWT subject).
     pub sub: MemberId,
-    /// The member's role in the room.
+    /// The member's role in the room; the hub admits the token only if the room still gives
+    /// the member this role.
     pub role: Role,
-    /// What the member may do, as capability names.
-    pub caps: Capabilities,
+    /// The creation of the room the token was issued for
+    /// ([`RoomDefinition::epoch`](crate::store::RoomDefinition::epoch)): a room created again
+    /// under the same id has another epoch and refuses this token.
+    pub epoch: String,
     /// Issued at, in seconds since the Unix epoch.
     pub iat: u64,
     /// Expires at, in seconds since the Unix epoch; the token is invalid from this second on.
@@ -126,7 +130,8 @@ pub fn issue(secret: &[u8], claims: &Claims) -> String {
 /// Checks the header and signature and returns the claims, **without** checking expiry.
 ///
 /// Used on its own when resuming a held seat: that seat was authorized when it was taken, so
-/// a token that expired since still proves who the member is.
+/// a token that expired since still proves who the member is (the hub bounds this with its
+/// session lifetime, counted from the join).
 pub fn verify_signature(secret: &[u8], token: &str) -> Result<Claims, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::Malformed("token is too long"));
@@ -181,8 +186,6 @@ pub fn check_expiry(claims: &Claims, now: u64) -> Result<(), JwtError> {
 
 #[cfg(test)]
 mod tests {
-    use assistrtc_core::protocol::Permissions;
-
     use super::*;
 
     const SECRET: &[u8] = b"test-secret";
@@ -192,7 +195,7 @@ mod tests {
             room: RoomId::new("rm_1").unwrap(),
             sub: MemberId::new("user_9").unwrap(),
             role: Role::Guest,
-            caps: Capabilities::for_role(Role::Guest, Permissions::default()),
+            epoch: "e1".into(),
             iat: 100,
             exp: 700,
         }
@@ -215,10 +218,8 @@ mod tests {
         assert_eq!(value["room"], "rm_1");
         assert_eq!(value["sub"], "user_9");
         assert_eq!(value["role"], "guest");
-        assert_eq!(
-            value["caps"],
-            serde_json::json!(["publish_camera", "publish_microphone"])
-        );
+        assert_eq!(value["epoch"], "e1");
+        assert!(value.get("caps").is_none(), "rights come from the room");
         assert_eq!(verify(SECRET, &token, 699).unwrap(), claims());
     }
 

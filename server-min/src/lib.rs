@@ -59,6 +59,9 @@ pub const DEMO_JWT_SECRET: &str = "assistrtc-demo-jwt-secret-not-for-production"
 /// Default listen address.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+/// Default cap on rooms per API key: far above one server's calls, low enough that a leaked
+/// key cannot fill the memory.
+pub const DEFAULT_MAX_ROOMS: usize = 10_000;
 /// Default lifetime of issued join tokens.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 600;
 
@@ -86,6 +89,13 @@ pub struct ServerConfig {
     pub token_ttl_secs: u64,
     /// How long a dropped member's seat is held for a resume, in milliseconds.
     pub resume_grace_ms: u64,
+    /// Most rooms the API key may have at once (rooms created by the demo route count too);
+    /// a room counts until its tokens have expired and it is empty.
+    pub max_rooms: usize,
+    /// Longest a member's session lasts from its join, in seconds: a resume after it is
+    /// refused and the client joins again with a fresh token from
+    /// `POST /v1/rooms/{id}/tokens`. A live connection is not cut.
+    pub session_lifetime_secs: u64,
     /// How long a new WebSocket may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
     /// Silence after which a joined WebSocket is dropped and its seat held, in milliseconds.
@@ -121,6 +131,8 @@ impl fmt::Debug for ServerConfig {
             .field("demo", &self.demo)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("resume_grace_ms", &self.resume_grace_ms)
+            .field("max_rooms", &self.max_rooms)
+            .field("session_lifetime_secs", &self.session_lifetime_secs)
             .field("join_timeout_ms", &self.join_timeout_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
@@ -143,6 +155,8 @@ impl ServerConfig {
             demo: false,
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
             resume_grace_ms: hub::DEFAULT_RESUME_GRACE_MS,
+            session_lifetime_secs: hub::DEFAULT_SESSION_LIFETIME_MS / 1000,
+            max_rooms: DEFAULT_MAX_ROOMS,
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
             idle_timeout_ms: hub::DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
@@ -317,6 +331,7 @@ pub async fn start_with_store(
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
         join_timeout_ms: config.join_timeout_ms,
+        session_lifetime_ms: config.session_lifetime_secs.saturating_mul(1000),
         idle_timeout_ms: config.idle_timeout_ms,
         ice_servers,
         rate_limit: config.rate_limit,
@@ -334,6 +349,7 @@ pub async fn start_with_store(
         api_key: config.api_key,
         jwt_secret: config.jwt_secret.into_bytes(),
         token_ttl_secs: config.token_ttl_secs,
+        max_rooms: config.max_rooms,
         store,
         events: events_tx,
         next_conn: AtomicU64::new(1),

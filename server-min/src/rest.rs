@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{ErrorCode, MemberId, Permissions, RecordingPolicy, Role, RoomId};
 use axum::Json;
 use axum::Router;
@@ -23,7 +22,7 @@ use crate::clock::Clock;
 use crate::hub::{ConnId, RateLimit, TokenBucket};
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
-use crate::store::{MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
+use crate::store::{self, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
 
 /// Most members a room may list.
 pub const MAX_MEMBERS: usize = 64;
@@ -45,7 +44,7 @@ pub(crate) enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error(transparent)]
-    Conflict(#[from] StoreError),
+    Store(#[from] StoreError),
     #[error("{0}")]
     RateLimited(&'static str),
     #[error("{0}")]
@@ -58,7 +57,8 @@ impl ApiError {
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::NotFound(_) => ErrorCode::NotFound,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Store(StoreError::Full { .. }) => ErrorCode::RateLimited,
+            Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -69,7 +69,8 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Store(StoreError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -116,6 +117,8 @@ pub(crate) struct Shared {
     pub(crate) api_key: String,
     pub(crate) jwt_secret: Vec<u8>,
     pub(crate) token_ttl_secs: u64,
+    /// Rooms the API key may have at once (the demo route's rooms count too).
+    pub(crate) max_rooms: usize,
     pub(crate) store: Arc<dyn RoomStore>,
     pub(crate) events: mpsc::Sender<HubEvent>,
     pub(crate) next_conn: AtomicU64,
@@ -129,7 +132,8 @@ pub(crate) struct Shared {
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
 /// second, so that a demo server reachable by others cannot be filled (rooms also expire
-/// with their tokens).
+/// with their tokens). `POST /v1/rooms` with the public [`DEMO_API_KEY`](crate::DEMO_API_KEY)
+/// spends the same budget.
 pub(crate) const DEMO_ROOM_RATE: RateLimit = RateLimit {
     burst: 20,
     refill_per_sec: 1,
@@ -158,6 +162,7 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/healthz", get(healthz))
         .route("/v1/rooms", post(create_room))
         .route("/v1/rooms/{id}", get(get_room))
+        .route("/v1/rooms/{id}/tokens", post(issue_token))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/signal", get(signal_upgrade));
     if demo {
@@ -223,6 +228,24 @@ fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
     }
 }
 
+/// Takes one room from the demo budget ([`DEMO_ROOM_RATE`]).
+fn pace_demo(state: &AppState) -> Result<(), ApiError> {
+    let now = state.inner.clock.now();
+    let allowed = state
+        .inner
+        .demo_rooms
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take(DEMO_ROOM_RATE, now);
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited(
+            "too many demo rooms; try again in a second",
+        ))
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -283,6 +306,13 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
     })?;
     de.end()
         .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    // The protocol allows dots in ids; a room id becomes a file name once recordings are
+    // written, and `.`, `..` (or more dots) would name a directory instead.
+    if request.room_id.as_str().bytes().all(|b| b == b'.') {
+        return Err(ApiError::BadRequest(
+            "roomId: a room id cannot consist of dots only".into(),
+        ));
+    }
     if request.members.is_empty() {
         return Err(ApiError::BadRequest(
             "members: a room needs at least one member".into(),
@@ -305,18 +335,23 @@ fn parse_create(body: &[u8]) -> Result<RoomDefinition, ApiError> {
         id: request.room_id,
         members: request.members,
         permissions: request.permissions,
-        // Set by `create` from the token lifetime.
+        // Both set by `create`.
+        epoch: String::new(),
         expires_at: NEVER,
     })
 }
 
-/// Stores the room, makes it joinable, and issues one token per member.
+/// Stores the room under a new epoch, makes it joinable, and issues one token per member.
 async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, ApiError> {
     let iat = state.inner.clock.now().0 / 1000;
     let exp = iat.saturating_add(state.inner.token_ttl_secs);
     // The room lives as long as its tokens (and then until its last member is gone).
     def.expires_at = exp;
-    state.inner.store.create_room(def.clone())?;
+    def.epoch = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
+    state
+        .inner
+        .store
+        .create_room(def.clone(), state.inner.max_rooms)?;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
     state
@@ -328,21 +363,7 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     let members = def
         .members
         .iter()
-        .map(|m| IssuedMember {
-            id: m.id.clone(),
-            role: m.role,
-            token: jwt::issue(
-                &state.inner.jwt_secret,
-                &Claims {
-                    room: def.id.clone(),
-                    sub: m.id.clone(),
-                    role: m.role,
-                    caps: Capabilities::for_role(m.role, def.permissions),
-                    iat,
-                    exp,
-                },
-            ),
-        })
+        .map(|m| issue_for(state, &def, m, iat, exp))
         .collect();
     tracing::info!(room = %def.id, members = def.members.len(), "room created");
     let body = CreateRoomResponse {
@@ -352,6 +373,31 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// A token for member `m` of the room `def` (this creation of it: its epoch).
+fn issue_for(
+    state: &AppState,
+    def: &RoomDefinition,
+    m: &MemberSpec,
+    iat: u64,
+    exp: u64,
+) -> IssuedMember {
+    IssuedMember {
+        id: m.id.clone(),
+        role: m.role,
+        token: jwt::issue(
+            &state.inner.jwt_secret,
+            &Claims {
+                room: def.id.clone(),
+                sub: m.id.clone(),
+                role: m.role,
+                epoch: def.epoch.clone(),
+                iat,
+                exp,
+            },
+        ),
+    }
+}
+
 async fn create_room(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -359,7 +405,54 @@ async fn create_room(
 ) -> Result<Response, ApiError> {
     check_api_key(&state, &headers)?;
     let def = parse_create(&body)?;
+    if state.inner.api_key == crate::DEMO_API_KEY {
+        // The demo key is published: with it this route is as open as the demo route, so it
+        // spends the same budget.
+        pace_demo(&state)?;
+    }
     create(&state, def).await
+}
+
+/// `POST /v1/rooms/{id}/tokens` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueTokenRequest {
+    member_id: MemberId,
+}
+
+/// `POST /v1/rooms/{id}/tokens`: a fresh token for one member of an existing room, answered
+/// as `{"id","role","token"}`.
+///
+/// This is how a long call goes on: join tokens are short-lived and a session ends
+/// [`session_lifetime_secs`](crate::ServerConfig::session_lifetime_secs) after its join, so
+/// the integrator's backend asks for a fresh token and the client joins again with it. The
+/// token is for the room as it is now (its current epoch and the member's current role).
+async fn issue_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    check_api_key(&state, &headers)?;
+    let not_found = || ApiError::NotFound(format!("no room `{id}`"));
+    let room_id = RoomId::new(id.clone()).map_err(|_| not_found())?;
+    let request: IssueTokenRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    let Some(def) = state.inner.store.get_room(&room_id)? else {
+        return Err(not_found());
+    };
+    let Some(member) = def.member(&request.member_id) else {
+        // The room (the resource) exists; the body names someone who is not in it.
+        return Err(ApiError::BadRequest(format!(
+            "memberId: no member `{}` in room `{id}`",
+            request.member_id
+        )));
+    };
+    let iat = state.inner.clock.now().0 / 1000;
+    let exp = iat.saturating_add(state.inner.token_ttl_secs);
+    let issued = issue_for(&state, &def, member, iat, exp);
+    tracing::info!(room = %def.id, member = %member.id, "token issued");
+    Ok((StatusCode::CREATED, Json(issued)).into_response())
 }
 
 async fn get_room(
@@ -414,18 +507,7 @@ pub const DEMO_GUEST: &str = "customer_1";
 
 /// `POST /v1/demo/rooms` (demo mode only, no auth): a fresh room with a host and a guest.
 async fn create_demo_room(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let now = state.inner.clock.now();
-    let allowed = state
-        .inner
-        .demo_rooms
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take(DEMO_ROOM_RATE, now);
-    if !allowed {
-        return Err(ApiError::RateLimited(
-            "too many demo rooms; try again in a second",
-        ));
-    }
+    pace_demo(&state)?;
     let mut random = [0u8; 6];
     getrandom::fill(&mut random).map_err(|_| ApiError::Internal("no randomness"))?;
     let suffix: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -447,7 +529,8 @@ async fn create_demo_room(State(state): State<AppState>) -> Result<Response, Api
             screen: true,
             recording: RecordingPolicy::Local,
         },
-        // Set by `create` from the token lifetime.
+        // Both set by `create`.
+        epoch: String::new(),
         expires_at: NEVER,
     };
     create(&state, def).await
@@ -486,6 +569,12 @@ mod tests {
             r#"{"roomId":"rm_1","members":[{"id":"a","role":"host"},{"id":"a","role":"guest"}]}"#,
         );
         assert!(m.starts_with("members[1].id: duplicate"), "{m}");
+        for dots in [".", "..", "..."] {
+            let m = bad(&format!(
+                r#"{{"roomId":"{dots}","members":[{{"id":"a","role":"host"}}]}}"#
+            ));
+            assert!(m.starts_with("roomId: "), "{m}");
+        }
         let m = bad(r#"{"roomId":"rm_1","members":[]}"#);
         assert!(m.starts_with("members: "), "{m}");
         let m = bad(

@@ -29,6 +29,11 @@ pub struct RoomDefinition {
     pub members: Vec<MemberSpec>,
     /// What the room allows.
     pub permissions: Permissions,
+    /// Identifies this creation of the room, unique per creation ([`new_epoch`]); every token
+    /// issued for the room carries it. Ids are reused (rooms are forgotten on restart and when
+    /// they expire), so without it a token for an earlier room of the same id would admit its
+    /// holder to the new one.
+    pub epoch: String,
     /// Unix seconds when the tokens issued with the room expire: nobody new can join after
     /// it, so the hub removes the room then, or as soon as it is empty after it.
     #[serde(default = "never")]
@@ -41,6 +46,14 @@ fn never() -> u64 {
 
 /// `expires_at` of a room that is never removed.
 pub const NEVER: u64 = u64::MAX;
+
+/// A fresh room epoch: 64 random bits, hex. Random rather than a counter so that it stays
+/// unique across restarts and across server instances without any shared state.
+pub fn new_epoch() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
 
 impl RoomDefinition {
     /// The member with `id`, if it is part of the room.
@@ -56,12 +69,22 @@ pub enum StoreError {
     /// A room with this id already exists.
     #[error("room `{0}` already exists")]
     Conflict(RoomId),
+    /// The store already holds as many rooms as it may.
+    #[error(
+        "too many rooms: at most {max} at once (a room goes when its tokens have expired and it is empty)"
+    )]
+    Full {
+        /// The cap that was reached.
+        max: usize,
+    },
 }
 
 /// Where room definitions live.
 pub trait RoomStore: Send + Sync + 'static {
-    /// Stores a new room; [`StoreError::Conflict`] if the id is taken.
-    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError>;
+    /// Stores a new room; [`StoreError::Conflict`] if the id is taken, [`StoreError::Full`] if
+    /// `max_rooms` rooms are stored already (checked in the same step as the insert, so
+    /// concurrent creations cannot overshoot it).
+    fn create_room(&self, room: RoomDefinition, max_rooms: usize) -> Result<(), StoreError>;
     /// The room with `id`, if any.
     fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError>;
     /// Forgets the room (it expired and emptied); `false` if it was not there.
@@ -82,12 +105,15 @@ impl MemoryRoomStore {
 }
 
 impl RoomStore for MemoryRoomStore {
-    fn create_room(&self, room: RoomDefinition) -> Result<(), StoreError> {
+    fn create_room(&self, room: RoomDefinition, max_rooms: usize) -> Result<(), StoreError> {
         // A panic while holding the lock cannot leave a half-written map (insert is atomic
         // from our point of view), so a poisoned lock is safe to keep using.
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         if rooms.contains_key(&room.id) {
             return Err(StoreError::Conflict(room.id));
+        }
+        if rooms.len() >= max_rooms {
+            return Err(StoreError::Full { max: max_rooms });
         }
         rooms.insert(room.id.clone(), room);
         Ok(())
@@ -116,6 +142,7 @@ mod tests {
                 role: Role::Host,
             }],
             permissions: Permissions::default(),
+            epoch: "e1".into(),
             expires_at: NEVER,
         }
     }
@@ -123,9 +150,9 @@ mod tests {
     #[test]
     fn create_get_and_conflict() {
         let store = MemoryRoomStore::new();
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
         assert_eq!(
-            store.create_room(room("rm_1")),
+            store.create_room(room("rm_1"), 10),
             Err(StoreError::Conflict(RoomId::new("rm_1").unwrap()))
         );
         let got = store.get_room(&RoomId::new("rm_1").unwrap()).unwrap();
@@ -141,10 +168,30 @@ mod tests {
     #[test]
     fn removed_rooms_are_gone_and_their_id_free() {
         let store = MemoryRoomStore::new();
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
         assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(true));
         assert_eq!(store.get_room(&RoomId::new("rm_1").unwrap()), Ok(None));
         assert_eq!(store.remove_room(&RoomId::new("rm_1").unwrap()), Ok(false));
-        store.create_room(room("rm_1")).unwrap();
+        store.create_room(room("rm_1"), 10).unwrap();
+    }
+
+    #[test]
+    fn the_room_cap_counts_stored_rooms() {
+        let store = MemoryRoomStore::new();
+        store.create_room(room("rm_1"), 2).unwrap();
+        store.create_room(room("rm_2"), 2).unwrap();
+        assert_eq!(
+            store.create_room(room("rm_3"), 2),
+            Err(StoreError::Full { max: 2 })
+        );
+        store.remove_room(&RoomId::new("rm_1").unwrap()).unwrap();
+        store.create_room(room("rm_3"), 2).unwrap();
+    }
+
+    #[test]
+    fn epochs_differ_per_creation() {
+        let a = new_epoch().unwrap();
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, new_epoch().unwrap());
     }
 }

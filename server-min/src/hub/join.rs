@@ -75,12 +75,19 @@ impl Hub {
         let Some(room) = self.rooms.get(&claims.room) else {
             return self.reject(conn, JoinError::UnknownRoom(claims.room));
         };
+        // Checked before the resume token too: the tokens of an earlier room with this id must
+        // not open the new one in any way.
+        if claims.epoch != room.def.epoch {
+            return self.reject(conn, JoinError::StaleRoom(claims.room));
+        }
         let Some(idx) = room
             .index_of(&claims.sub)
             .filter(|&i| room.def.members[i].role == claims.role)
         else {
             return self.reject(conn, JoinError::NotAMember(claims.sub));
         };
+        // Rights come from the room as it is defined now, never from the token.
+        let caps = Capabilities::for_role(room.def.members[idx].role, room.def.permissions);
         // Held seats whose grace ran out were released by `expire` at the top of this input,
         // so a matching token here is always inside the grace period.
         let resumable = match (resume_token, room.seat(idx)) {
@@ -89,10 +96,19 @@ impl Hub {
             }
             _ => false,
         };
-        if !resumable {
-            if let Err(e) = jwt::check_expiry(&claims, now.0 / 1000) {
-                return self.reject(conn, e.into());
+        if resumable {
+            // A resume skips the token's expiry (the seat was authorized when it was taken),
+            // so the session itself must end somewhere: resume tokens are renewed on every
+            // resume and would otherwise keep a seat forever.
+            let lifetime_ms = self.config.session_lifetime_ms;
+            if room
+                .seat(idx)
+                .is_some_and(|s| now.since(s.joined_at) >= lifetime_ms)
+            {
+                return self.reject(conn, JoinError::SessionOver { lifetime_ms });
             }
+        } else if let Err(e) = jwt::check_expiry(&claims, now.0 / 1000) {
+            return self.reject(conn, e.into());
         }
         let fresh_token = match self.new_resume_token() {
             Ok(t) => t,
@@ -101,7 +117,7 @@ impl Hub {
         if resumable {
             self.resume(conn, &claims.room, idx, fresh_token);
         } else {
-            self.fresh_join(conn, &claims.room, idx, claims.caps, fresh_token);
+            self.fresh_join(conn, &claims.room, idx, caps, fresh_token, now);
         }
     }
 
@@ -137,6 +153,7 @@ impl Hub {
         idx: usize,
         caps: Capabilities,
         resume_token: String,
+        now: Millis,
     ) {
         let Some(room) = self.rooms.get(room_id) else {
             return;
@@ -167,6 +184,7 @@ impl Hub {
         };
         room.seats[idx] = Some(Seat {
             session_id,
+            joined_at: now,
             caps,
             resume_token,
             presence: Presence::Live(conn),

@@ -25,12 +25,19 @@
 //! Semantics, in short:
 //! - The first frame must be a `join`; anything else, or a token that is forged, expired, or
 //!   for a room or member that does not exist, gets an `error` and the connection is closed.
+//! - A token is for one creation of a room: its `epoch` must be the room's
+//!   ([`RoomDefinition::epoch`]), so the tokens of an earlier room with the same id (before a
+//!   restart, or before it expired and was created again) are refused with `unauthorized`.
+//! - A member's capabilities are computed from the room's current definition (its role there
+//!   and the room's permissions), never taken from the token.
 //! - Relayed `offer`/`answer`/`candidate` carry the sender in `from` and never leave the room.
 //! - A dropped connection's seat is held for the grace period; whatever would have been sent
 //!   to it is buffered (up to [`HubConfig::max_buffered_frames`] and about 1 MiB, oldest
 //!   dropped first) and flushed after the `welcome {resumed: true}` of a `join` that presents the seat's
 //!   `resume_token`. A resume does not re-check token expiry: the seat was authorized when it
-//!   was taken and the signature still proves who is asking.
+//!   was taken and the signature still proves who is asking. It is refused, though, once the
+//!   session (counted from its fresh join) is older than [`HubConfig::session_lifetime_ms`]
+//!   (12 h by default): the client then joins afresh with a new token.
 //! - After join, a bad frame gets an `error` and the connection stays open.
 
 mod join;
@@ -63,6 +70,9 @@ pub const DEFAULT_JOIN_TIMEOUT_MS: u64 = 10_000;
 /// pings. Without it a connection that vanished without a FIN (a closed laptop, a lost
 /// network) would keep a live seat forever and the others would never see the member leave.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Default session lifetime: 12 hours, longer than any support call. A session is one fresh
+/// join and the resumes that follow it; a resume after this long is refused.
+pub const DEFAULT_SESSION_LIFETIME_MS: u64 = 12 * 60 * 60 * 1000;
 /// Default cap on frames buffered for a held seat.
 pub const DEFAULT_MAX_BUFFERED_FRAMES: usize = 256;
 /// At most one `rate_limited` error per connection per this many milliseconds.
@@ -104,6 +114,11 @@ pub struct HubConfig {
     pub resume_grace_ms: u64,
     /// How long a new connection may take to send `join`, in milliseconds.
     pub join_timeout_ms: u64,
+    /// Longest a session lasts from its fresh join, in milliseconds: a resume after it is
+    /// refused with `token_expired`, and the client joins again with a fresh token (the
+    /// REST API issues one per member: `POST /v1/rooms/{id}/tokens`). A live connection is
+    /// not cut when it passes.
+    pub session_lifetime_ms: u64,
     /// Silence after which a joined connection is dropped (its seat held), in milliseconds.
     pub idle_timeout_ms: u64,
     /// ICE servers announced in `welcome`.
@@ -120,6 +135,7 @@ impl std::fmt::Debug for HubConfig {
             .field("jwt_secret", &"<redacted>")
             .field("resume_grace_ms", &self.resume_grace_ms)
             .field("join_timeout_ms", &self.join_timeout_ms)
+            .field("session_lifetime_ms", &self.session_lifetime_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
             .field("rate_limit", &self.rate_limit)
@@ -135,6 +151,7 @@ impl HubConfig {
             jwt_secret,
             resume_grace_ms: DEFAULT_RESUME_GRACE_MS,
             join_timeout_ms: DEFAULT_JOIN_TIMEOUT_MS,
+            session_lifetime_ms: DEFAULT_SESSION_LIFETIME_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
             rate_limit: RateLimit::default(),
@@ -177,9 +194,23 @@ pub enum JoinError {
     /// The token names a room this server does not have.
     #[error("the token is for a room that does not exist")]
     UnknownRoom(RoomId),
+    /// The token was issued for an earlier room with the same id (its epoch is not the
+    /// room's): the room was created again since, e.g. after a restart.
+    #[error(
+        "the token is for an earlier room with this id (the room was re-created); get a fresh token"
+    )]
+    StaleRoom(RoomId),
     /// The token's member is not in the room definition (or has another role there).
     #[error("the token does not match a member of this room")]
     NotAMember(MemberId),
+    /// A resume came after the session lifetime ([`HubConfig::session_lifetime_ms`]).
+    #[error(
+        "the session is over (sessions last {lifetime_ms} ms from their join); join again with a fresh token"
+    )]
+    SessionOver {
+        /// The configured lifetime.
+        lifetime_ms: u64,
+    },
     /// No `join` arrived in time.
     #[error("no join within {0} ms")]
     Timeout(u64),
@@ -193,6 +224,8 @@ impl JoinError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Token(e) => e.code(),
+            // Like an expired token: the client needs a fresh one to come back.
+            Self::SessionOver { .. } => ErrorCode::TokenExpired,
             Self::Entropy(_) => ErrorCode::Internal,
             _ => ErrorCode::Unauthorized,
         }

@@ -67,7 +67,13 @@ impl Hub {
                 room.broadcast(Some(idx), &msg, &mut self.out, max_buffered);
             }
             ClientMessage::Unpublish { source } => {
+                let before = seat.published.len();
                 seat.published.retain(|p| p.source != source);
+                if seat.published.len() == before {
+                    // Nothing to withdraw: relaying it would let a member make the others
+                    // tear down what they never set up, as often as it likes.
+                    return;
+                }
                 let msg = ServerMessage::Unpublished { member: me, source };
                 room.broadcast(Some(idx), &msg, &mut self.out, max_buffered);
             }

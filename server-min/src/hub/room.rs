@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{MemberId, MemberInfo, Published, ServerMessage};
 
@@ -22,6 +23,9 @@ pub(super) struct Room {
 /// A member's place in a room; it outlives a dropped connection for the grace period.
 pub(super) struct Seat {
     pub(super) session_id: String,
+    /// When the session began (its fresh join); resumes keep it, so the session lifetime
+    /// counts from here.
+    pub(super) joined_at: Millis,
     pub(super) caps: Capabilities,
     pub(super) resume_token: String,
     pub(super) presence: Presence,

@@ -6,6 +6,7 @@
 mod cli;
 mod rest;
 mod resume;
+mod session;
 mod signal;
 mod stun;
 mod support;

@@ -31,7 +31,7 @@ async fn create_room_issues_one_token_per_member() {
     assert_eq!(members[0]["role"], "host");
     assert_eq!(members[1]["role"], "guest");
 
-    // Each token verifies and carries the capabilities the core computes.
+    // Each token verifies and names the room's creation; capabilities are the room's business.
     let claims = assistrtc_server::jwt::verify_signature(
         crate::support::JWT_SECRET.as_bytes(),
         members[1]["token"].as_str().unwrap(),
@@ -39,11 +39,7 @@ async fn create_room_issues_one_token_per_member() {
     .unwrap();
     assert_eq!(claims.room.as_str(), "rm_1");
     assert_eq!(claims.sub.as_str(), "user_9");
-    let caps: Vec<&str> = claims.caps.iter().map(|c| c.as_str()).collect();
-    assert_eq!(
-        caps,
-        ["publish_camera", "publish_microphone", "share_screen"]
-    );
+    assert_eq!(claims.epoch.len(), 16, "{}", claims.epoch);
     // Issued on the server's clock.
     assert_eq!(claims.iat, T0.0 / 1000);
     assert_eq!(claims.exp - claims.iat, 600);

@@ -136,10 +136,20 @@ async fn bad_tokens_are_refused_and_closed() {
         .create_room("rm_1", &[("agent_1", "host")], json!({}))
         .await;
     let valid = &tokens["agent_1"];
+    let epoch =
+        assistrtc_server::jwt::verify_signature(crate::support::JWT_SECRET.as_bytes(), valid)
+            .unwrap()
+            .epoch;
 
     // Forged: the signature does not match the claims.
     let mut parts: Vec<&str> = valid.split('.').collect();
-    let other_claims = mint("rm_1", "agent_1", Role::Host, server.unix_secs() + 3600);
+    let other_claims = mint(
+        "rm_1",
+        &epoch,
+        "agent_1",
+        Role::Host,
+        server.unix_secs() + 3600,
+    );
     let other_payload = other_claims.split('.').nth(1).unwrap().to_owned();
     parts[1] = &other_payload;
     let forged = parts.join(".");
@@ -149,10 +159,36 @@ async fn bad_tokens_are_refused_and_closed() {
         &assistrtc_server::jwt::verify_signature(crate::support::JWT_SECRET.as_bytes(), valid)
             .unwrap(),
     );
-    // Valid signature, but for a room this server does not have, or a member not in it.
-    let other_room = mint("rm_2", "agent_1", Role::Host, server.unix_secs() + 3600);
-    let stranger = mint("rm_1", "user_9", Role::Guest, server.unix_secs() + 3600);
-    let expired = mint("rm_1", "agent_1", Role::Host, server.unix_secs() - 1);
+    // Valid signature, but for a room this server does not have, a member not in it, or an
+    // earlier room with the same id.
+    let earlier = mint(
+        "rm_1",
+        "0000000000000000",
+        "agent_1",
+        Role::Host,
+        server.unix_secs() + 3600,
+    );
+    let other_room = mint(
+        "rm_2",
+        &epoch,
+        "agent_1",
+        Role::Host,
+        server.unix_secs() + 3600,
+    );
+    let stranger = mint(
+        "rm_1",
+        &epoch,
+        "user_9",
+        Role::Guest,
+        server.unix_secs() + 3600,
+    );
+    let expired = mint(
+        "rm_1",
+        &epoch,
+        "agent_1",
+        Role::Host,
+        server.unix_secs() - 1,
+    );
 
     for (token, code) in [
         (forged.as_str(), ErrorCode::Unauthorized),
@@ -160,6 +196,7 @@ async fn bad_tokens_are_refused_and_closed() {
         ("not-a-token", ErrorCode::Unauthorized),
         (other_room.as_str(), ErrorCode::Unauthorized),
         (stranger.as_str(), ErrorCode::Unauthorized),
+        (earlier.as_str(), ErrorCode::Unauthorized),
         (expired.as_str(), ErrorCode::TokenExpired),
     ] {
         let mut client = server.connect().await;

@@ -6,10 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assistrtc_core::Millis;
-use assistrtc_core::permissions::Capabilities;
-use assistrtc_core::protocol::{
-    self, ClientMessage, MemberId, Permissions, Role, RoomId, ServerMessage,
-};
+use assistrtc_core::protocol::{self, ClientMessage, MemberId, Role, RoomId, ServerMessage};
 use assistrtc_server::clock::{Clock, Sleep};
 use assistrtc_server::jwt::{self, Claims};
 use assistrtc_server::{RunningServer, ServerConfig};
@@ -356,14 +353,15 @@ impl Client {
 }
 
 /// A token signed with the test secret, for cases the API would never issue.
-pub(crate) fn mint(room: &str, member: &str, role: Role, exp: u64) -> String {
+/// A token signed with the server's secret for the room creation `epoch`.
+pub(crate) fn mint(room: &str, epoch: &str, member: &str, role: Role, exp: u64) -> String {
     jwt::issue(
         JWT_SECRET.as_bytes(),
         &Claims {
             room: RoomId::new(room).unwrap(),
             sub: MemberId::new(member).unwrap(),
             role,
-            caps: Capabilities::for_role(role, Permissions::default()),
+            epoch: epoch.to_owned(),
             iat: exp.saturating_sub(600),
             exp,
         },

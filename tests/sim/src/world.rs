@@ -5,7 +5,6 @@ use std::collections::VecDeque;
 use assistrtc_core::Millis;
 use assistrtc_core::assist::OverlayView;
 use assistrtc_core::call::{Call, CallConfig};
-use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{self, MemberId, Permissions, Role, RoomId};
 use assistrtc_core::session::{
     ErrorReported, Event, Input, LinkId, Output, PeerCommand, PeerEvent,
@@ -22,6 +21,11 @@ const SECRET: &[u8] = b"sim-secret";
 const T0: Millis = Millis(1_700_000_000_000);
 /// Steps one run may take before it is called a livelock.
 const MAX_STEPS: usize = 200_000;
+
+/// The epoch of the sim's room `room`: each room is created once per world.
+fn epoch(room: &str) -> String {
+    format!("sim-{room}")
+}
 
 /// A member id from a literal.
 pub fn id(s: &str) -> MemberId {
@@ -193,13 +197,14 @@ impl World {
                 })
                 .collect(),
             permissions,
+            epoch: epoch(room),
             expires_at: NEVER,
         };
         assert!(self.hub.add_room(def), "room {room} exists");
     }
 
     /// A join token for `member` of `room`.
-    pub fn token(&self, room: &str, member: &str, role: Role, permissions: Permissions) -> String {
+    pub fn token(&self, room: &str, member: &str, role: Role) -> String {
         let iat = self.now.0 / 1000;
         jwt::issue(
             SECRET,
@@ -207,7 +212,7 @@ impl World {
                 room: RoomId::new(room).expect("a valid room id"),
                 sub: id(member),
                 role,
-                caps: Capabilities::for_role(role, permissions),
+                epoch: epoch(room),
                 iat,
                 exp: iat + self.token_ttl_secs,
             },

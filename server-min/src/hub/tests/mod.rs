@@ -4,9 +4,11 @@
 mod join;
 mod relay;
 mod seats;
+mod session;
 mod timers;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
@@ -33,6 +35,12 @@ impl Entropy for Counter {
         buf.fill(self.0);
         Ok(())
     }
+}
+
+/// A new epoch for every room any harness creates, as the REST API gives each creation.
+fn next_epoch() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("epoch-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 fn id(s: &str) -> MemberId {
@@ -110,18 +118,19 @@ impl Harness {
                 })
                 .collect(),
             permissions,
+            epoch: next_epoch(),
             expires_at,
         };
         assert!(self.hub.add_room(def));
     }
 
-    /// A token as the REST API would issue it (capabilities from the role and the room).
+    /// A token as the REST API would issue it (for the room's current epoch).
     fn token_with(&self, room: &str, member: &str, role: Role, exp: u64) -> String {
-        let permissions = self
+        let epoch = self
             .hub
             .rooms
             .get(&rid(room))
-            .map(|r| r.def.permissions)
+            .map(|r| r.def.epoch.clone())
             .unwrap_or_default();
         jwt::issue(
             SECRET,
@@ -129,7 +138,7 @@ impl Harness {
                 room: rid(room),
                 sub: id(member),
                 role,
-                caps: Capabilities::for_role(role, permissions),
+                epoch,
                 iat: self.now.0 / 1000,
                 exp,
             },

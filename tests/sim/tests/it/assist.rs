@@ -82,7 +82,7 @@ fn drawn_before_the_customer_joins_is_replayed_without_any_media() {
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room(),
     );
-    let t = w.token("rm_1", "agent_1", Role::Host, room());
+    let t = w.token("rm_1", "agent_1", Role::Host);
     w.join("agent_1", t);
     w.run_until(5_000, |w| w.client(0).call.session().member().is_some());
     let now = w.now;
@@ -101,7 +101,7 @@ fn drawn_before_the_customer_joins_is_replayed_without_any_media() {
     )
     .unwrap();
     call.script_step("T-8", 2, 3, "Restart", now).unwrap();
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     w.join("user_9", t);
     w.run_until(10_000, |w| {
         let v = w.client(1).overlay(w.now);
@@ -133,9 +133,9 @@ fn the_impolite_side_annotates_too() {
     // Here the host is the larger id: it adds the data section itself when it draws.
     let mut w = World::new(8, Netem::CLEAN, |_| {});
     w.room("rm_2", &[("amy", Role::Guest), ("zed", Role::Host)], room());
-    let t = w.token("rm_2", "amy", Role::Guest, room());
+    let t = w.token("rm_2", "amy", Role::Guest);
     w.join("amy", t);
-    let t = w.token("rm_2", "zed", Role::Host, room());
+    let t = w.token("rm_2", "zed", Role::Host);
     w.join("zed", t);
     w.run_until(5_000, |w| {
         w.client(1).call.session().link_to(&id("amy")).is_some()
@@ -185,9 +185,9 @@ fn a_device_without_webrtc_gets_one_error_and_the_other_side_is_left_alone() {
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room(),
     );
-    let t = w.token("rm_1", "agent_1", Role::Host, room());
+    let t = w.token("rm_1", "agent_1", Role::Host);
     w.join("agent_1", t);
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     let customer = w.join("user_9", t);
     w.client_mut(customer).create_fails = true;
     w.run_until(5_000, |w| w.client(1).call.session().member().is_some());

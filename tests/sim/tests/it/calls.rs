@@ -23,9 +23,9 @@ pub(crate) fn call_with(seed: u64, net: Netem, tweak: impl FnOnce(&mut World)) -
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room(),
     );
-    let t = w.token("rm_1", "agent_1", Role::Host, room());
+    let t = w.token("rm_1", "agent_1", Role::Host);
     w.join("agent_1", t);
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     w.join("user_9", t);
     w.run_until(5_000, |w| {
         w.client(0).call.state() == SessionState::Joined
@@ -95,12 +95,12 @@ fn a_late_joiner_gets_what_is_published_labelled() {
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room(),
     );
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     w.join("user_9", t);
     w.run_until(5_000, |w| w.client(0).call.state() == SessionState::Joined);
     publish(&mut w, 0, Source::Screen);
     w.settle();
-    let t = w.token("rm_1", "agent_1", Role::Host, room());
+    let t = w.token("rm_1", "agent_1", Role::Host);
     w.join("agent_1", t);
     w.run_until(10_000, |w| {
         w.client(1)
@@ -177,7 +177,7 @@ fn a_silent_server_is_detected_by_the_ping_timeout_and_the_call_resumes() {
 fn an_unreachable_server_ends_the_first_join() {
     let mut w = World::new(4, Netem::CLEAN, |_| {});
     w.room("rm_1", &[("user_9", Role::Guest)], room());
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     let i = w.join("user_9", t);
     w.client_mut(i).mode = Mode::Refused;
     w.run_until(60_000, |w| w.client(i).call.state() == SessionState::Ended);
@@ -190,7 +190,7 @@ fn an_unreachable_server_ends_the_first_join() {
 #[test]
 fn a_second_device_of_the_same_member_replaces_the_first() {
     let mut w = call();
-    let t = w.token("rm_1", "user_9", Role::Guest, room());
+    let t = w.token("rm_1", "user_9", Role::Guest);
     let second = w.join("user_9", t);
     w.run_until(10_000, |w| {
         w.client(1).call.state() == SessionState::Ended

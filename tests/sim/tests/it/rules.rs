@@ -18,9 +18,9 @@ fn guest_room() -> World {
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room,
     );
-    let t = w.token("rm_1", "agent_1", Role::Host, room);
+    let t = w.token("rm_1", "agent_1", Role::Host);
     w.join("agent_1", t);
-    let t = w.token("rm_1", "user_9", Role::Guest, room);
+    let t = w.token("rm_1", "user_9", Role::Guest);
     w.join("user_9", t);
     w.run_until(5_000, |w| {
         w.client(0).call.state() == SessionState::Joined
