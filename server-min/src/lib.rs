@@ -50,7 +50,7 @@ use crate::clock::{Clock, SystemClock};
 pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
-use crate::store::{MemoryRoomStore, RoomStore};
+use crate::store::{MemoryRoomStore, RoomStore, SqliteRoomStore, StoreError};
 
 /// API key used by `--demo` when none is given. Public: never use it outside a local demo.
 pub const DEMO_API_KEY: &str = "assistrtc-demo-api-key";
@@ -79,8 +79,9 @@ pub struct ServerConfig {
     pub api_key: String,
     /// HMAC secret join tokens are signed with.
     pub jwt_secret: String,
-    /// Directory for persistent state, created if missing. Nothing is written there yet:
-    /// state is in memory for now.
+    /// Directory for persistent state, created if missing: rooms are kept in
+    /// `assistrtc.sqlite3` there, so a restart loses no room and their tokens stay valid.
+    /// Without it, rooms are kept in memory.
     pub data_dir: Option<PathBuf>,
     /// Demo mode: adds the unauthenticated `POST /v1/demo/rooms`.
     pub demo: bool,
@@ -206,6 +207,9 @@ pub enum ServerError {
     /// A server task did not stop within the shutdown timeout and was aborted.
     #[error("the {0} did not stop within {SHUTDOWN_TIMEOUT:?}")]
     ShutdownTimeout(&'static str),
+    /// The room store under `--data-dir` could not be opened or read.
+    #[error(transparent)]
+    Store(StoreError),
 }
 
 /// A started server. Dropping it also stops the server (without waiting).
@@ -257,8 +261,27 @@ async fn wait_task<T>(mut task: JoinHandle<T>, name: &'static str) -> Result<T, 
 ///
 /// When this returns the socket is bound and accepting.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    start_with_store(config, Arc::new(MemoryRoomStore::new())).await
+    let store: Arc<dyn RoomStore> = match &config.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|source| ServerError::DataDir {
+                path: dir.clone(),
+                source,
+            })?;
+            let path = dir.join(STATE_FILE);
+            let opened = tokio::task::spawn_blocking(move || SqliteRoomStore::open(&path)).await;
+            match opened {
+                Ok(Ok(store)) => Arc::new(store),
+                Ok(Err(e)) => return Err(ServerError::Store(e)),
+                Err(e) => return Err(ServerError::Store(StoreError::Storage(e.to_string()))),
+            }
+        }
+        None => Arc::new(MemoryRoomStore::new()),
+    };
+    start_with_store(config, store).await
 }
+
+/// The state file under `--data-dir`.
+pub const STATE_FILE: &str = "assistrtc.sqlite3";
 
 /// [`start`] with a given room store.
 pub async fn start_with_store(
@@ -327,7 +350,7 @@ pub async fn start_with_store(
         None => None,
     };
 
-    let hub = Hub::new(HubConfig {
+    let mut hub = Hub::new(HubConfig {
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
         join_timeout_ms: config.join_timeout_ms,
@@ -337,6 +360,20 @@ pub async fn start_with_store(
         rate_limit: config.rate_limit,
         max_buffered_frames: config.max_buffered_frames,
     });
+    // Rooms kept from before a restart: their tokens (same epoch) join as before.
+    let kept = {
+        let store = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || store.rooms())
+            .await
+            .map_err(|e| ServerError::Store(StoreError::Storage(e.to_string())))?
+            .map_err(ServerError::Store)?
+    };
+    if !kept.is_empty() {
+        tracing::info!(rooms = kept.len(), "rooms restored from the store");
+    }
+    for def in kept {
+        hub.add_room(def);
+    }
     let hub = tokio::spawn(signal::run_hub(
         hub,
         events_rx,

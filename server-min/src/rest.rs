@@ -58,6 +58,7 @@ impl ApiError {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Store(StoreError::Full { .. }) => ErrorCode::RateLimited,
+            Self::Store(StoreError::Storage(_)) => ErrorCode::Internal,
             Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
@@ -70,6 +71,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Store(StoreError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(StoreError::Storage(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -206,6 +208,23 @@ async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> 
         .max_frame_size(WS_MAX_MESSAGE)
         .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
         .on_upgrade(move |socket| signal::connection(socket, conn, events, clock, ping_every_ms))
+}
+
+/// Runs a store call off the async task (a store on disk may block).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError::Internal("a room store call failed"))
+}
+
+async fn get_room_blocking(
+    state: &AppState,
+    id: &RoomId,
+) -> Result<Option<RoomDefinition>, ApiError> {
+    let (store, id) = (Arc::clone(&state.inner.store), id.clone());
+    Ok(blocking(move || store.get_room(&id)).await??)
 }
 
 fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -348,10 +367,12 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     // The room lives as long as its tokens (and then until its last member is gone).
     def.expires_at = exp;
     def.epoch = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
-    state
-        .inner
-        .store
-        .create_room(def.clone(), state.inner.max_rooms)?;
+    let (store, max_rooms, stored) = (
+        Arc::clone(&state.inner.store),
+        state.inner.max_rooms,
+        def.clone(),
+    );
+    blocking(move || store.create_room(stored, max_rooms)).await??;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
     state
@@ -438,7 +459,7 @@ async fn issue_token(
     let room_id = RoomId::new(id.clone()).map_err(|_| not_found())?;
     let request: IssueTokenRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
-    let Some(def) = state.inner.store.get_room(&room_id)? else {
+    let Some(def) = get_room_blocking(&state, &room_id).await? else {
         return Err(not_found());
     };
     let Some(member) = def.member(&request.member_id) else {
@@ -463,7 +484,7 @@ async fn get_room(
     check_api_key(&state, &headers)?;
     let not_found = || ApiError::NotFound(format!("no room `{id}`"));
     let room_id = RoomId::new(id.clone()).map_err(|_| not_found())?;
-    let Some(def) = state.inner.store.get_room(&room_id)? else {
+    let Some(def) = get_room_blocking(&state, &room_id).await? else {
         return Err(not_found());
     };
     let (reply, answer) = oneshot::channel();

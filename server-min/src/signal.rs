@@ -90,7 +90,7 @@ pub(crate) async fn run_hub(
                 hub.handle_timeout(clock.now().max(at));
             }
         }
-        drain(&mut hub, &mut conns, clock.as_ref(), store.as_ref());
+        drain(&mut hub, &mut conns, clock.as_ref(), &store);
     }
     tracing::debug!(
         connections = conns.len(),
@@ -153,7 +153,7 @@ fn drain(
     hub: &mut Hub,
     conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
     clock: &dyn Clock,
-    store: &dyn RoomStore,
+    store: &Arc<dyn RoomStore>,
 ) {
     while let Some(output) = hub.poll_output() {
         match output {
@@ -184,9 +184,13 @@ fn drain(
                 }
             }
             HubOutput::RoomRemoved { room } => {
-                if let Err(e) = store.remove_room(&room) {
-                    tracing::warn!(%room, "cannot remove expired room from the store: {e}");
-                }
+                // Off the hub's task: a store on disk must not stall signaling.
+                let store = Arc::clone(store);
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = store.remove_room(&room) {
+                        tracing::warn!(%room, "cannot remove expired room from the store: {e}");
+                    }
+                });
             }
         }
     }

@@ -8,5 +8,6 @@ mod rest;
 mod resume;
 mod session;
 mod signal;
+mod state;
 mod stun;
 mod support;

@@ -1,9 +1,14 @@
 //! Room definitions and where they are kept.
 //!
-//! [`RoomStore`] is the seam for persistence. Today the only implementation is
-//! [`MemoryRoomStore`] (state is lost on restart); a SQLite store under `--data-dir` comes
-//! later behind the same trait. The trait is synchronous and small on purpose: a SQLite
-//! implementation is called from `spawn_blocking`, the in-memory one directly.
+//! [`RoomStore`] is the seam for persistence: [`SqliteRoomStore`] keeps rooms in one SQLite
+//! file under `--data-dir` (a restart loses no room, and a room keeps its epoch, so the
+//! tokens issued for it stay valid); [`MemoryRoomStore`] keeps them in memory (tests, or no
+//! `--data-dir`). The trait is synchronous and small on purpose: callers on async tasks run
+//! it with `spawn_blocking`, so a slow disk never stalls the hub's task.
+
+mod sqlite;
+
+pub use self::sqlite::SqliteRoomStore;
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
@@ -77,6 +82,9 @@ pub enum StoreError {
         /// The cap that was reached.
         max: usize,
     },
+    /// The storage underneath failed (disk, corruption); the message says how.
+    #[error("room storage failed: {0}")]
+    Storage(String),
 }
 
 /// Where room definitions live.
@@ -89,6 +97,8 @@ pub trait RoomStore: Send + Sync + 'static {
     fn get_room(&self, id: &RoomId) -> Result<Option<RoomDefinition>, StoreError>;
     /// Forgets the room (it expired and emptied); `false` if it was not there.
     fn remove_room(&self, id: &RoomId) -> Result<bool, StoreError>;
+    /// Every stored room, to hand to the hub when the server starts.
+    fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError>;
 }
 
 /// Rooms in a hash map: fast, and gone when the process exits.
@@ -127,6 +137,11 @@ impl RoomStore for MemoryRoomStore {
     fn remove_room(&self, id: &RoomId) -> Result<bool, StoreError> {
         let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.remove(id).is_some())
+    }
+
+    fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError> {
+        let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
+        Ok(rooms.values().cloned().collect())
     }
 }
 
