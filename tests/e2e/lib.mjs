@@ -13,9 +13,9 @@ export const API_KEY = 'e2e-api-key';
 const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
 
 /** Starts `assistrtc-server` and resolves once it printed its `listening on` line. */
-export async function startServer(extraArgs = []) {
+export async function startServer(extraArgs = [], { listen = '127.0.0.1:0' } = {}) {
   const bin = process.env.ASSISTRTC_SERVER_BIN ?? path.join(root, 'target/debug/assistrtc-server');
-  const child = spawn(bin, ['--listen', '127.0.0.1:0', '--api-key', API_KEY, '--jwt-secret', JWT_SECRET,
+  const child = spawn(bin, ['--listen', listen, '--api-key', API_KEY, '--jwt-secret', JWT_SECRET,
     '--web-root', root, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
   child.stderr.on('data', (d) => stderr.push(d));
