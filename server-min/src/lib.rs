@@ -27,6 +27,7 @@ pub mod cli;
 pub mod clock;
 pub mod hub;
 pub mod jwt;
+mod metrics;
 mod rest;
 mod signal;
 pub mod store;
@@ -374,11 +375,13 @@ pub async fn start_with_store(
     for def in kept {
         hub.add_room(def);
     }
+    let metrics = Arc::new(metrics::Metrics::default());
     let hub = tokio::spawn(signal::run_hub(
         hub,
         events_rx,
         Arc::clone(&config.clock),
         Arc::clone(&store),
+        Arc::clone(&metrics),
         shutdown_rx.clone(),
     ));
 
@@ -396,6 +399,7 @@ pub async fn start_with_store(
             config.clock.now(),
         )),
         clock: config.clock,
+        metrics,
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
     let mut stop = shutdown_rx;

@@ -130,6 +130,8 @@ pub(crate) struct Shared {
     pub(crate) demo_rooms: Mutex<TokenBucket>,
     /// Issues tokens (`iat`, `exp`) and paces the demo route.
     pub(crate) clock: Arc<dyn Clock>,
+    /// What `GET /metrics` shows.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
@@ -166,6 +168,7 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/v1/rooms/{id}", get(get_room))
         .route("/v1/rooms/{id}/tokens", post(issue_token))
         .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .route("/v1/signal", get(signal_upgrade));
     if demo {
         router = router.route("/v1/demo/rooms", post(create_demo_room));
@@ -191,6 +194,14 @@ const OPENAPI: &str = include_str!("../openapi.json");
 
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Prometheus text; behind the API key (scrapers send it as a bearer token), as the counts
+/// describe the service's use.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    check_api_key(&state, &headers)?;
+    let body = state.inner.metrics.render();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assistrtc_core::Millis;
-use assistrtc_core::protocol::{self, MemberId, RoomId};
+use assistrtc_core::protocol::{self, MemberId, RoomId, ServerMessage};
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
 use crate::hub::{ConnId, Hub, HubOutput};
+use crate::metrics::Metrics;
 use crate::store::{RoomDefinition, RoomStore};
 
 /// Frames queued for one connection before it counts as too slow and is dropped (its seat is
@@ -67,6 +68,7 @@ pub(crate) async fn run_hub(
     mut events: mpsc::Receiver<HubEvent>,
     clock: Arc<dyn Clock>,
     store: Arc<dyn RoomStore>,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
@@ -77,11 +79,15 @@ pub(crate) async fn run_hub(
         if timer.as_ref().map(|(at, _)| *at) != deadline {
             timer = deadline.map(|at| (at, clock.sleep_until(at)));
         }
+        let mut frame_started = None;
         tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => break,
             event = events.recv() => {
                 let Some(event) = event else { break };
+                if matches!(event, HubEvent::Text { .. }) {
+                    frame_started = Some(std::time::Instant::now());
+                }
                 apply(&mut hub, &mut conns, event, clock.now());
             }
             at = fired(&mut timer) => {
@@ -90,7 +96,15 @@ pub(crate) async fn run_hub(
                 hub.handle_timeout(clock.now().max(at));
             }
         }
-        drain(&mut hub, &mut conns, clock.as_ref(), &store);
+        drain(&mut hub, &mut conns, clock.as_ref(), &store, &metrics);
+        if let Some(started) = frame_started {
+            metrics.frame_handled(started.elapsed());
+        }
+        metrics.set_gauges(
+            hub.connection_count(),
+            hub.session_count(),
+            hub.room_count(),
+        );
     }
     tracing::debug!(
         connections = conns.len(),
@@ -154,10 +168,20 @@ fn drain(
     conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
     clock: &dyn Clock,
     store: &Arc<dyn RoomStore>,
+    metrics: &Metrics,
 ) {
     while let Some(output) = hub.poll_output() {
         match output {
             HubOutput::Send { conn, msg } => {
+                match &msg {
+                    ServerMessage::Welcome { .. } => metrics.joined(),
+                    ServerMessage::Error {
+                        code,
+                        reference: Some(r),
+                        ..
+                    } if r == "join" => metrics.join_failed(*code),
+                    _ => {}
+                }
                 let Some(tx) = conns.get(&conn) else {
                     continue;
                 };

@@ -341,6 +341,19 @@ impl Hub {
         self.conns.len()
     }
 
+    /// Number of joined connections.
+    pub fn session_count(&self) -> usize {
+        self.conns
+            .values()
+            .filter(|c| matches!(c.state, ConnState::Joined { .. }))
+            .count()
+    }
+
+    /// Number of rooms the hub knows.
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
     // ------------------------------------------------------------------ inputs
 
     /// A connection opened.

@@ -4,6 +4,7 @@
 //! bounded by [`support::within`], and nothing sleeps.
 
 mod cli;
+mod metrics;
 mod rest;
 mod resume;
 mod session;

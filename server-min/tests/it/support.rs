@@ -164,6 +164,18 @@ impl Server {
         (status, body)
     }
 
+    /// `GET path` with the API key; the status and the body as text.
+    pub(crate) async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(API_KEY);
+        let resp = within("GET", req.send()).await.expect("GET is answered");
+        let status = resp.status();
+        let body = within("GET body", resp.text()).await.unwrap_or_default();
+        (status, body)
+    }
+
     /// Creates a room through the API and returns member id → token.
     pub(crate) async fn create_room(
         &self,
