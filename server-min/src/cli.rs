@@ -9,8 +9,9 @@ use assistrtc_core::protocol::IceServer;
 use clap::Parser;
 
 use crate::{
+    DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
     DEFAULT_TOKEN_TTL_SECS, DEMO_API_KEY, DEMO_JWT_SECRET, ServerConfig, ServerError,
-    hub::DEFAULT_RESUME_GRACE_MS, start,
+    hub::DEFAULT_RESUME_GRACE_MS, raise_fd_limit, start,
 };
 
 /// AssistRTC reference server: WebSocket signaling at /v1/signal and the room API at /v1/rooms.
@@ -91,6 +92,21 @@ pub struct Args {
     /// (`examples/`, `packages-npm/dist`, `bench/pages`) at /agent/, /customer/, /sdk/ and /bench/.
     #[arg(long, value_name = "DIR")]
     pub web_root: Option<PathBuf>,
+
+    /// Most open connections (HTTP and WebSocket together); more are answered 503 and closed.
+    /// Lowered at start if the open-files limit cannot hold it.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Most open connections from one client address (an IPv6 client is its /64); more are
+    /// answered 503 and closed. Clients behind one NAT share it.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+
+    /// How long a client may take to send a request's headers, and how long a kept-alive
+    /// HTTP connection may sit idle, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS)]
+    pub header_read_timeout_ms: u64,
 }
 
 /// Why the command failed.
@@ -189,6 +205,9 @@ impl Args {
         config.ice_servers = ice_servers;
         config.stun_listen = self.stun_listen;
         config.web_root = self.web_root;
+        config.max_connections = self.max_connections;
+        config.max_connections_per_ip = self.max_connections_per_ip;
+        config.header_read_timeout_ms = self.header_read_timeout_ms;
         Ok(config)
     }
 }
@@ -226,6 +245,12 @@ pub async fn run(args: Args) -> Result<(), CliError> {
         warn_demo(&config);
     }
     let pages = config.web_root.is_some();
+    // Every connection is a file descriptor: a soft limit of 256 or 1024 would make accept
+    // fail for everyone long before the connection caps refuse anyone.
+    match raise_fd_limit() {
+        Ok(limit) => tracing::debug!(?limit, "open-files limit"),
+        Err(e) => tracing::warn!("cannot raise the open-files limit: {e}"),
+    }
     // Handlers first: once the line below is printed, SIGTERM means a graceful stop.
     let signal = ShutdownSignal::install()?;
     let server = start(config).await?;

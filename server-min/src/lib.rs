@@ -6,6 +6,7 @@
 //! - [`hub`]: rooms, seats and relay as a sans-IO state machine, like the core.
 //! - `signal` (private): the tokio driver, one task owning the hub.
 //! - `rest` (private): the HTTP routes.
+//! - `transport` (private): the accept loop with connection caps and timeouts.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
 //! Start a server in-process (tests, benches, the demo):
@@ -32,6 +33,7 @@ mod rest;
 mod signal;
 pub mod store;
 mod stun;
+mod transport;
 
 use std::fmt;
 use std::io;
@@ -42,7 +44,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use assistrtc_core::protocol::IceServer;
-use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -52,6 +53,7 @@ pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
 use crate::store::{MemoryRoomStore, RoomStore, SqliteRoomStore, StoreError};
+pub use crate::transport::raise_fd_limit;
 
 /// API key used by `--demo` when none is given. Public: never use it outside a local demo.
 pub const DEMO_API_KEY: &str = "assistrtc-demo-api-key";
@@ -65,6 +67,14 @@ pub const DEFAULT_LISTEN: SocketAddr =
 pub const DEFAULT_MAX_ROOMS: usize = 10_000;
 /// Default lifetime of issued join tokens.
 pub const DEFAULT_TOKEN_TTL_SECS: u64 = 600;
+/// Default cap on open connections (HTTP and WebSocket together).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8192;
+/// Default cap on open connections from one client address (an IPv6 client is its /64).
+/// Generous: a whole support centre may share one NAT address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+/// Default time a client has to send a request head, and to start its next request on a
+/// kept-alive connection.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
 
 /// Events queued for the hub task before connection tasks wait (backpressure).
 const EVENT_QUEUE: usize = 4096;
@@ -121,6 +131,15 @@ pub struct ServerConfig {
     /// The time the server runs on: hub timers, WebSocket pings, token issue and expiry.
     /// [`SystemClock`] by default; tests pass one they advance themselves.
     pub clock: Arc<dyn Clock>,
+    /// Most open connections, HTTP and WebSocket together; more are answered `503` and
+    /// closed. Lowered at start if the open-files limit cannot hold it.
+    pub max_connections: usize,
+    /// Most open connections from one client address (an IPv6 client is its /64).
+    pub max_connections_per_ip: usize,
+    /// How long a client may take to send a request head, in milliseconds; also how long a
+    /// kept-alive connection may sit idle. Real time, not [`ServerConfig::clock`]: it guards
+    /// sockets, not sessions.
+    pub header_read_timeout_ms: u64,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -142,6 +161,9 @@ impl fmt::Debug for ServerConfig {
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("web_root", &self.web_root)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_ip", &self.max_connections_per_ip)
+            .field("header_read_timeout_ms", &self.header_read_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +189,9 @@ impl ServerConfig {
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
             web_root: None,
             clock: Arc::new(SystemClock::new()),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
         }
     }
 
@@ -186,6 +211,9 @@ pub enum ServerError {
     /// The API key or JWT secret is empty.
     #[error("the {0} must not be empty")]
     EmptySecret(&'static str),
+    /// A connection cap or timeout is zero, which would refuse every client.
+    #[error("the {0} must not be zero")]
+    ZeroLimit(&'static str),
     /// The data directory could not be created.
     #[error("cannot create data directory {path}: {source}")]
     DataDir {
@@ -219,7 +247,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     stun_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
-    http: JoinHandle<io::Result<()>>,
+    http: JoinHandle<()>,
     hub: JoinHandle<()>,
 }
 
@@ -234,14 +262,12 @@ impl RunningServer {
         self.stun_addr
     }
 
-    /// Stops accepting, closes every WebSocket, waits for in-flight HTTP requests, and
-    /// returns once everything has stopped (each part bounded by a timeout).
+    /// Stops accepting, closes every WebSocket, gives HTTP requests
+    /// in flight a short grace period (then drops them), and returns once everything has
+    /// stopped.
     pub async fn shutdown(self) -> Result<(), ServerError> {
         let _ = self.shutdown.send(true);
-        let http = wait_task(self.http, "HTTP server").await?;
-        if let Err(e) = http {
-            tracing::warn!("HTTP server ended with an error: {e}");
-        }
+        wait_task(self.http, "HTTP server").await?;
         wait_task(self.hub, "signaling hub").await?;
         tracing::info!("server stopped");
         Ok(())
@@ -294,6 +320,12 @@ pub async fn start_with_store(
     }
     if config.jwt_secret.is_empty() {
         return Err(ServerError::EmptySecret("JWT secret"));
+    }
+    if config.max_connections == 0 || config.max_connections_per_ip == 0 {
+        return Err(ServerError::ZeroLimit("connection cap"));
+    }
+    if config.header_read_timeout_ms == 0 {
+        return Err(ServerError::ZeroLimit("header read timeout"));
     }
     if let Some(path) = &config.data_dir {
         std::fs::create_dir_all(path).map_err(|source| ServerError::DataDir {
@@ -402,19 +434,12 @@ pub async fn start_with_store(
         metrics,
     });
     let app = rest::router(state, config.demo, config.web_root.as_deref());
-    let mut stop = shutdown_rx;
-    // Signaling frames are small and latency-bound: without TCP_NODELAY a frame written
-    // while the previous one is unacknowledged waits for the peer's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let http = axum::serve(listener, app).with_graceful_shutdown(async move {
-        // Stops on `true`, or when the RunningServer is dropped.
-        let _ = stop.wait_for(|stop| *stop).await;
-    });
-    let http = tokio::spawn(http.into_future());
+    let limits = transport::Limits {
+        max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
+        header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
+    };
+    let http = tokio::spawn(transport::serve(listener, app, limits, shutdown_rx));
     tracing::info!(%local_addr, demo = config.demo, "server started");
     Ok(RunningServer {
         local_addr,

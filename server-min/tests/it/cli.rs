@@ -131,3 +131,60 @@ async fn demo_prints_one_listening_line_and_stops_on_sigterm() {
     assert!(err.contains("WARNING: DEMO MODE"), "{err}");
     assert!(!line.contains("WARNING"));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_does_not_wait_for_a_half_sent_request() {
+    let mut child = command()
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+    let line = within(
+        "listening line",
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+
+    // A request that stops half-way through its head, then one that completes: the server
+    // has accepted the first by the time it answers the second.
+    let _half = crate::support::raw_connect(addr, b"POST /v1/rooms HTTP/1.1\r\nhost: it\r\n").await;
+    let mut full =
+        crate::support::raw_connect(addr, b"GET /healthz HTTP/1.1\r\nhost: it\r\n\r\n").await;
+    assert_eq!(crate::support::read_response(&mut full).await.status, 200);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut child = guard.0.take().unwrap();
+    let started = std::time::Instant::now();
+    let status = within(
+        "graceful exit",
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "{status}");
+    // The grace for requests in flight is 2 s; the old behaviour waited 10 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -12,3 +12,4 @@ mod signal;
 mod state;
 mod stun;
 mod support;
+mod transport;

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use assistrtc_server::{RunningServer, ServerConfig};
 use futures_util::{SinkExt as _, StreamExt as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -72,6 +74,7 @@ pub(crate) async fn within<F: Future>(what: &str, fut: F) -> F::Output {
 pub(crate) struct Server {
     running: Option<RunningServer>,
     clock: Arc<TestClock>,
+    pub(crate) addr: SocketAddr,
     pub(crate) base: String,
     ws_url: String,
     http: reqwest::Client,
@@ -95,6 +98,7 @@ impl Server {
         Self {
             running: Some(running),
             clock,
+            addr,
             base: format!("http://{addr}"),
             ws_url: format!("ws://{addr}/v1/signal"),
             http: reqwest::Client::new(),
@@ -110,7 +114,7 @@ impl Server {
     }
 
     /// Where the server answers STUN, when started with `stun_listen`.
-    pub(crate) fn stun_addr(&self) -> Option<std::net::SocketAddr> {
+    pub(crate) fn stun_addr(&self) -> Option<SocketAddr> {
         self.running.as_ref().and_then(RunningServer::stun_addr)
     }
 
@@ -378,4 +382,103 @@ pub(crate) fn mint(room: &str, epoch: &str, member: &str, role: Role, exp: u64) 
             exp,
         },
     )
+}
+
+/// An HTTP answer read off a raw socket.
+#[derive(Debug)]
+pub(crate) struct RawResponse {
+    pub(crate) status: u16,
+    /// Header lines, names lower-cased.
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Value,
+}
+
+impl RawResponse {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Opens a TCP connection to `addr` and writes `bytes` (maybe a partial request).
+pub(crate) async fn raw_connect(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut tcp = within("tcp connect", TcpStream::connect(addr))
+        .await
+        .expect("connects");
+    if !bytes.is_empty() {
+        within("tcp write", tcp.write_all(bytes))
+            .await
+            .expect("writes");
+    }
+    tcp
+}
+
+/// Reads one response (head and a `content-length` body) from `tcp`.
+pub(crate) async fn read_response(tcp: &mut TcpStream) -> RawResponse {
+    within("HTTP response", async {
+        let mut buf = Vec::new();
+        let head_end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tcp.read(&mut chunk).await.expect("reads");
+            assert!(
+                n > 0,
+                "closed before a response: {:?}",
+                String::from_utf8_lossy(&buf)
+            );
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head = String::from_utf8(buf[..head_end].to_vec()).expect("UTF-8 head");
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .unwrap()
+            .split(' ')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = buf[head_end..].to_vec();
+        while body.len() < len {
+            let mut chunk = [0u8; 4096];
+            let n = tcp.read(&mut chunk).await.expect("reads");
+            assert!(n > 0, "closed inside the body");
+            body.extend_from_slice(&chunk[..n]);
+        }
+        RawResponse {
+            status,
+            headers,
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        }
+    })
+    .await
+}
+
+/// Waits until the server closes `tcp` (reading and discarding whatever it still sends).
+pub(crate) async fn expect_eof(tcp: &mut TcpStream, what: &str) {
+    within(what, async {
+        let mut sink = [0u8; 4096];
+        loop {
+            match tcp.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
 }
