@@ -9,9 +9,9 @@ use assistrtc_core::protocol::IceServer;
 use clap::Parser;
 
 use crate::{
-    DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
-    DEFAULT_TOKEN_TTL_SECS, DEMO_API_KEY, DEMO_JWT_SECRET, ServerConfig, ServerError,
-    hub::DEFAULT_RESUME_GRACE_MS, raise_fd_limit, start,
+    DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_TOKEN_TTL_SECS, DEMO_API_KEY, DEMO_JWT_SECRET,
+    ServerConfig, ServerError, hub::DEFAULT_RESUME_GRACE_MS, raise_fd_limit, start,
 };
 
 /// AssistRTC reference server: WebSocket signaling at /v1/signal and the room API at /v1/rooms.
@@ -107,6 +107,10 @@ pub struct Args {
     /// HTTP connection may sit idle, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_HEADER_READ_TIMEOUT_MS)]
     pub header_read_timeout_ms: u64,
+
+    /// How long a client may take to send a whole REST request body, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = DEFAULT_BODY_TIMEOUT_MS)]
+    pub body_timeout_ms: u64,
 }
 
 /// Why the command failed.
@@ -208,6 +212,7 @@ impl Args {
         config.max_connections = self.max_connections;
         config.max_connections_per_ip = self.max_connections_per_ip;
         config.header_read_timeout_ms = self.header_read_timeout_ms;
+        config.body_timeout_ms = self.body_timeout_ms;
         Ok(config)
     }
 }

@@ -6,6 +6,7 @@
 //! - [`hub`]: rooms, seats and relay as a sans-IO state machine, like the core.
 //! - `signal` (private): the tokio driver, one task owning the hub.
 //! - `rest` (private): the HTTP routes.
+//! - `guard` (private): authentication before bodies, body limits.
 //! - `transport` (private): the accept loop with connection caps and timeouts.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
@@ -26,6 +27,7 @@
 
 pub mod cli;
 pub mod clock;
+mod guard;
 pub mod hub;
 pub mod jwt;
 mod metrics;
@@ -49,6 +51,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::{Clock, SystemClock};
+pub use crate::guard::MAX_REST_BODY;
 pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
@@ -75,6 +78,8 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Default time a client has to send a request head, and to start its next request on a
 /// kept-alive connection.
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+/// Default time a client has to send a whole REST request body.
+pub const DEFAULT_BODY_TIMEOUT_MS: u64 = 10_000;
 
 /// Events queued for the hub task before connection tasks wait (backpressure).
 const EVENT_QUEUE: usize = 4096;
@@ -140,6 +145,9 @@ pub struct ServerConfig {
     /// kept-alive connection may sit idle. Real time, not [`ServerConfig::clock`]: it guards
     /// sockets, not sessions.
     pub header_read_timeout_ms: u64,
+    /// How long a client may take to send a whole REST request body, in milliseconds (real
+    /// time, like the header timeout).
+    pub body_timeout_ms: u64,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -164,6 +172,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("header_read_timeout_ms", &self.header_read_timeout_ms)
+            .field("body_timeout_ms", &self.body_timeout_ms)
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +201,7 @@ impl ServerConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
+            body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
         }
     }
 
@@ -324,8 +334,8 @@ pub async fn start_with_store(
     if config.max_connections == 0 || config.max_connections_per_ip == 0 {
         return Err(ServerError::ZeroLimit("connection cap"));
     }
-    if config.header_read_timeout_ms == 0 {
-        return Err(ServerError::ZeroLimit("header read timeout"));
+    if config.header_read_timeout_ms == 0 || config.body_timeout_ms == 0 {
+        return Err(ServerError::ZeroLimit("header or body timeout"));
     }
     if let Some(path) = &config.data_dir {
         std::fs::create_dir_all(path).map_err(|source| ServerError::DataDir {
@@ -417,6 +427,7 @@ pub async fn start_with_store(
         shutdown_rx.clone(),
     ));
 
+    let api_key: Arc<str> = config.api_key.as_str().into();
     let state = rest::AppState::new(rest::Shared {
         api_key: config.api_key,
         jwt_secret: config.jwt_secret.into_bytes(),
@@ -433,7 +444,13 @@ pub async fn start_with_store(
         clock: config.clock,
         metrics,
     });
-    let app = rest::router(state, config.demo, config.web_root.as_deref());
+    let guard = guard::ApiGuard {
+        api_key: Arc::clone(&api_key),
+        body_timeout: Duration::from_millis(config.body_timeout_ms),
+    };
+    let app = rest::router(state, config.demo, config.web_root.as_deref()).layer(
+        axum::middleware::from_fn_with_state(guard, guard::api_request),
+    );
     let limits = transport::Limits {
         max_connections: config.max_connections,
         max_connections_per_ip: config.max_connections_per_ip,

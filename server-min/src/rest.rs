@@ -48,6 +48,10 @@ pub(crate) enum ApiError {
     #[error("{0}")]
     RateLimited(&'static str),
     #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    RequestTimeout(&'static str),
+    #[error("{0}")]
     Internal(&'static str),
 }
 
@@ -61,6 +65,7 @@ impl ApiError {
             Self::Store(StoreError::Storage(_)) => ErrorCode::Internal,
             Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
+            Self::PayloadTooLarge(_) | Self::RequestTimeout(_) => ErrorCode::BadRequest,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -74,6 +79,8 @@ impl ApiError {
             Self::Store(StoreError::Storage(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -239,6 +246,11 @@ async fn get_room_blocking(
 }
 
 fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    check_bearer(&state.inner.api_key, headers)
+}
+
+/// Checks `Authorization: Bearer <api_key>` (also used before a body is read, see `guard`).
+pub(crate) fn check_bearer(api_key: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::Unauthorized(
             "missing `Authorization: Bearer <api key>` header",
@@ -250,7 +262,7 @@ fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        Some(key) if constant_time_eq(key.as_bytes(), state.inner.api_key.as_bytes()) => Ok(()),
+        Some(key) if constant_time_eq(key.as_bytes(), api_key.as_bytes()) => Ok(()),
         Some(_) => Err(ApiError::Unauthorized("invalid API key")),
         None => Err(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <api key>`",

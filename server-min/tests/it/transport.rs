@@ -1,15 +1,76 @@
-//! The HTTP transport under abuse: silent and slow clients, connection caps.
+//! The HTTP transport under abuse: bodies, silent and slow clients, connection caps.
 //!
 //! The transport's timeouts are on real time (they guard sockets, not sessions), so the tests
 //! set them short and wait, bounded, for the server to close or answer.
 
 use std::time::Duration;
 
+use assistrtc_server::MAX_REST_BODY;
+use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::support::{Server, expect_eof, raw_connect, read_response, within};
+use crate::support::{API_KEY, Server, expect_eof, raw_connect, read_response, within};
+
+fn post_head(key: Option<&str>, content_length: usize) -> Vec<u8> {
+    let auth = key.map_or(String::new(), |k| format!("authorization: Bearer {k}\r\n"));
+    format!(
+        "POST /v1/rooms HTTP/1.1\r\nhost: it\r\ncontent-type: application/json\r\n{auth}\
+         content-length: {content_length}\r\n\r\n"
+    )
+    .into_bytes()
+}
 
 const GET_HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nhost: it\r\n\r\n";
+
+#[tokio::test]
+async fn the_api_key_is_checked_before_the_body_is_read() {
+    let server = Server::start().await;
+    // The head promises a body that never comes: the answer must not wait for it.
+    for key in [None, Some("wrong-key")] {
+        let mut tcp = raw_connect(server.addr, &post_head(key, 1000)).await;
+        let resp = read_response(&mut tcp).await;
+        assert_eq!(resp.status, 401, "{resp:?}");
+        assert_eq!(resp.body["error"]["code"], "unauthorized", "{resp:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rest_bodies_over_64_kib_get_a_json_413() {
+    let server = Server::start().await;
+    let mut tcp = raw_connect(server.addr, &post_head(Some(API_KEY), MAX_REST_BODY + 1)).await;
+    let resp = read_response(&mut tcp).await;
+    assert_eq!(resp.status, 413, "{resp:?}");
+    assert_eq!(resp.body["error"]["code"], "bad_request", "{resp:?}");
+    assert!(
+        resp.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("65536"),
+        "{resp:?}"
+    );
+    // A room of 64 members is far below the limit.
+    let members: Vec<_> = (0..64)
+        .map(|i| json!({"id": format!("member_{i:02}"), "role": "guest"}))
+        .collect();
+    let body = json!({"roomId": "rm_big", "members": members}).to_string();
+    let (status, created) = server.post("/v1/rooms", Some(API_KEY), &body).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{created}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_stalled_rest_body_times_out_with_a_json_408() {
+    let server = Server::start_with(|c| c.body_timeout_ms = 200).await;
+    let mut head = post_head(Some(API_KEY), 100);
+    head.extend_from_slice(b"{\"roomId\":");
+    let mut tcp = raw_connect(server.addr, &head).await;
+    let resp = read_response(&mut tcp).await;
+    assert_eq!(resp.status, 408, "{resp:?}");
+    assert_eq!(resp.body["error"]["code"], "bad_request", "{resp:?}");
+    expect_eof(&mut tcp, "closed after the timeout").await;
+    server.stop().await;
+}
 
 #[tokio::test]
 async fn silent_slow_and_idle_connections_are_closed() {
