@@ -1,5 +1,5 @@
 //! Request-level protection in front of the routes: the REST API authenticates before it
-//! reads a body, and bodies are small and must arrive in time.
+//! reads a body, bodies are small and must arrive in time, and pages get security headers.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,4 +82,47 @@ fn too_large() -> ApiError {
     ApiError::PayloadTooLarge(format!(
         "the request body is larger than {MAX_REST_BODY} bytes"
     ))
+}
+
+/// Content-Security-Policy of the demo pages and SDK: scripts and styles from this origin
+/// only (plus compiling the SDK's WebAssembly), signaling to this origin, and no framing.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+                   img-src 'self' data: blob:; media-src 'self' blob: mediastream:; \
+                   connect-src 'self'; object-src 'none'; base-uri 'none'; \
+                   form-action 'self'; frame-ancestors 'none'";
+/// The benchmark pages keep their measuring scripts inline.
+const CSP_BENCH: &str = "default-src 'self'; script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; \
+                         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
+                         media-src 'self' blob: mediastream:; connect-src 'self'; \
+                         object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Security headers on every response. They matter for the pages (the customer page carries
+/// a join token in its URL: no referrer may leak it, and no other site may frame it); on JSON
+/// they cost nothing. HTML is revalidated on every load so a new SDK is picked up at once.
+pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+    let bench = request.uri().path().starts_with("/bench/");
+    let mut response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(if bench { CSP_BENCH } else { CSP }),
+    );
+    if html {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    response
 }

@@ -6,7 +6,7 @@
 //! - [`hub`]: rooms, seats and relay as a sans-IO state machine, like the core.
 //! - `signal` (private): the tokio driver, one task owning the hub.
 //! - `rest` (private): the HTTP routes.
-//! - `guard` (private): authentication before bodies, body limits.
+//! - `guard` (private): authentication before bodies, body limits, security headers.
 //! - `transport` (private): the accept loop with connection caps and timeouts.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
@@ -448,9 +448,12 @@ pub async fn start_with_store(
         api_key: Arc::clone(&api_key),
         body_timeout: Duration::from_millis(config.body_timeout_ms),
     };
-    let app = rest::router(state, config.demo, config.web_root.as_deref()).layer(
-        axum::middleware::from_fn_with_state(guard, guard::api_request),
-    );
+    let app = rest::router(state, config.demo, config.web_root.as_deref())
+        .layer(axum::middleware::from_fn_with_state(
+            guard,
+            guard::api_request,
+        ))
+        .layer(axum::middleware::from_fn(guard::security_headers));
     let limits = transport::Limits {
         max_connections: config.max_connections,
         max_connections_per_ip: config.max_connections_per_ip,

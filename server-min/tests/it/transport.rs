@@ -1,8 +1,10 @@
-//! The HTTP transport under abuse: bodies, silent and slow clients, connection caps.
+//! The HTTP transport under abuse: bodies, silent and slow clients, connection caps, and
+//! page headers.
 //!
 //! The transport's timeouts are on real time (they guard sockets, not sessions), so the tests
 //! set them short and wait, bounded, for the server to close or answer.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use assistrtc_server::MAX_REST_BODY;
@@ -136,5 +138,76 @@ async fn connections_over_the_total_cap_get_a_json_503() {
     assert_eq!(resp.status, 503, "{resp:?}");
     let message = resp.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("limit of 1 connections"), "{message}");
+    server.stop().await;
+}
+
+/// A web root in the temp directory, removed when dropped.
+struct WebRoot(PathBuf);
+
+impl WebRoot {
+    fn new() -> Self {
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).unwrap();
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let root = std::env::temp_dir().join(format!("assistrtc-it-web-{name}"));
+        for (dir, file, text) in [
+            (
+                "examples/web-agent",
+                "index.html",
+                "<!doctype html><title>agent</title>",
+            ),
+            ("examples/web-agent", "app.js", "export {};"),
+            (
+                "bench/pages",
+                "raw.html",
+                "<!doctype html><title>bench</title>",
+            ),
+        ] {
+            std::fs::create_dir_all(root.join(dir)).unwrap();
+            std::fs::write(root.join(dir).join(file), text).unwrap();
+        }
+        Self(root)
+    }
+}
+
+impl Drop for WebRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers() {
+    let root = WebRoot::new();
+    let dir = root.0.clone();
+    let server = Server::start_with(|c| c.web_root = Some(dir)).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let req = http.get(format!("{}{path}", server.base)).send();
+        async move { within("GET page", req).await.expect("answered") }
+    };
+
+    let page = get("/agent/").await;
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    let h = page.headers();
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["cache-control"], "no-cache");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self' 'wasm-unsafe-eval'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+
+    let script = get("/agent/app.js").await;
+    assert_eq!(script.headers()["x-content-type-options"], "nosniff");
+    assert!(script.headers().get("cache-control").is_none());
+
+    // The benchmark pages keep inline scripts; they still may not be framed.
+    let bench = get("/bench/raw.html").await;
+    let csp = bench.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     server.stop().await;
 }
