@@ -28,9 +28,11 @@ use crate::store::{self, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreErro
 pub const MAX_MEMBERS: usize = 64;
 /// WebSocket read buffer per connection (small: most sessions are idle).
 const WS_READ_BUFFER: usize = 4 * 1024;
-/// Largest WebSocket message accepted at all. Frames above the protocol's 64 KiB but below
-/// this reach the hub and get a `bad_request`; larger ones end the connection.
-pub const WS_MAX_MESSAGE: usize = 256 * 1024;
+/// Largest WebSocket message (and frame), the protocol's 64 KiB: the WebSocket layer refuses
+/// a longer frame from its header, before buffering it, and ends the connection (1009).
+/// So a connection that has not joined yet holds at most one such partial frame, for at most
+/// the join timeout, and such connections are bounded by the connection caps.
+pub const WS_MAX_MESSAGE: usize = assistrtc_core::protocol::MAX_FRAME_BYTES;
 /// How long a REST call waits for the hub task.
 const HUB_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use assistrtc_core::Millis;
 use assistrtc_core::protocol::{self, MemberId, RoomId, ServerMessage};
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -233,9 +233,10 @@ pub(crate) async fn connection(
         return;
     }
     tracing::debug!(conn = conn.0, "websocket open");
-    // `Some(linger)` when the server ends the connection: send a close frame, then wait up to
-    // `linger` for the peer's, so that the peer reads everything before the TCP close.
-    let mut server_close = None;
+    // `Some((frame, linger))` when the server ends the connection: send the close frame, then
+    // wait up to `linger` for the peer's, so that the peer reads everything before the TCP
+    // close.
+    let mut server_close: Option<(Option<CloseFrame>, Duration)> = None;
     // Protocol-level pings: the browser answers them itself, so a page whose timers are
     // throttled (a tab hidden for minutes) is still seen alive; a dead peer fails the send.
     // The next ping is scheduled from when the last one went out, so a stalled task sends one
@@ -255,12 +256,12 @@ pub(crate) async fn connection(
                 let text = match outbound {
                     Some(Outbound::Frame(text)) => text,
                     Some(Outbound::Close) => {
-                        server_close = Some(CLOSE_LINGER);
+                        server_close = Some((None, CLOSE_LINGER));
                         break;
                     }
                     // The hub task stopped (server shutdown) or dropped us as too slow.
                     None => {
-                        server_close = Some(Duration::ZERO);
+                        server_close = Some((None, Duration::ZERO));
                         break;
                     }
                 };
@@ -279,19 +280,22 @@ pub(crate) async fn connection(
                     },
                     Some(Err(e)) => {
                         tracing::debug!(conn = conn.0, "websocket error: {e}");
+                        // A frame over the size limit is refused from its header; say why.
+                        server_close =
+                            read_error_close(e).map(|frame| (Some(frame), Duration::ZERO));
                         break;
                     }
                     None => break,
                 };
                 if events.send(event).await.is_err() {
-                    server_close = Some(Duration::ZERO);
+                    server_close = Some((None, Duration::ZERO));
                     break;
                 }
             }
         }
     }
-    if let Some(linger) = server_close {
-        let _ = tokio::time::timeout(CLOSE_LINGER, socket.send(Message::Close(None))).await;
+    if let Some((frame, linger)) = server_close {
+        let _ = tokio::time::timeout(CLOSE_LINGER, socket.send(Message::Close(frame))).await;
         let _ = tokio::time::timeout(linger, async {
             while let Some(Ok(_)) = socket.recv().await {}
         })
@@ -299,6 +303,31 @@ pub(crate) async fn connection(
     }
     let _ = events.send(HubEvent::Close { conn }).await;
     tracing::debug!(conn = conn.0, "websocket closed");
+}
+
+fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
+    CloseFrame {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// The close frame that tells the peer why its input ended the connection, if it can still
+/// be told: not after a network error.
+fn read_error_close(error: axum::Error) -> Option<CloseFrame> {
+    let error = error.into_inner().downcast::<tungstenite::Error>().ok()?;
+    match *error {
+        tungstenite::Error::Capacity(_) => Some(close_frame(
+            close_code::SIZE,
+            "frame larger than the protocol's 64 KiB",
+        )),
+        tungstenite::Error::Utf8(_) => Some(close_frame(close_code::INVALID, "text is not UTF-8")),
+        tungstenite::Error::Protocol(_) => Some(close_frame(
+            close_code::PROTOCOL,
+            "WebSocket protocol error",
+        )),
+        _ => None,
+    }
 }
 
 /// What a WebSocket message from the peer means to the hub (`None`: nothing).

@@ -339,6 +339,20 @@ impl Client {
         }
     }
 
+    /// Expects a close frame with `code` (skipping pings and pongs) and returns its reason.
+    pub(crate) async fn expect_close_code(&mut self, code: u16) -> String {
+        loop {
+            match within("close frame", self.ws.next()).await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    assert_eq!(u16::from(frame.code), code, "{frame:?}");
+                    return frame.reason.to_string();
+                }
+                other => panic!("expected a close frame with {code}, got {other:?}"),
+            }
+        }
+    }
+
     /// Expects the server to close the connection with no further frames.
     pub(crate) async fn expect_closed(&mut self) {
         loop {

@@ -1,5 +1,5 @@
-//! The HTTP transport under abuse: bodies, silent and slow clients, connection caps, and
-//! page headers.
+//! The HTTP and WebSocket transport under abuse: bodies, silent and slow clients, connection
+//! caps, oversize WebSocket frames, and page headers.
 //!
 //! The transport's timeouts are on real time (they guard sockets, not sessions), so the tests
 //! set them short and wait, bounded, for the server to close or answer.
@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use assistrtc_server::MAX_REST_BODY;
+use assistrtc_core::protocol::ErrorCode;
+use assistrtc_server::{MAX_REST_BODY, WS_MAX_MESSAGE};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
@@ -138,6 +139,26 @@ async fn connections_over_the_total_cap_get_a_json_503() {
     assert_eq!(resp.status, 503, "{resp:?}");
     let message = resp.body["error"]["message"].as_str().unwrap();
     assert!(message.contains("limit of 1 connections"), "{message}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversize_frame_ends_the_connection_with_1009_before_and_after_join() {
+    let server = Server::start().await;
+    let mut anonymous = server.connect().await;
+    anonymous.send_text(&"a".repeat(WS_MAX_MESSAGE + 1)).await;
+    let reason = anonymous.expect_close_code(1009).await;
+    assert!(reason.contains("64 KiB"), "{reason}");
+
+    let tokens = server
+        .create_room("rm_1", &[("agent_1", "host")], json!({}))
+        .await;
+    let (mut agent, _) = server.join(&tokens["agent_1"], None).await;
+    // Exactly at the limit is still a frame the hub answers.
+    agent.send_text(&"a".repeat(WS_MAX_MESSAGE)).await;
+    agent.expect_error(ErrorCode::BadRequest).await;
+    agent.send_text(&"a".repeat(WS_MAX_MESSAGE + 1)).await;
+    agent.expect_close_code(1009).await;
     server.stop().await;
 }
 
