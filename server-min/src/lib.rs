@@ -437,6 +437,7 @@ pub async fn start_with_store(
         events: events_tx,
         next_conn: AtomicU64::new(1),
         ping_every_ms: (config.idle_timeout_ms / 3).max(1),
+        control_rate: config.rate_limit,
         demo_rooms: std::sync::Mutex::new(hub::TokenBucket::full(
             rest::DEMO_ROOM_RATE,
             config.clock.now(),

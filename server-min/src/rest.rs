@@ -135,6 +135,8 @@ pub(crate) struct Shared {
     pub(crate) next_conn: AtomicU64,
     /// How often each WebSocket is pinged at the protocol level, in milliseconds.
     pub(crate) ping_every_ms: u64,
+    /// Budget of WebSocket control frames (pings, pongs) per connection.
+    pub(crate) control_rate: RateLimit,
     /// Paces the unauthenticated demo route (see [`DEMO_ROOM_RATE`]).
     pub(crate) demo_rooms: Mutex<TokenBucket>,
     /// Issues tokens (`iat`, `exp`) and paces the demo route.
@@ -222,12 +224,15 @@ async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> 
     let events = state.inner.events.clone();
     let ping_every_ms = state.inner.ping_every_ms;
     let clock = Arc::clone(&state.inner.clock);
+    let control_rate = state.inner.control_rate;
     ws.read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
         .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
-        .on_upgrade(move |socket| signal::connection(socket, conn, events, clock, ping_every_ms))
+        .on_upgrade(move |socket| {
+            signal::connection(socket, conn, events, clock, ping_every_ms, control_rate)
+        })
 }
 
 /// Runs a store call off the async task (a store on disk may block).

@@ -16,7 +16,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
-use crate::hub::{ConnId, Hub, HubOutput};
+use crate::hub::{ConnId, Hub, HubOutput, RateLimit, TokenBucket};
 use crate::metrics::Metrics;
 use crate::store::{RoomDefinition, RoomStore};
 
@@ -221,12 +221,18 @@ fn drain(
 }
 
 /// Drives one WebSocket: frames in go to the hub task, frames from the hub task go out.
+///
+/// Control frames (ping, pong) never reach the hub's rate limit, as the WebSocket layer
+/// answers pings itself; `control_rate` bounds them here instead, with the same limit the
+/// hub applies to frames. There is nothing to answer an excess control frame with, and no
+/// client needs more than one per server ping, so a connection over it is closed (1008).
 pub(crate) async fn connection(
     mut socket: WebSocket,
     conn: ConnId,
     events: mpsc::Sender<HubEvent>,
     clock: Arc<dyn Clock>,
     ping_every_ms: u64,
+    control_rate: RateLimit,
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
     if events.send(HubEvent::Open { conn, tx }).await.is_err() {
@@ -237,6 +243,7 @@ pub(crate) async fn connection(
     // wait up to `linger` for the peer's, so that the peer reads everything before the TCP
     // close.
     let mut server_close: Option<(Option<CloseFrame>, Duration)> = None;
+    let mut control = TokenBucket::full(control_rate, clock.now());
     // Protocol-level pings: the browser answers them itself, so a page whose timers are
     // throttled (a tab hidden for minutes) is still seen alive; a dead peer fails the send.
     // The next ping is scheduled from when the last one went out, so a stalled task sends one
@@ -274,10 +281,20 @@ pub(crate) async fn connection(
             }
             inbound = socket.recv() => {
                 let event = match inbound {
-                    Some(Ok(message)) => match inbound_event(conn, message) {
-                        Some(event) => event,
-                        None => continue,
-                    },
+                    Some(Ok(message)) => {
+                        let is_control = matches!(message, Message::Ping(_) | Message::Pong(_));
+                        if is_control && !control.take(control_rate, clock.now()) {
+                            tracing::debug!(conn = conn.0, "control frame flood; closing");
+                            let frame =
+                                close_frame(close_code::POLICY, "too many control frames");
+                            server_close = Some((Some(frame), Duration::ZERO));
+                            break;
+                        }
+                        match inbound_event(conn, message) {
+                            Some(event) => event,
+                            None => continue,
+                        }
+                    }
                     Some(Err(e)) => {
                         tracing::debug!(conn = conn.0, "websocket error: {e}");
                         // A frame over the size limit is refused from its header; say why.

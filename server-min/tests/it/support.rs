@@ -353,6 +353,13 @@ impl Client {
         }
     }
 
+    /// Sends a WebSocket ping frame.
+    pub(crate) async fn send_ping(&mut self) {
+        within("send ping", self.ws.send(Message::Ping(Default::default())))
+            .await
+            .expect("send succeeds");
+    }
+
     /// Expects the server to close the connection with no further frames.
     pub(crate) async fn expect_closed(&mut self) {
         loop {

@@ -1,5 +1,5 @@
 //! The HTTP and WebSocket transport under abuse: bodies, silent and slow clients, connection
-//! caps, oversize WebSocket frames, and page headers.
+//! caps, oversize and flooding WebSocket frames, and page headers.
 //!
 //! The transport's timeouts are on real time (they guard sockets, not sessions), so the tests
 //! set them short and wait, bounded, for the server to close or answer.
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use assistrtc_core::protocol::ErrorCode;
-use assistrtc_server::{MAX_REST_BODY, WS_MAX_MESSAGE};
+use assistrtc_server::{MAX_REST_BODY, RateLimit, WS_MAX_MESSAGE};
 use serde_json::json;
 use tokio::io::AsyncWriteExt as _;
 
@@ -159,6 +159,31 @@ async fn an_oversize_frame_ends_the_connection_with_1009_before_and_after_join()
     agent.expect_error(ErrorCode::BadRequest).await;
     agent.send_text(&"a".repeat(WS_MAX_MESSAGE + 1)).await;
     agent.expect_close_code(1009).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ping_flood_closes_the_connection_with_a_reason() {
+    let server = Server::start_with(|c| {
+        c.rate_limit = RateLimit {
+            burst: 5,
+            refill_per_sec: 1,
+        }
+    })
+    .await;
+    let tokens = server
+        .create_room("rm_1", &[("agent_1", "host")], json!({}))
+        .await;
+    let (mut agent, _) = server.join(&tokens["agent_1"], None).await;
+    // Within the budget pings are answered and the session goes on.
+    for _ in 0..5 {
+        agent.send_ping().await;
+    }
+    agent.barrier().await;
+    // The server's clock stands still: nothing is refilled, and one more is a flood.
+    agent.send_ping().await;
+    let reason = agent.expect_close_code(1008).await;
+    assert!(reason.contains("control frames"), "{reason}");
     server.stop().await;
 }
 
