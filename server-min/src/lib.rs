@@ -272,7 +272,7 @@ impl RunningServer {
         self.stun_addr
     }
 
-    /// Stops accepting, closes every WebSocket, gives HTTP requests
+    /// Stops accepting, closes every WebSocket (status 1001, going away), gives HTTP requests
     /// in flight a short grace period (then drops them), and returns once everything has
     /// stopped.
     pub async fn shutdown(self) -> Result<(), ServerError> {

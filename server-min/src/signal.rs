@@ -36,6 +36,9 @@ pub(crate) enum Outbound {
     Frame(String),
     /// The hub is done with this connection: close it politely (after what is queued).
     Close,
+    /// The server is shutting down: close with 1001 (going away), so the client reconnects
+    /// elsewhere or later rather than treating it as an error.
+    GoingAway,
 }
 
 /// What the hub task hears about.
@@ -110,7 +113,11 @@ pub(crate) async fn run_hub(
         connections = conns.len(),
         "hub stopping; closing connections"
     );
-    // Dropping the senders makes every connection task send a close frame and exit.
+    // Each connection task sends a 1001 close frame and exits; one whose queue is full
+    // misses the marker and closes when its sender is dropped.
+    for tx in conns.values() {
+        let _ = tx.try_send(Outbound::GoingAway);
+    }
     drop(conns);
     let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
         while let Some(event) = events.recv().await {
@@ -264,6 +271,12 @@ pub(crate) async fn connection(
                     Some(Outbound::Frame(text)) => text,
                     Some(Outbound::Close) => {
                         server_close = Some((None, CLOSE_LINGER));
+                        break;
+                    }
+                    Some(Outbound::GoingAway) => {
+                        // No linger: shutdown does not wait on clients that read slowly.
+                        let frame = close_frame(close_code::AWAY, "server shutting down");
+                        server_close = Some((Some(frame), Duration::ZERO));
                         break;
                     }
                     // The hub task stopped (server shutdown) or dropped us as too slow.

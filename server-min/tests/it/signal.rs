@@ -364,6 +364,8 @@ async fn shutdown_closes_websockets() {
         .await;
     let (mut agent, _) = server.join(&tokens["agent_1"], None).await;
     within("shutdown", server.stop()).await;
+    // 1001 (going away), not 1005 (no status): clients tell a restart from an error.
+    agent.expect_close_code(1001).await;
     agent.expect_closed().await;
 }
 
