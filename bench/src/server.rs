@@ -33,6 +33,9 @@ impl ServerProcess {
             .args(["--idle-timeout-ms", "3600000"])
             // Runs with --sessions above the default room cap must not be refused rooms.
             .args(["--max-rooms", "1000000"])
+            // Every session comes from 127.0.0.1: lift the per-address and total connection caps.
+            .args(["--max-connections", "1000000"])
+            .args(["--max-connections-per-ip", "1000000"])
             // Info logs a line per room; keep warnings (e.g. slow connections dropped).
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
