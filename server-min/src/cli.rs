@@ -399,4 +399,33 @@ mod tests {
         let err = config(&["--ice-server", "http://x"]).unwrap_err();
         assert!(matches!(err, CliError::InvalidIceServer(_)));
     }
+
+    #[test]
+    fn transport_limits_have_defaults_and_flags() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.max_connections, DEFAULT_MAX_CONNECTIONS);
+        assert_eq!(c.max_connections_per_ip, DEFAULT_MAX_CONNECTIONS_PER_IP);
+        assert_eq!(c.header_read_timeout_ms, DEFAULT_HEADER_READ_TIMEOUT_MS);
+        assert_eq!(c.body_timeout_ms, DEFAULT_BODY_TIMEOUT_MS);
+        let c = config(&[
+            "--max-connections",
+            "100",
+            "--max-connections-per-ip",
+            "10",
+            "--header-read-timeout-ms",
+            "2000",
+            "--body-timeout-ms",
+            "3000",
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                c.max_connections,
+                c.max_connections_per_ip,
+                c.header_read_timeout_ms,
+                c.body_timeout_ms
+            ),
+            (100, 10, 2000, 3000)
+        );
+    }
 }

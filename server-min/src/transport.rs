@@ -323,10 +323,20 @@ impl RefusalLog {
         self.last = Some(now);
         match cap {
             Cap::Total(limit) => {
-                tracing::warn!(%peer, limit, refused, "connection cap reached; refusing connections");
+                tracing::warn!(
+                    %peer,
+                    limit,
+                    refused,
+                    "connection cap reached; refusing connections"
+                );
             }
             Cap::PerIp(limit) => {
-                tracing::warn!(%peer, limit, refused, "per-address connection cap reached; refusing connections");
+                tracing::warn!(
+                    %peer,
+                    limit,
+                    refused,
+                    "per-address connection cap reached; refusing connections"
+                );
             }
         }
     }
@@ -366,7 +376,7 @@ fn clamp_to_fd_limit(max_connections: usize) -> usize {
                 tracing::warn!(
                     max_connections,
                     open_files_limit = soft,
-                    "the open-files limit cannot hold the connection cap; lowering the cap to {room}"
+                    "the open-files limit cannot hold the connection cap; lowering it to {room}"
                 );
                 return room;
             }
