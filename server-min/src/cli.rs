@@ -99,7 +99,8 @@ pub struct Args {
     pub max_connections: usize,
 
     /// Most open connections from one client address (an IPv6 client is its /64); more are
-    /// answered 503 and closed. Clients behind one NAT share it.
+    /// answered 503 and closed. Clients behind one NAT share it, and behind a reverse proxy
+    /// every client has the proxy's address: raise it there.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
     pub max_connections_per_ip: usize,
 
