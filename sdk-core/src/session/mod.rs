@@ -548,6 +548,16 @@ impl Session {
 
     fn hold_or_send(&mut self, to: Option<MemberId>, msg: &ClientMessage) {
         let frame = protocol::encode_client(msg);
+        if frame.len() > protocol::MAX_FRAME_BYTES {
+            // The server closes a connection that sends more (1009): refuse it here, with a
+            // reason, instead of losing the connection over and over.
+            self.emit(Event::Error(ErrorReported {
+                code: ErrorCode::BadRequest,
+                message: "a frame over the protocol's 64 KiB limit was not sent".into(),
+                reference: Some(msg.kind().into()),
+            }));
+            return;
+        }
         if self.signal == Signal::Up {
             self.push_frame(frame);
         } else {

@@ -379,3 +379,34 @@ fn frames_held_for_a_member_who_left_meanwhile_are_not_sent_after_resume() {
     // What was not addressed to it still goes.
     assert!(frames.contains(&ClientMessage::Consent { recording: true }));
 }
+
+#[test]
+fn a_frame_over_the_protocol_limit_is_refused_locally_not_sent() {
+    let mut s = joined("user_9", Role::Guest, &["agent_1"]);
+    s.handle_input(
+        Input::Peer {
+            link: link("agent_1", 1),
+            event: PeerEvent::NegotiationNeeded,
+        },
+        Millis(5),
+    )
+    .unwrap();
+    drain(&mut s);
+    let huge = format!("v=0\r\n{}", "a=x\r\n".repeat(14_000));
+    s.handle_input(
+        Input::Peer {
+            link: link("agent_1", 1),
+            event: PeerEvent::LocalDescription {
+                kind: SdpKind::Offer,
+                sdp: huge,
+            },
+        },
+        Millis(6),
+    )
+    .unwrap();
+    let out = drain(&mut s);
+    assert!(sent(&out).is_empty(), "nothing over the limit goes out");
+    assert!(out.iter().any(|o| matches!(o,
+        Output::Event(Event::Error(e)) if e.code == ErrorCode::BadRequest
+            && e.reference.as_deref() == Some("offer"))));
+}
