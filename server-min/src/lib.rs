@@ -443,7 +443,7 @@ pub async fn start_with_store(
             config.clock.now(),
         )),
         clock: config.clock,
-        metrics,
+        metrics: Arc::clone(&metrics),
     });
     let guard = guard::ApiGuard {
         api_key: Arc::clone(&api_key),
@@ -460,7 +460,13 @@ pub async fn start_with_store(
         max_connections_per_ip: config.max_connections_per_ip,
         header_read_timeout: Duration::from_millis(config.header_read_timeout_ms),
     };
-    let http = tokio::spawn(transport::serve(listener, app, limits, shutdown_rx));
+    let http = tokio::spawn(transport::serve(
+        listener,
+        app,
+        limits,
+        metrics,
+        shutdown_rx,
+    ));
     tracing::info!(%local_addr, demo = config.demo, "server started");
     Ok(RunningServer {
         local_addr,

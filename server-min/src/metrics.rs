@@ -21,6 +21,9 @@ pub(crate) struct Metrics {
     sessions: AtomicU64,
     rooms: AtomicU64,
     joins: AtomicU64,
+    refused_total: AtomicU64,
+    refused_per_ip: AtomicU64,
+    slow_readers: AtomicU64,
     join_failures: Mutex<Vec<(ErrorCode, u64)>>,
     /// Frames from clients handled by the hub: per-bucket counts, the total and the sum (µs).
     frame_buckets: [AtomicU64; BUCKETS.len()],
@@ -34,6 +37,21 @@ impl Metrics {
             .store(connections as u64, Ordering::Relaxed);
         self.sessions.store(sessions as u64, Ordering::Relaxed);
         self.rooms.store(rooms as u64, Ordering::Relaxed);
+    }
+
+    /// A connection was refused by the total (`per_ip == false`) or per-address cap.
+    pub(crate) fn connection_refused(&self, per_ip: bool) {
+        let counter = if per_ip {
+            &self.refused_per_ip
+        } else {
+            &self.refused_total
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection that did not read its frames was dropped (its seat held).
+    pub(crate) fn slow_reader_dropped(&self) {
+        self.slow_readers.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn joined(&self) {
@@ -93,6 +111,22 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP assistrtc_connections_refused_total Connections refused by a cap.\n\
+             # TYPE assistrtc_connections_refused_total counter\n\
+             assistrtc_connections_refused_total{{cap=\"total\"}} {}\n\
+             assistrtc_connections_refused_total{{cap=\"per_ip\"}} {}",
+            get(&self.refused_total),
+            get(&self.refused_per_ip)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP assistrtc_slow_readers_dropped_total Connections dropped for not reading \
+             their frames.\n# TYPE assistrtc_slow_readers_dropped_total counter\n\
+             assistrtc_slow_readers_dropped_total {}",
+            get(&self.slow_readers)
+        );
+        let _ = writeln!(
+            out,
             "# HELP assistrtc_join_failures_total Joins refused, by error code.\n\
              # TYPE assistrtc_join_failures_total counter"
         );
@@ -140,12 +174,17 @@ mod tests {
         m.join_failed(ErrorCode::Unauthorized);
         m.frame_handled(Duration::from_micros(300));
         m.frame_handled(Duration::from_millis(20));
+        m.connection_refused(true);
+        m.slow_reader_dropped();
         let text = m.render();
         for line in [
             "assistrtc_connections 3",
             "assistrtc_sessions 2",
             "assistrtc_rooms 1",
             "assistrtc_joins_total 1",
+            "assistrtc_connections_refused_total{cap=\"per_ip\"} 1",
+            "assistrtc_connections_refused_total{cap=\"total\"} 0",
+            "assistrtc_slow_readers_dropped_total 1",
             "assistrtc_join_failures_total{code=\"unauthorized\"} 2",
             "assistrtc_frame_handling_seconds_bucket{le=\"0.00025\"} 0",
             "assistrtc_frame_handling_seconds_bucket{le=\"0.0005\"} 1",

@@ -198,6 +198,7 @@ fn drain(
                     Err(TrySendError::Closed(_)) => false,
                 };
                 if full {
+                    metrics.slow_reader_dropped();
                     tracing::warn!(
                         conn = conn.0,
                         "connection is not reading; dropping it (its seat is held for resume)"

@@ -28,6 +28,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::metrics::Metrics;
+
 /// How long requests in flight may still run once shutdown starts.
 pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Largest request head (and read buffer) per connection; hyper's default is ~400 KiB.
@@ -58,6 +60,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
     let max_connections = clamp_to_fd_limit(limits.max_connections);
@@ -87,6 +90,7 @@ pub(crate) async fn serve(
             Ok(slot) => slot,
             Err(cap) => {
                 refused.note(cap, peer);
+                metrics.connection_refused(matches!(cap, Cap::PerIp(_)));
                 refuse(tcp, cap, &refusing);
                 continue;
             }
