@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use assistrtc_core::Millis;
@@ -32,8 +33,8 @@ const SHUTDOWN_DRAIN: Duration = Duration::from_secs(5);
 
 /// What the hub task hands a connection task.
 pub(crate) enum Outbound {
-    /// Send this text frame.
-    Frame(String),
+    /// Send this text frame (shared by every recipient of a broadcast: encoded once).
+    Frame(Utf8Bytes),
     /// The hub is done with this connection: close it politely (after what is queued).
     Close,
     /// The server is shutting down: close with 1001 (going away), so the client reconnects
@@ -41,13 +42,25 @@ pub(crate) enum Outbound {
     GoingAway,
 }
 
+/// Bytes of frames queued for one connection before it counts as not reading and is dropped
+/// (its seat held for a resume): a few large offers, far more than a reading client lags.
+pub(crate) const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+/// Bytes queued for all connections together before the next one to grow the total is dropped
+/// as not reading: a server-wide bound whatever the number of slow readers.
+pub(crate) const MAX_TOTAL_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+
+/// The hub task's handle on one connection: its queue, and the bytes waiting in it (the
+/// connection task subtracts what it has written).
+#[derive(Debug)]
+pub(crate) struct ConnTx {
+    pub(crate) tx: mpsc::Sender<Outbound>,
+    pub(crate) queued: Arc<AtomicUsize>,
+}
+
 /// What the hub task hears about.
 pub(crate) enum HubEvent {
     /// A WebSocket connection was accepted; `tx` carries frames to it.
-    Open {
-        conn: ConnId,
-        tx: mpsc::Sender<Outbound>,
-    },
+    Open { conn: ConnId, tx: ConnTx },
     /// A text frame arrived.
     Text { conn: ConnId, text: Utf8Bytes },
     /// A binary frame arrived.
@@ -74,7 +87,7 @@ pub(crate) async fn run_hub(
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut conns: HashMap<ConnId, mpsc::Sender<Outbound>> = HashMap::new();
+    let mut conns: HashMap<ConnId, ConnTx> = HashMap::new();
     // The sleep for the hub's next deadline, kept across events while the deadline holds.
     let mut timer: Option<(Millis, Sleep)> = None;
     loop {
@@ -116,7 +129,7 @@ pub(crate) async fn run_hub(
     // Each connection task sends a 1001 close frame and exits; one whose queue is full
     // misses the marker and closes when its sender is dropped.
     for tx in conns.values() {
-        let _ = tx.try_send(Outbound::GoingAway);
+        let _ = tx.tx.try_send(Outbound::GoingAway);
     }
     drop(conns);
     let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
@@ -132,6 +145,14 @@ pub(crate) async fn run_hub(
     }
 }
 
+/// Bytes queued for every connection.
+fn total_queued(conns: &HashMap<ConnId, ConnTx>) -> usize {
+    conns
+        .values()
+        .map(|c| c.queued.load(Ordering::Relaxed))
+        .sum()
+}
+
 /// Completes with the deadline once `timer` fires; never without a timer.
 async fn fired(timer: &mut Option<(Millis, Sleep)>) -> Millis {
     match timer {
@@ -143,12 +164,7 @@ async fn fired(timer: &mut Option<(Millis, Sleep)>) -> Millis {
     }
 }
 
-fn apply(
-    hub: &mut Hub,
-    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
-    event: HubEvent,
-    now: Millis,
-) {
+fn apply(hub: &mut Hub, conns: &mut HashMap<ConnId, ConnTx>, event: HubEvent, now: Millis) {
     match event {
         HubEvent::Open { conn, tx } => {
             conns.insert(conn, tx);
@@ -172,11 +188,12 @@ fn apply(
 
 fn drain(
     hub: &mut Hub,
-    conns: &mut HashMap<ConnId, mpsc::Sender<Outbound>>,
+    conns: &mut HashMap<ConnId, ConnTx>,
     clock: &dyn Clock,
     store: &Arc<dyn RoomStore>,
     metrics: &Metrics,
 ) {
+    let mut last: Option<(ServerMessage, Utf8Bytes)> = None;
     while let Some(output) = hub.poll_output() {
         match output {
             HubOutput::Send { conn, msg } => {
@@ -189,13 +206,31 @@ fn drain(
                     } if r == "join" => metrics.join_failed(*code),
                     _ => {}
                 }
-                let Some(tx) = conns.get(&conn) else {
+                let Some(c) = conns.get(&conn) else {
                     continue;
                 };
-                let full = match tx.try_send(Outbound::Frame(protocol::encode_server(&msg))) {
-                    Ok(()) => continue,
-                    Err(TrySendError::Full(_)) => true,
-                    Err(TrySendError::Closed(_)) => false,
+                // A broadcast is the same message to every recipient in a row: encode it once
+                // and share the bytes.
+                let text = match &last {
+                    Some((m, text)) if *m == msg => text.clone(),
+                    _ => {
+                        let text = Utf8Bytes::from(protocol::encode_server(&msg));
+                        last = Some((msg.clone(), text.clone()));
+                        text
+                    }
+                };
+                let len = text.len();
+                let over = c.queued.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES
+                    || total_queued(conns) + len > MAX_TOTAL_QUEUED_BYTES;
+                let full = if over {
+                    true
+                } else {
+                    c.queued.fetch_add(len, Ordering::Relaxed);
+                    match c.tx.try_send(Outbound::Frame(text)) {
+                        Ok(()) => continue,
+                        Err(TrySendError::Full(_)) => true,
+                        Err(TrySendError::Closed(_)) => false,
+                    }
                 };
                 if full {
                     metrics.slow_reader_dropped();
@@ -212,7 +247,7 @@ fn drain(
                 // The connection task sends what is queued, then a close frame. If the queue
                 // is full the marker is lost, and the dropped sender still ends the task.
                 if let Some(tx) = conns.remove(&conn) {
-                    let _ = tx.try_send(Outbound::Close);
+                    let _ = tx.tx.try_send(Outbound::Close);
                 }
             }
             HubOutput::RoomRemoved { room } => {
@@ -243,7 +278,16 @@ pub(crate) async fn connection(
     control_rate: RateLimit,
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
-    if events.send(HubEvent::Open { conn, tx }).await.is_err() {
+    let queued = Arc::new(AtomicUsize::new(0));
+    let handle = ConnTx {
+        tx,
+        queued: Arc::clone(&queued),
+    };
+    if events
+        .send(HubEvent::Open { conn, tx: handle })
+        .await
+        .is_err()
+    {
         return;
     }
     tracing::debug!(conn = conn.0, "websocket open");
@@ -286,8 +330,9 @@ pub(crate) async fn connection(
                         break;
                     }
                 };
-                let frame = Message::Text(text.into());
-                let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(frame)).await;
+                let len = text.len();
+                let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await;
+                queued.fetch_sub(len, Ordering::Relaxed);
                 if !matches!(sent, Ok(Ok(()))) {
                     tracing::debug!(conn = conn.0, "websocket write failed or timed out");
                     break;
@@ -376,7 +421,114 @@ fn inbound_event(conn: ConnId, message: Message) -> Option<HubEvent> {
 
 #[cfg(test)]
 mod tests {
+    use assistrtc_core::protocol::{ClientMessage, Permissions, Role};
+
     use super::*;
+    use crate::clock::SystemClock;
+    use crate::hub::{HubConfig, RateLimit};
+    use crate::jwt::{self, Claims};
+    use crate::store::{MemberSpec, MemoryRoomStore, NEVER};
+
+    const SECRET: &[u8] = b"signal-test";
+
+    /// A hub with `rm_1` holding `a`, `b`, `c`, each joined on its own queue (never read).
+    fn three_joined() -> (Hub, HashMap<ConnId, ConnTx>, Vec<mpsc::Receiver<Outbound>>) {
+        let mut config = HubConfig::new(SECRET.to_vec());
+        config.rate_limit = RateLimit {
+            burst: 10_000,
+            refill_per_sec: 10_000,
+        };
+        let mut hub = Hub::new(config);
+        let members = ["a", "b", "c"];
+        hub.add_room(RoomDefinition {
+            id: RoomId::new("rm_1").unwrap(),
+            members: members
+                .iter()
+                .map(|m| MemberSpec {
+                    id: MemberId::new(*m).unwrap(),
+                    role: Role::Host,
+                })
+                .collect(),
+            permissions: Permissions::default(),
+            epoch: "e1".into(),
+            expires_at: NEVER,
+        });
+        let now = SystemClock::new().now();
+        let (mut conns, mut rxs) = (HashMap::new(), Vec::new());
+        for (i, m) in members.iter().enumerate() {
+            let conn = ConnId(i as u64 + 1);
+            let (tx, rx) = mpsc::channel(10_000);
+            rxs.push(rx);
+            let queued = Arc::new(AtomicUsize::new(0));
+            apply(
+                &mut hub,
+                &mut conns,
+                HubEvent::Open {
+                    conn,
+                    tx: ConnTx { tx, queued },
+                },
+                now,
+            );
+            let token = jwt::issue(
+                SECRET,
+                &Claims {
+                    room: RoomId::new("rm_1").unwrap(),
+                    sub: MemberId::new(*m).unwrap(),
+                    role: Role::Host,
+                    epoch: "e1".into(),
+                    iat: now.0 / 1000,
+                    exp: now.0 / 1000 + 600,
+                },
+            );
+            let join = protocol::encode_client(&ClientMessage::Join {
+                token,
+                resume_token: None,
+            });
+            hub.handle_frame(conn, &join, now);
+        }
+        (hub, conns, rxs)
+    }
+
+    #[test]
+    fn a_broadcast_is_encoded_once_and_slow_readers_are_dropped_by_bytes() {
+        let (mut hub, mut conns, mut rxs) = three_joined();
+        let (clock, metrics) = (SystemClock::new(), Metrics::default());
+        let store: Arc<dyn RoomStore> = Arc::new(MemoryRoomStore::new());
+        drain(&mut hub, &mut conns, &clock, &store, &metrics);
+        for rx in &mut rxs {
+            while rx.try_recv().is_ok() {}
+        }
+        // `a` broadcasts 50 KiB offers (no `to`); `b` and `c` never read.
+        let offer = protocol::encode_client(&ClientMessage::Offer {
+            to: None,
+            sdp: format!("v=0 {}", "a".repeat(50 * 1024)),
+        });
+        for _ in 0..30 {
+            hub.handle_frame(ConnId(1), &offer, clock.now());
+            drain(&mut hub, &mut conns, &clock, &store, &metrics);
+        }
+        let frames = |rx: &mut mpsc::Receiver<Outbound>| {
+            let mut got = Vec::new();
+            while let Ok(Outbound::Frame(text)) = rx.try_recv() {
+                got.push(text);
+            }
+            got
+        };
+        let (to_b, to_c) = (frames(&mut rxs[1]), frames(&mut rxs[2]));
+        // One encoding, shared: the same bytes in both queues.
+        assert_eq!(to_b[0].as_str().as_ptr(), to_c[0].as_str().as_ptr());
+        // Dropped once a megabyte waited, long before the 64-frame queue was full.
+        let bytes: usize = to_b.iter().map(|t| t.len()).sum();
+        assert!(bytes <= MAX_QUEUED_BYTES, "{bytes} bytes queued");
+        assert!(to_b.len() < 30, "all {} offers queued", to_b.len());
+        assert!(!conns.contains_key(&ConnId(2)) && !conns.contains_key(&ConnId(3)));
+        assert!(conns.contains_key(&ConnId(1)), "the sender reads and stays");
+        assert!(
+            metrics
+                .render()
+                .contains("assistrtc_slow_readers_dropped_total 2")
+        );
+    }
 
     #[test]
     fn pongs_and_pings_tell_the_hub_the_peer_is_alive() {
