@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use assistrtc_core::Millis;
@@ -55,6 +55,8 @@ pub(crate) const MAX_TOTAL_QUEUED_BYTES: usize = 256 * 1024 * 1024;
 pub(crate) struct ConnTx {
     pub(crate) tx: mpsc::Sender<Outbound>,
     pub(crate) queued: Arc<AtomicUsize>,
+    /// Set when the hub drops the connection for not reading, so its task can say why.
+    pub(crate) too_slow: Arc<AtomicBool>,
 }
 
 /// What the hub task hears about.
@@ -233,6 +235,7 @@ fn drain(
                     }
                 };
                 if full {
+                    c.too_slow.store(true, Ordering::Relaxed);
                     metrics.slow_reader_dropped();
                     tracing::warn!(
                         conn = conn.0,
@@ -279,9 +282,11 @@ pub(crate) async fn connection(
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
     let queued = Arc::new(AtomicUsize::new(0));
+    let too_slow = Arc::new(AtomicBool::new(false));
     let handle = ConnTx {
         tx,
         queued: Arc::clone(&queued),
+        too_slow: Arc::clone(&too_slow),
     };
     if events
         .send(HubEvent::Open { conn, tx: handle })
@@ -326,7 +331,11 @@ pub(crate) async fn connection(
                     }
                     // The hub task stopped (server shutdown) or dropped us as too slow.
                     None => {
-                        server_close = Some((None, Duration::ZERO));
+                        // 1013 "try again later": the seat is held, a resume catches up.
+                        let frame = too_slow
+                            .load(Ordering::Relaxed)
+                            .then(|| close_frame(close_code::AGAIN, "not reading: frames waited too long"));
+                        server_close = Some((frame, Duration::ZERO));
                         break;
                     }
                 };
@@ -459,13 +468,17 @@ mod tests {
             let conn = ConnId(i as u64 + 1);
             let (tx, rx) = mpsc::channel(10_000);
             rxs.push(rx);
-            let queued = Arc::new(AtomicUsize::new(0));
+            let (queued, too_slow) = (Arc::default(), Arc::default());
             apply(
                 &mut hub,
                 &mut conns,
                 HubEvent::Open {
                     conn,
-                    tx: ConnTx { tx, queued },
+                    tx: ConnTx {
+                        tx,
+                        queued,
+                        too_slow,
+                    },
                 },
                 now,
             );
