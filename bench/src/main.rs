@@ -8,10 +8,15 @@
 //! 3. Relays timestamped `offer` frames from each room's `a` to its `b` at an even aggregate
 //!    rate for a fixed time: send → receive latency percentiles, sent/received/lost.
 //!
+//! 4. Holds `--slowloris` slow-loris HTTP requests and `--idle-connections` WebSockets that
+//!    never join, reopening each the server closes, while `--probe-joins` legitimate clients
+//!    join one after another: join latency percentiles under attack and peak server RSS.
+//!
 //! Every phase has a deadline; the server is stopped when the bench ends, however it ends.
 //! Latency is measured by the same process that generates the load, on the same cores as the
 //! server, so it includes client-side scheduling delay.
 
+mod attack;
 mod limits;
 mod pair;
 mod rooms;
@@ -72,6 +77,15 @@ struct Args {
     /// `POST /v1/rooms` requests in flight at a time.
     #[arg(long, default_value_t = 32)]
     rest_concurrency: usize,
+    /// Slow-loris connections held during the attack phase (0 skips the phase with --idle-connections 0).
+    #[arg(long, default_value_t = 1_000)]
+    slowloris: usize,
+    /// Never-joining WebSockets held during the attack phase.
+    #[arg(long, default_value_t = 1_000)]
+    idle_connections: usize,
+    /// Legitimate joins measured under attack, one at a time.
+    #[arg(long, default_value_t = 200)]
+    probe_joins: usize,
 }
 
 fn main() -> ExitCode {
@@ -156,7 +170,7 @@ async fn run(args: &Args, server: &mut ServerProcess) -> Result<(), String> {
     let started = Instant::now();
     let tokens = timeout(
         ROOMS_TIMEOUT,
-        rooms::create_rooms(server.addr(), API_KEY, pairs, args.rest_concurrency),
+        rooms::create_rooms(server.addr(), API_KEY, 0, pairs, args.rest_concurrency),
     )
     .await
     .map_err(|_| format!("creating {pairs} rooms took over {ROOMS_TIMEOUT:?}"))??;
@@ -286,6 +300,10 @@ async fn run(args: &Args, server: &mut ServerProcess) -> Result<(), String> {
         println!("the server exited during the relay ({status})");
     }
 
+    if args.slowloris + args.idle_connections > 0 {
+        under_attack(args, server, pairs).await?;
+    }
+
     // Close.
     let _ = stop_tx.send(true);
     let closed = timeout(CLOSE_GRACE, async {
@@ -298,6 +316,76 @@ async fn run(args: &Args, server: &mut ServerProcess) -> Result<(), String> {
             tasks.len()
         );
         tasks.abort_all();
+    }
+    Ok(())
+}
+
+/// Let the attackers open their connections before the first probe.
+const ATTACK_RAMP: Duration = Duration::from_secs(3);
+/// Longest the probe joins may take in all.
+const PROBES_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Phase 4: legitimate joins while attackers hold their connections.
+async fn under_attack(args: &Args, server: &mut ServerProcess, first: usize) -> Result<(), String> {
+    let probes = args.probe_joins.max(1);
+    let tokens = timeout(
+        ROOMS_TIMEOUT,
+        rooms::create_rooms(server.addr(), API_KEY, first, probes, args.rest_concurrency),
+    )
+    .await
+    .map_err(|_| "creating the probe rooms timed out".to_owned())??;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stats, mut attackers) = attack::start(
+        server.addr(),
+        args.slowloris,
+        args.idle_connections,
+        stop_rx,
+    );
+    sleep(ATTACK_RAMP).await;
+    let url = format!("ws://{}/v1/signal", server.addr());
+    let mut peak = server.rss_kib()?;
+    let mut latencies = Vec::with_capacity(probes);
+    let mut failures = 0;
+    let deadline = Instant::now() + PROBES_TIMEOUT;
+    let mut held = Vec::with_capacity(probes);
+    for t in &tokens {
+        if Instant::now() > deadline {
+            break;
+        }
+        let started = Instant::now();
+        match pair::join(&url, &t.a).await {
+            Ok(ws) => {
+                latencies.push(started.elapsed().as_micros() as u64);
+                held.push(ws);
+            }
+            Err(_) => failures += 1,
+        }
+        peak = peak.max(server.rss_kib()?);
+    }
+    let opened = stats.opened.load(std::sync::atomic::Ordering::Relaxed);
+    let closed = stats
+        .closed_by_server
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let _ = stop_tx.send(true);
+    let _ = timeout(CLOSE_GRACE, async {
+        while attackers.join_next().await.is_some() {}
+    })
+    .await;
+    attackers.abort_all();
+    drop(held);
+    latencies.sort_unstable();
+    println!(
+        "under attack: {} slow-loris + {} never-joining connections held ({opened} opened, {closed} closed by the server)",
+        args.slowloris, args.idle_connections
+    );
+    println!(
+        "  legitimate joins: {} ok, {failures} failed; latency µs {}",
+        latencies.len(),
+        summary(&latencies)
+    );
+    println!("  peak server RSS: {peak} KiB");
+    if let Some(status) = server.exited() {
+        return Err(format!("the server exited under attack ({status})"));
     }
     Ok(())
 }

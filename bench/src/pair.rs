@@ -156,7 +156,7 @@ async fn join_pair(url: &str, tokens: &PairTokens) -> Result<(Ws, Ws), String> {
     Ok((a, b))
 }
 
-async fn join(url: &str, token: &str) -> Result<Ws, String> {
+pub(crate) async fn join(url: &str, token: &str) -> Result<Ws, String> {
     let joined = timeout(JOIN_TIMEOUT, async {
         let config = WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)

@@ -15,11 +15,12 @@ pub(crate) struct PairTokens {
 /// Longest one `POST /v1/rooms` may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Creates `count` rooms `bench_<i>` (members `a`/host, `b`/guest), `concurrency` requests in
-/// flight, and returns their tokens in order.
+/// Creates `count` rooms `bench_<first + i>` (members `a`/host, `b`/guest), `concurrency`
+/// requests in flight, and returns their tokens in order.
 pub(crate) async fn create_rooms(
     addr: SocketAddr,
     api_key: &str,
+    first: usize,
     count: usize,
     concurrency: usize,
 ) -> Result<Vec<PairTokens>, String> {
@@ -31,7 +32,7 @@ pub(crate) async fn create_rooms(
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let url = format!("http://{addr}/v1/rooms");
-    let mut results = futures_util::stream::iter(0..count)
+    let mut results = futures_util::stream::iter(first..first + count)
         .map(|i| create_room(&client, &url, api_key, i))
         .buffered(concurrency);
     let mut rooms = Vec::with_capacity(count);
