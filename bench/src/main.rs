@@ -355,7 +355,7 @@ async fn under_attack(args: &Args, server: &mut ServerProcess, first: usize) -> 
         let started = Instant::now();
         match pair::join(&url, &t.a).await {
             Ok(ws) => {
-                latencies.push(started.elapsed().as_micros() as u64);
+                latencies.push(started.elapsed().as_nanos() as u64);
                 held.push(ws);
             }
             Err(_) => failures += 1,
@@ -379,7 +379,7 @@ async fn under_attack(args: &Args, server: &mut ServerProcess, first: usize) -> 
         args.slowloris, args.idle_connections
     );
     println!(
-        "  legitimate joins: {} ok, {failures} failed; latency µs {}",
+        "  legitimate joins: {} ok, {failures} failed; latency (ms) {}",
         latencies.len(),
         summary(&latencies)
     );

@@ -211,6 +211,18 @@ async fn openapi() -> Response {
 /// describe the service's use.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     check_api_key(&state, &headers)?;
+    let (reply, answer) = oneshot::channel();
+    state
+        .inner
+        .events
+        .send(HubEvent::Stats { reply })
+        .await
+        .map_err(|_| ApiError::Internal("the server is shutting down"))?;
+    let (connections, sessions, rooms) = tokio::time::timeout(HUB_REPLY_TIMEOUT, answer)
+        .await
+        .map_err(|_| ApiError::Internal("the signaling hub did not answer in time"))?
+        .map_err(|_| ApiError::Internal("the server is shutting down"))?;
+    state.inner.metrics.set_gauges(connections, sessions, rooms);
     let body = state.inner.metrics.render();
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

@@ -73,6 +73,11 @@ pub(crate) enum HubEvent {
     Close { conn: ConnId },
     /// `POST /v1/rooms` created a room.
     RoomCreated(RoomDefinition),
+    /// `GET /metrics` asks for the gauges (counted on demand, not after every event: counting
+    /// sessions walks every connection).
+    Stats {
+        reply: oneshot::Sender<(usize, usize, usize)>,
+    },
     /// `GET /v1/rooms/{id}` asks who is online.
     Online {
         room: RoomId,
@@ -118,11 +123,6 @@ pub(crate) async fn run_hub(
         if let Some(started) = frame_started {
             metrics.frame_handled(started.elapsed());
         }
-        metrics.set_gauges(
-            hub.connection_count(),
-            hub.session_count(),
-            hub.room_count(),
-        );
     }
     tracing::debug!(
         connections = conns.len(),
@@ -184,6 +184,13 @@ fn apply(hub: &mut Hub, conns: &mut HashMap<ConnId, ConnTx>, event: HubEvent, no
         }
         HubEvent::Online { room, reply } => {
             let _ = reply.send(hub.online_members(&room));
+        }
+        HubEvent::Stats { reply } => {
+            let _ = reply.send((
+                hub.connection_count(),
+                hub.session_count(),
+                hub.room_count(),
+            ));
         }
     }
 }
