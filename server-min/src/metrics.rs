@@ -29,6 +29,10 @@ pub(crate) struct Metrics {
     frame_buckets: [AtomicU64; BUCKETS.len()],
     frames: AtomicU64,
     frame_micros: AtomicU64,
+    /// Room store calls from the REST API: per-bucket counts, the total and the sum (µs).
+    store_buckets: [AtomicU64; BUCKETS.len()],
+    store_calls: AtomicU64,
+    store_micros: AtomicU64,
 }
 
 impl Metrics {
@@ -71,15 +75,17 @@ impl Metrics {
 
     /// One client frame took `took` to handle and relay (hub work and queueing the outputs).
     pub(crate) fn frame_handled(&self, took: Duration) {
-        let secs = took.as_secs_f64();
-        for (bucket, bound) in self.frame_buckets.iter().zip(BUCKETS) {
-            if secs <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.frames.fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        self.frame_micros.fetch_add(micros, Ordering::Relaxed);
+        observe(&self.frame_buckets, &self.frames, &self.frame_micros, took);
+    }
+
+    /// One room store call (run off the async tasks) took `took`, queueing included.
+    pub(crate) fn store_call(&self, took: Duration) {
+        observe(
+            &self.store_buckets,
+            &self.store_calls,
+            &self.store_micros,
+            took,
+        );
     }
 
     /// The exposition text.
@@ -141,24 +147,52 @@ impl Metrics {
                 code.as_str()
             );
         }
-        let name = "assistrtc_frame_handling_seconds";
-        let _ = writeln!(
-            out,
-            "# HELP {name} Time to handle a client frame and queue what it relays.\n\
-             # TYPE {name} histogram"
+        histogram(
+            &mut out,
+            "assistrtc_frame_handling_seconds",
+            "Time to handle a client frame and queue what it relays.",
+            (&self.frame_buckets, &self.frames, &self.frame_micros),
         );
-        for (bucket, bound) in self.frame_buckets.iter().zip(BUCKETS) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", get(bucket));
-        }
-        let count = get(&self.frames);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}\n{name}_count {count}",
-            get(&self.frame_micros) as f64 / 1e6
+        histogram(
+            &mut out,
+            "assistrtc_store_call_seconds",
+            "Time of a room store call from the REST API, queueing included.",
+            (&self.store_buckets, &self.store_calls, &self.store_micros),
         );
         out
     }
+}
+
+fn observe(buckets: &[AtomicU64], count: &AtomicU64, micros: &AtomicU64, took: Duration) {
+    let secs = took.as_secs_f64();
+    for (bucket, bound) in buckets.iter().zip(BUCKETS) {
+        if secs <= bound {
+            bucket.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    count.fetch_add(1, Ordering::Relaxed);
+    let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    micros.fetch_add(us, Ordering::Relaxed);
+}
+
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    (buckets, count, micros): (&[AtomicU64], &AtomicU64, &AtomicU64),
+) {
+    let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (bucket, bound) in buckets.iter().zip(BUCKETS) {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", get(bucket));
+    }
+    let n = get(count);
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {n}");
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {n}",
+        get(micros) as f64 / 1e6
+    );
 }
 
 #[cfg(test)]
@@ -176,6 +210,7 @@ mod tests {
         m.frame_handled(Duration::from_millis(20));
         m.connection_refused(true);
         m.slow_reader_dropped();
+        m.store_call(Duration::from_micros(80));
         let text = m.render();
         for line in [
             "assistrtc_connections 3",
@@ -191,6 +226,8 @@ mod tests {
             "assistrtc_frame_handling_seconds_bucket{le=\"0.05\"} 2",
             "assistrtc_frame_handling_seconds_bucket{le=\"+Inf\"} 2",
             "assistrtc_frame_handling_seconds_count 2",
+            "assistrtc_store_call_seconds_bucket{le=\"0.0001\"} 1",
+            "assistrtc_store_call_seconds_count 1",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

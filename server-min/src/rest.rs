@@ -249,11 +249,15 @@ async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> 
 
 /// Runs a store call off the async task (a store on disk may block).
 async fn blocking<T: Send + 'static>(
+    state: &AppState,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
+    let started = std::time::Instant::now();
+    let r = tokio::task::spawn_blocking(f)
         .await
-        .map_err(|_| ApiError::Internal("a room store call failed"))
+        .map_err(|_| ApiError::Internal("a room store call failed"));
+    state.inner.metrics.store_call(started.elapsed());
+    r
 }
 
 async fn get_room_blocking(
@@ -261,7 +265,7 @@ async fn get_room_blocking(
     id: &RoomId,
 ) -> Result<Option<RoomDefinition>, ApiError> {
     let (store, id) = (Arc::clone(&state.inner.store), id.clone());
-    Ok(blocking(move || store.get_room(&id)).await??)
+    Ok(blocking(state, move || store.get_room(&id)).await??)
 }
 
 fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
@@ -414,7 +418,7 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
         state.inner.max_rooms,
         def.clone(),
     );
-    blocking(move || store.create_room(stored, max_rooms)).await??;
+    blocking(state, move || store.create_room(stored, max_rooms)).await??;
     // The hub hears of the room before the client gets its tokens: a join sent after this
     // response is queued behind this event.
     state
