@@ -518,6 +518,18 @@ async fn issue_token(
     let iat = state.inner.clock.now().0 / 1000;
     let exp = iat.saturating_add(state.inner.token_ttl_secs);
     let issued = issue_for(&state, &def, member, iat, exp);
+    // The room lives as long as the tokens issued for it: this one included.
+    let (store, id_for_store) = (Arc::clone(&state.inner.store), room_id.clone());
+    blocking(&state, move || store.extend_room(&id_for_store, exp)).await??;
+    state
+        .inner
+        .events
+        .send(HubEvent::RoomExtended {
+            room: room_id,
+            expires_at: exp,
+        })
+        .await
+        .map_err(|_| ApiError::Internal("the server is shutting down"))?;
     tracing::info!(room = %def.id, member = %member.id, "token issued");
     Ok((StatusCode::CREATED, Json(issued)).into_response())
 }

@@ -73,6 +73,8 @@ pub(crate) enum HubEvent {
     Close { conn: ConnId },
     /// `POST /v1/rooms` created a room.
     RoomCreated(RoomDefinition),
+    /// A token issued for an existing room moved its expiry (Unix seconds).
+    RoomExtended { room: RoomId, expires_at: u64 },
     /// `GET /metrics` asks for the gauges (counted on demand, not after every event: counting
     /// sessions walks every connection).
     Stats {
@@ -184,6 +186,9 @@ fn apply(hub: &mut Hub, conns: &mut HashMap<ConnId, ConnTx>, event: HubEvent, no
         }
         HubEvent::Online { room, reply } => {
             let _ = reply.send(hub.online_members(&room));
+        }
+        HubEvent::RoomExtended { room, expires_at } => {
+            hub.extend_room(&room, expires_at);
         }
         HubEvent::Stats { reply } => {
             let _ = reply.send((

@@ -330,6 +330,22 @@ impl Hub {
         true
     }
 
+    /// Moves `room`'s expiry to `expires_at` (Unix seconds) if that is later: a token issued
+    /// for it later keeps it alive as long as that token. Returns whether it changed.
+    pub fn extend_room(&mut self, room: &RoomId, expires_at: u64) -> bool {
+        let Some(r) = self.rooms.get_mut(room) else {
+            return false;
+        };
+        if r.def.expires_at == NEVER || expires_at <= r.def.expires_at {
+            return false;
+        }
+        r.def.expires_at = expires_at;
+        r.expired = false;
+        let at = Millis(expires_at.saturating_mul(1000));
+        self.add_timer(at, Timer::Expire { room: room.clone() });
+        true
+    }
+
     /// Members of `room` with a live connection (held seats are not online), or `None` if the
     /// hub does not know the room.
     pub fn online_members(&self, room: &RoomId) -> Option<Vec<MemberId>> {

@@ -40,6 +40,14 @@ impl Hub {
                 }
                 Timer::Idle { conn } => self.check_idle(conn, now),
                 Timer::Expire { room } => {
+                    // A later expiry (a token issued since) leaves this timer stale.
+                    let due = self
+                        .rooms
+                        .get(&room)
+                        .is_some_and(|r| now.0 >= r.def.expires_at.saturating_mul(1000));
+                    if !due {
+                        continue;
+                    }
                     if let Some(r) = self.rooms.get_mut(&room) {
                         r.expired = true;
                     }

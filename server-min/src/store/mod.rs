@@ -99,6 +99,8 @@ pub trait RoomStore: Send + Sync + 'static {
     fn remove_room(&self, id: &RoomId) -> Result<bool, StoreError>;
     /// Every stored room, to hand to the hub when the server starts.
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError>;
+    /// Moves the room's expiry to `expires_at` if that is later (a token issued since).
+    fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError>;
 }
 
 /// Rooms in a hash map: fast, and gone when the process exits.
@@ -142,6 +144,16 @@ impl RoomStore for MemoryRoomStore {
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError> {
         let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.values().cloned().collect())
+    }
+
+    fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError> {
+        let mut rooms = self.rooms.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(def) = rooms.get_mut(id) {
+            if def.expires_at != NEVER && expires_at > def.expires_at {
+                def.expires_at = expires_at;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -137,6 +137,34 @@ impl RoomStore for SqliteRoomStore {
         Ok(removed > 0)
     }
 
+    fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(storage)?;
+        let definition: Option<String> = tx
+            .query_row(
+                "SELECT definition FROM rooms WHERE id = ?1",
+                params![id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(storage)?;
+        let Some(mut def) = definition.as_deref().map(decode).transpose()? else {
+            return Ok(());
+        };
+        if def.expires_at == super::NEVER || expires_at <= def.expires_at {
+            return Ok(());
+        }
+        def.expires_at = expires_at;
+        let definition = serde_json::to_string(&def).map_err(storage)?;
+        let at = i64::try_from(expires_at).unwrap_or(i64::MAX);
+        tx.execute(
+            "UPDATE rooms SET definition = ?2, expires_at = ?3 WHERE id = ?1",
+            params![id.as_str(), definition, at],
+        )
+        .map_err(storage)?;
+        tx.commit().map_err(storage)
+    }
+
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn

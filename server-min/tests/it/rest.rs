@@ -229,3 +229,43 @@ async fn the_unauthenticated_demo_route_is_paced() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_issued_later_keeps_its_room_alive_as_long_as_itself() {
+    let server = Server::start().await;
+    let ttl_ms = assistrtc_server::DEFAULT_TOKEN_TTL_SECS * 1000;
+    server
+        .create_room("rm_long", &[("agent_1", "host")], json!({}))
+        .await;
+    // Half-way through the first tokens' life, the backend gets a fresh one.
+    server.advance(ttl_ms / 2);
+    let (status, body) = server
+        .post(
+            "/v1/rooms/rm_long/tokens",
+            Some(API_KEY),
+            &json!({"memberId": "agent_1"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let fresh = body["token"].as_str().unwrap().to_owned();
+    // Past the first tokens' expiry the empty room is still there, and the fresh token joins.
+    server.advance(ttl_ms / 2 + 1_000);
+    let (status, _) = server.get("/v1/rooms/rm_long", Some(API_KEY)).await;
+    assert_eq!(status, StatusCode::OK, "kept by the later token");
+    let (agent, _) = server.join(&fresh, None).await;
+    drop(agent);
+    server.wait_offline("rm_long", "agent_1").await;
+    // At the fresh token's expiry the empty room goes.
+    server.advance(ttl_ms / 2);
+    within("room removed at the later expiry", async {
+        loop {
+            let (status, _) = server.get("/v1/rooms/rm_long", Some(API_KEY)).await;
+            if status == StatusCode::NOT_FOUND {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    server.stop().await;
+}
