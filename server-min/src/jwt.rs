@@ -16,6 +16,7 @@
 //!     epoch: "5f1c0e9a2b7d4c13".into(),
 //!     iat: 1_000,
 //!     exp: 1_600,
+//!     jti: None,
 //! };
 //! let token = jwt::issue(b"secret", &claims);
 //! assert_eq!(jwt::verify(b"secret", &token, 1_599).unwrap(), claims);
@@ -56,6 +57,10 @@ pub struct Claims {
     pub iat: u64,
     /// Expires at, in seconds since the Unix epoch; the token is invalid from this second on.
     pub exp: u64,
+    /// The token's id (JWT `jti`), recorded in the store when it is issued so that it can be
+    /// looked up (and, later, revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -198,6 +203,7 @@ mod tests {
             epoch: "e1".into(),
             iat: 100,
             exp: 700,
+            jti: None,
         }
     }
 

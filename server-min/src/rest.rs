@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::hub::{ConnId, RateLimit, TokenBucket};
 use crate::jwt::{self, Claims};
 use crate::signal::{self, HubEvent};
-use crate::store::{self, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
+use crate::store::{self, IssuedToken, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
 
 /// Most members a room may list.
 pub const MAX_MEMBERS: usize = 64;
@@ -427,11 +427,15 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
         .send(HubEvent::RoomCreated(def.clone()))
         .await
         .map_err(|_| ApiError::Internal("the server is shutting down"))?;
-    let members = def
+    let (members, ids): (Vec<IssuedMember>, Vec<IssuedToken>) = def
         .members
         .iter()
         .map(|m| issue_for(state, &def, m, iat, exp))
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .unzip();
+    let store = Arc::clone(&state.inner.store);
+    blocking(state, move || store.record_tokens(&ids)).await??;
     tracing::info!(room = %def.id, members = def.members.len(), "room created");
     let body = CreateRoomResponse {
         room_id: def.id,
@@ -440,29 +444,43 @@ async fn create(state: &AppState, mut def: RoomDefinition) -> Result<Response, A
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// A token for member `m` of the room `def` (this creation of it: its epoch).
+/// A token for member `m` of the room `def` (this creation of it: its epoch), and the record
+/// of it for the store.
 fn issue_for(
     state: &AppState,
     def: &RoomDefinition,
     m: &MemberSpec,
     iat: u64,
     exp: u64,
-) -> IssuedMember {
-    IssuedMember {
-        id: m.id.clone(),
-        role: m.role,
-        token: jwt::issue(
-            &state.inner.jwt_secret,
-            &Claims {
-                room: def.id.clone(),
-                sub: m.id.clone(),
-                role: m.role,
-                epoch: def.epoch.clone(),
-                iat,
-                exp,
-            },
-        ),
-    }
+) -> Result<(IssuedMember, IssuedToken), ApiError> {
+    let jti = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
+    let token = jwt::issue(
+        &state.inner.jwt_secret,
+        &Claims {
+            room: def.id.clone(),
+            sub: m.id.clone(),
+            role: m.role,
+            epoch: def.epoch.clone(),
+            iat,
+            exp,
+            jti: Some(jti.clone()),
+        },
+    );
+    let record = IssuedToken {
+        jti,
+        room: def.id.clone(),
+        member: m.id.clone(),
+        epoch: def.epoch.clone(),
+        expires_at: exp,
+    };
+    Ok((
+        IssuedMember {
+            id: m.id.clone(),
+            role: m.role,
+            token,
+        },
+        record,
+    ))
 }
 
 async fn create_room(
@@ -517,7 +535,9 @@ async fn issue_token(
     };
     let iat = state.inner.clock.now().0 / 1000;
     let exp = iat.saturating_add(state.inner.token_ttl_secs);
-    let issued = issue_for(&state, &def, member, iat, exp);
+    let (issued, record) = issue_for(&state, &def, member, iat, exp)?;
+    let store = Arc::clone(&state.inner.store);
+    blocking(&state, move || store.record_tokens(&[record])).await??;
     // The room lives as long as the tokens issued for it: this one included.
     let (store, id_for_store) = (Arc::clone(&state.inner.store), room_id.clone());
     blocking(&state, move || store.extend_room(&id_for_store, exp)).await??;

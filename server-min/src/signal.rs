@@ -503,6 +503,7 @@ mod tests {
                     epoch: "e1".into(),
                     iat: now.0 / 1000,
                     exp: now.0 / 1000 + 600,
+                    jti: None,
                 },
             );
             let join = protocol::encode_client(&ClientMessage::Join {

@@ -101,6 +101,23 @@ pub trait RoomStore: Send + Sync + 'static {
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError>;
     /// Moves the room's expiry to `expires_at` if that is later (a token issued since).
     fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError>;
+    /// Records issued join tokens by id (for lookups, and revocation later).
+    fn record_tokens(&self, tokens: &[IssuedToken]) -> Result<(), StoreError>;
+}
+
+/// A join token as issued: its id and what it admits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The token's `jti`.
+    pub jti: String,
+    /// The room.
+    pub room: RoomId,
+    /// The member.
+    pub member: MemberId,
+    /// The room creation it is for.
+    pub epoch: String,
+    /// When it expires, in Unix seconds.
+    pub expires_at: u64,
 }
 
 /// Rooms in a hash map: fast, and gone when the process exits.
@@ -144,6 +161,11 @@ impl RoomStore for MemoryRoomStore {
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError> {
         let rooms = self.rooms.read().unwrap_or_else(PoisonError::into_inner);
         Ok(rooms.values().cloned().collect())
+    }
+
+    /// Kept nowhere: in memory nothing outlives the process that could look tokens up.
+    fn record_tokens(&self, _tokens: &[IssuedToken]) -> Result<(), StoreError> {
+        Ok(())
     }
 
     fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError> {

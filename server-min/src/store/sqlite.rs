@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 use assistrtc_core::protocol::RoomId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{RoomDefinition, RoomStore, StoreError};
+use super::{IssuedToken, RoomDefinition, RoomStore, StoreError};
 
 /// The schema this code reads and writes; recorded in `PRAGMA user_version`.
 const SCHEMA_VERSION: i64 = 1;
@@ -28,6 +28,47 @@ const SCHEMA: &str = "
         member_id   TEXT NOT NULL,
         role        TEXT NOT NULL,
         PRIMARY KEY (room_id, member_id)
+    );
+    -- Every join token issued, by id; kept past its room for audits.
+    CREATE TABLE IF NOT EXISTS issued_tokens (
+        jti         TEXT PRIMARY KEY,
+        room_id     TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        epoch       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL
+    );
+    -- For the features that come next (cloud and local recording uploads, webhook delivery,
+    -- the agent queue, the access audit): created now so they start at schema 1.
+    CREATE TABLE IF NOT EXISTS recordings (
+        id          TEXT PRIMARY KEY,
+        room_id     TEXT NOT NULL,
+        epoch       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        manifest    TEXT,
+        state       TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS webhook_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id         TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        payload         TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        delivered_at    INTEGER
+    );
+    CREATE TABLE IF NOT EXISTS queue (
+        room_id     TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        enqueued_at INTEGER NOT NULL,
+        PRIMARY KEY (room_id, member_id)
+    );
+    CREATE TABLE IF NOT EXISTS audit (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          INTEGER NOT NULL,
+        actor       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        subject     TEXT NOT NULL,
+        detail      TEXT
     );
 ";
 
@@ -135,6 +176,21 @@ impl RoomStore for SqliteRoomStore {
             .execute("DELETE FROM rooms WHERE id = ?1", params![id.as_str()])
             .map_err(storage)?;
         Ok(removed > 0)
+    }
+
+    fn record_tokens(&self, tokens: &[IssuedToken]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(storage)?;
+        for t in tokens {
+            let at = i64::try_from(t.expires_at).unwrap_or(i64::MAX);
+            tx.execute(
+                "INSERT INTO issued_tokens (jti, room_id, member_id, epoch, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.jti, t.room.as_str(), t.member.as_str(), t.epoch, at],
+            )
+            .map_err(storage)?;
+        }
+        tx.commit().map_err(storage)
     }
 
     fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError> {
@@ -257,6 +313,33 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM members", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn issued_tokens_are_recorded_by_id() {
+        let path = temp_db("tokens");
+        let store = SqliteRoomStore::open(&path).unwrap();
+        store.create_room(room("rm_1", "e1"), 10).unwrap();
+        let token = IssuedToken {
+            jti: "j1".into(),
+            room: RoomId::new("rm_1").unwrap(),
+            member: MemberId::new("agent_1").unwrap(),
+            epoch: "e1".into(),
+            expires_at: 1_600,
+        };
+        store.record_tokens(std::slice::from_ref(&token)).unwrap();
+        let (member, expires): (String, i64) = store
+            .conn()
+            .query_row(
+                "SELECT member_id, expires_at FROM issued_tokens WHERE jti = 'j1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((member.as_str(), expires), ("agent_1", 1_600));
+        // An id is issued once.
+        assert!(store.record_tokens(&[token]).is_err());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 

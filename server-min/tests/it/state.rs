@@ -38,7 +38,17 @@ async fn rooms_and_their_tokens_survive_a_restart() {
     let (agent, before) = server.join(&tokens["agent_1"], None).await;
     drop(agent);
     server.stop().await;
-    assert!(dir.0.join(assistrtc_server::STATE_FILE).exists());
+    let db = dir.0.join(assistrtc_server::STATE_FILE);
+    // Both tokens were recorded by id.
+    let issued: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM issued_tokens WHERE room_id = 'rm_kept'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(issued, 2);
 
     // A new process on the same directory: the room is there, and the old tokens join it.
     let server = Server::start_with(|c| c.data_dir = Some(dir.0.clone())).await;

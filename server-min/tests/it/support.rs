@@ -401,6 +401,7 @@ pub(crate) fn mint(room: &str, epoch: &str, member: &str, role: Role, exp: u64) 
             epoch: epoch.to_owned(),
             iat: exp.saturating_sub(600),
             exp,
+            jti: None,
         },
     )
 }

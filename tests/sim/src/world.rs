@@ -215,6 +215,7 @@ impl World {
                 epoch: epoch(room),
                 iat,
                 exp: iat + self.token_ttl_secs,
+                jti: None,
             },
         )
     }

@@ -141,6 +141,7 @@ impl Harness {
                 epoch,
                 iat: self.now.0 / 1000,
                 exp,
+                jti: None,
             },
         )
     }
