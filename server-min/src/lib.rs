@@ -402,6 +402,7 @@ pub async fn start_with_store(
         ice_servers,
         rate_limit: config.rate_limit,
         max_buffered_frames: config.max_buffered_frames,
+        max_unjoined: hub::DEFAULT_MAX_UNJOINED,
     });
     // Rooms kept from before a restart: their tokens (same epoch) join as before.
     let kept = {

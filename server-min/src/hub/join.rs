@@ -133,6 +133,7 @@ impl Hub {
             );
             if let ConnState::AwaitingJoin { timer } = old {
                 self.timers.remove(&timer);
+                self.unjoined -= 1;
             }
         }
         if self

@@ -73,6 +73,9 @@ pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
 /// Default session lifetime: 12 hours, longer than any support call. A session is one fresh
 /// join and the resumes that follow it; a resume after this long is refused.
 pub const DEFAULT_SESSION_LIFETIME_MS: u64 = 12 * 60 * 60 * 1000;
+/// Default cap on connections waiting for their `join`: 1024 × 64 KiB bounds what they can
+/// hold to 64 MiB.
+pub const DEFAULT_MAX_UNJOINED: usize = 1024;
 /// Default cap on frames buffered for a held seat.
 pub const DEFAULT_MAX_BUFFERED_FRAMES: usize = 256;
 /// At most one `rate_limited` error per connection per this many milliseconds.
@@ -127,6 +130,10 @@ pub struct HubConfig {
     pub rate_limit: RateLimit,
     /// Frames kept for a held seat; beyond this the oldest are dropped.
     pub max_buffered_frames: usize,
+    /// Connections that may wait for their `join` at once. Before it, nobody is known: this
+    /// bounds what unauthenticated connections can hold (each at most one partial 64 KiB
+    /// frame for the join timeout); beyond it a new connection is refused at once.
+    pub max_unjoined: usize,
 }
 
 impl std::fmt::Debug for HubConfig {
@@ -140,6 +147,7 @@ impl std::fmt::Debug for HubConfig {
             .field("ice_servers", &self.ice_servers)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
+            .field("max_unjoined", &self.max_unjoined)
             .finish()
     }
 }
@@ -156,6 +164,7 @@ impl HubConfig {
             ice_servers: Vec::new(),
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
+            max_unjoined: DEFAULT_MAX_UNJOINED,
         }
     }
 }
@@ -214,6 +223,9 @@ pub enum JoinError {
     /// No `join` arrived in time.
     #[error("no join within {0} ms")]
     Timeout(u64),
+    /// Too many connections are waiting for their `join`.
+    #[error("too many connections are waiting to join (at most {0}); retry later")]
+    Crowded(usize),
     /// A resume token could not be generated.
     #[error("internal error")]
     Entropy(#[from] EntropyError),
@@ -227,6 +239,7 @@ impl JoinError {
             // Like an expired token: the client needs a fresh one to come back.
             Self::SessionOver { .. } => ErrorCode::TokenExpired,
             Self::Entropy(_) => ErrorCode::Internal,
+            Self::Crowded(_) => ErrorCode::RateLimited,
             _ => ErrorCode::Unauthorized,
         }
     }
@@ -270,6 +283,8 @@ pub struct Hub {
     config: HubConfig,
     entropy: Box<dyn Entropy>,
     rooms: HashMap<RoomId, Room>,
+    /// Connections in [`ConnState::AwaitingJoin`].
+    unjoined: usize,
     conns: HashMap<ConnId, Conn>,
     timers: BTreeMap<TimerKey, Timer>,
     next_timer: u64,
@@ -299,6 +314,7 @@ impl Hub {
             config,
             entropy,
             rooms: HashMap::new(),
+            unjoined: 0,
             conns: HashMap::new(),
             timers: BTreeMap::new(),
             next_timer: 0,
@@ -382,6 +398,8 @@ impl Hub {
             );
             return;
         }
+        let crowded = self.unjoined >= self.config.max_unjoined;
+        self.unjoined += 1;
         let timer = self.add_timer(now.after(self.config.join_timeout_ms), Timer::Join { conn });
         self.conns.insert(
             conn,
@@ -393,6 +411,9 @@ impl Hub {
                 idle_timer: None,
             },
         );
+        if crowded {
+            self.reject(conn, JoinError::Crowded(self.config.max_unjoined));
+        }
     }
 
     /// A text frame arrived on `conn`.
@@ -445,6 +466,7 @@ impl Hub {
         match c.state {
             ConnState::AwaitingJoin { timer } => {
                 self.timers.remove(&timer);
+                self.unjoined -= 1;
             }
             ConnState::Joined { room, seat } => self.hold(conn, room, seat, now),
         }

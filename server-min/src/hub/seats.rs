@@ -90,6 +90,7 @@ impl Hub {
         if let Some(c) = self.conns.remove(&conn) {
             if let ConnState::AwaitingJoin { timer } = c.state {
                 self.timers.remove(&timer);
+                self.unjoined -= 1;
             }
             if let Some(timer) = c.idle_timer {
                 self.timers.remove(&timer);

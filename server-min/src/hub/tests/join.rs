@@ -143,3 +143,33 @@ fn fresh_join_replaces_a_live_connection() {
     h.send(second, &ClientMessage::Ping);
     assert_eq!(h.take(second), vec![ServerMessage::Pong]);
 }
+
+#[test]
+fn connections_waiting_for_their_join_are_capped() {
+    let mut h = Harness::with_config(|c| c.max_unjoined = 2);
+    let (a, b) = (h.open(), h.open());
+    // A third unauthenticated connection is refused at once, with a code it can act on.
+    let c = h.open();
+    assert!(matches!(
+        h.take(c).as_slice(),
+        [ServerMessage::Error { code: ErrorCode::RateLimited, reference: Some(r), .. }] if r == "join"
+    ));
+    assert!(h.closed.contains(&c));
+    assert!(!h.closed.contains(&a) && !h.closed.contains(&b));
+    // One joins and one goes away: two places free up.
+    let token = h.token("rm_1", "agent_1", Role::Host);
+    h.send(
+        a,
+        &ClientMessage::Join {
+            token,
+            resume_token: None,
+        },
+    );
+    h.close(b);
+    let (d, e) = (h.open(), h.open());
+    assert!(!h.closed.contains(&d) && !h.closed.contains(&e));
+    // And the join timeout frees them too.
+    h.advance(DEFAULT_JOIN_TIMEOUT_MS);
+    let f = h.open();
+    assert!(!h.closed.contains(&f));
+}
