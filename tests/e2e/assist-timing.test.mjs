@@ -13,7 +13,7 @@ const overlay = (page) => page.evaluate(() => window.assist.client.assist.overla
 /** The agent joined; the customer joined with its client ready, not sharing yet. */
 async function joinBoth(roomId, { agentFirst = true } = {}) {
   const tokens = await createRoom(fx.server, { roomId, permissions: { screen: true } });
-  const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+  const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
   await waitEvent(agent, 'joined');
   if (!agentFirst) return { agent, tokens };
   const customer = await openCustomer(tokens);
@@ -21,7 +21,7 @@ async function joinBoth(roomId, { agentFirst = true } = {}) {
 }
 
 async function openCustomer(tokens) {
-  const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+  const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
   await customer.click('#accept');
   await customer.click('#join');
   await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });

@@ -111,7 +111,7 @@ describe('remote assist', () => {
 
   test('a late joiner is shown what was drawn before it came, in a call with no media', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_late', permissions: { screen: true } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
     // Drawn while alone: nothing to send it to yet.
     await agent.evaluate(() => {
@@ -119,7 +119,7 @@ describe('remote assist', () => {
       window.boxId = a.highlight({ x: 0.2, y: 0.2, w: 0.3, h: 0.3 }, { color: '#00aa00' });
       a.scriptStep({ ticket: 'T-7', step: 1, total: 2, title: 'Check the cable' });
     });
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customer.click('#accept');
     await customer.click('#join');
     await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });

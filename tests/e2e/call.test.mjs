@@ -24,9 +24,9 @@ async function customerJoins(page, { camera = true, screen = false } = {}) {
 describe('call between two browsers', () => {
   test('agent decodes the customer camera and screen, labelled by source; leave is seen', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_call', permissions: { screen: true, recording: 'local' } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true, screen: true });
 
     await waitEvent(agent, 'memberJoined');
@@ -60,7 +60,7 @@ describe('call between two browsers', () => {
 
   test('a guest without screen permission gets forbidden', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_noscreen', permissions: { screen: false } });
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: false });
     // The page hides the button; call the SDK directly as a misbehaving page would.
     const err = await customer.evaluate(async () => {
@@ -80,9 +80,9 @@ describe('call between two browsers', () => {
 
   test('killing the signaling socket mid-call resumes without the remote video stopping', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_resume', permissions: { screen: true } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/?token=${tokens.user_9}`);
+    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true });
     await waitFrames(agent, 'camera');
 

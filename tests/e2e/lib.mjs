@@ -130,9 +130,9 @@ export async function framesOf(page, source) {
  */
 export async function screenCall(browser, server, roomId) {
   const tokens = await createRoom(server, { roomId, permissions: { screen: true } });
-  const agent = await openPage(browser, `${server.url}/agent/?token=${tokens.agent_1}`);
+  const agent = await openPage(browser, `${server.url}/agent/#token=${tokens.agent_1}`);
   await waitEvent(agent, 'joined');
-  const customer = await openPage(browser, `${server.url}/customer/?token=${tokens.user_9}`);
+  const customer = await openPage(browser, `${server.url}/customer/#token=${tokens.user_9}`);
   await customer.click('#accept');
   await customer.click('#join');
   await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });

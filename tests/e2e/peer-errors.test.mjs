@@ -9,7 +9,7 @@ const fx = serverAndBrowser();
 describe('peer link errors', () => {
   test('a peer connection that cannot be created is reported as an error event', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_bad_pc', permissions: { screen: true } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/?token=${tokens.agent_1}`);
+    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
     const context = await fx.browser.newContext();
     // The customer's browser refuses every peer connection, as it does for a malformed ICE
@@ -20,7 +20,7 @@ describe('peer link errors', () => {
       };
     });
     const customer = await context.newPage();
-    await customer.goto(`${fx.server.url}/customer/?token=${tokens.user_9}`);
+    await customer.goto(`${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customer.click('#accept');
     await customer.click('#join');
     const err = await waitEvent(customer, 'error', { code: 'internal' });
