@@ -2,7 +2,7 @@
 // reported to the app as an `error` event, not only logged, and the session carries on.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRoom, openPage, serverAndBrowser, waitEvent } from './lib.mjs';
+import { createRoom, openPage, poll, serverAndBrowser, waitEvent } from './lib.mjs';
 
 const fx = serverAndBrowser();
 
@@ -29,9 +29,12 @@ describe('peer link errors', () => {
     await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
     assert.equal(await customer.evaluate(() => window.assist.client.state), 'joined');
     // The agent shares its camera: its offers to a link that cannot exist are not answered,
-    // and the customer reports the failure once, not on every retry.
+    // and the customer reports the failure once, not on every retry. The agent's watchdog
+    // speaks up once its offer has gone unanswered, so by then the customer has had it.
     await agent.evaluate(() => window.assist.client.startCamera());
-    await new Promise((r) => setTimeout(r, 3_000));
+    await poll('the agent gives up waiting for an answer', () => agent.evaluate(
+      () => window.assist.events.some((e) => e.name === 'error' && /stalled/.test(e.message)),
+    ), { ms: 30_000 });
     const errors = await customer.evaluate(() => window.assist.events.filter((e) => e.name === 'error'));
     assert.equal(errors.length, 1, JSON.stringify(errors));
     await agent.context().close();
