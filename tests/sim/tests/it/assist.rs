@@ -5,7 +5,7 @@ use assistrtc_core::protocol::{Role, Source};
 use assistrtc_core::session::{CONNECT_TIMEOUT_MS, Event, MAX_LINK_RESTARTS};
 use assistrtc_sim::{Netem, World, id};
 
-use crate::calls::{both_connected, call, call_with, publish, room};
+use crate::calls::{both_connected, call, call_with, enter, publish, rm_1, room, seeds};
 
 /// Room `rm_1` where the larger id (`user_9`, the impolite side) is the host who annotates,
 /// so both data-section roles can be exercised.
@@ -76,14 +76,8 @@ fn a_pointer_that_stays_still_is_shown_once_the_cursor_channel_opens() {
 
 #[test]
 fn drawn_before_the_customer_joins_is_replayed_without_any_media() {
-    let mut w = World::new(7, Netem::CLEAN, |_| {});
-    w.room(
-        "rm_1",
-        &[("agent_1", Role::Host), ("user_9", Role::Guest)],
-        room(),
-    );
-    let t = w.token("rm_1", "agent_1", Role::Host);
-    w.join("agent_1", t);
+    let mut w = rm_1(7, Netem::CLEAN);
+    enter(&mut w, "agent_1");
     w.run_until(5_000, |w| w.client(0).call.session().member().is_some());
     let now = w.now;
     let call = &mut w.client_mut(0).call;
@@ -101,8 +95,7 @@ fn drawn_before_the_customer_joins_is_replayed_without_any_media() {
     )
     .unwrap();
     call.script_step("T-8", 2, 3, "Restart", now).unwrap();
-    let t = w.token("rm_1", "user_9", Role::Guest);
-    w.join("user_9", t);
+    enter(&mut w, "user_9");
     w.run_until(10_000, |w| {
         let v = w.client(1).overlay(w.now);
         v.shapes.len() == 1 && v.step.is_some()
@@ -179,16 +172,9 @@ fn a_link_whose_ice_never_starts_is_restarted_within_the_bound() {
 
 #[test]
 fn a_device_without_webrtc_gets_one_error_and_the_other_side_is_left_alone() {
-    let mut w = World::new(9, Netem::CLEAN, |_| {});
-    w.room(
-        "rm_1",
-        &[("agent_1", Role::Host), ("user_9", Role::Guest)],
-        room(),
-    );
-    let t = w.token("rm_1", "agent_1", Role::Host);
-    w.join("agent_1", t);
-    let t = w.token("rm_1", "user_9", Role::Guest);
-    let customer = w.join("user_9", t);
+    let mut w = rm_1(9, Netem::CLEAN);
+    enter(&mut w, "agent_1");
+    let customer = enter(&mut w, "user_9");
     w.client_mut(customer).create_fails = true;
     w.run_until(5_000, |w| w.client(1).call.session().member().is_some());
     publish(&mut w, 0, Source::Camera);
@@ -213,8 +199,7 @@ fn assist_converges_under_network_weather() {
         loss: 0.0,
         duplicate: 0.05,
     };
-    let only: Option<u64> = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok());
-    for seed in (0..20).filter(|s| only.is_none_or(|o| o == *s)) {
+    for seed in seeds() {
         eprintln!("seed {seed}");
         let mut w = call_with(200 + seed, net, |_| {});
         publish(&mut w, 1, Source::Screen);

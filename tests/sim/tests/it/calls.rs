@@ -13,20 +13,42 @@ pub(crate) fn room() -> Permissions {
     }
 }
 
-/// Room `rm_1` with `agent_1` (host) and `user_9` (guest), both joined. `agent_1` is polite
-/// (the smaller id), so `user_9` adds the data section.
-pub(crate) fn call_with(seed: u64, net: Netem, tweak: impl FnOnce(&mut World)) -> World {
+/// A world with room `rm_1`, `agent_1` (host) and `user_9` (guest), nobody joined yet.
+pub(crate) fn rm_1(seed: u64, net: Netem) -> World {
     let mut w = World::new(seed, net, |c| c.resume_grace_ms = 30_000);
-    tweak(&mut w);
     w.room(
         "rm_1",
         &[("agent_1", Role::Host), ("user_9", Role::Guest)],
         room(),
     );
-    let t = w.token("rm_1", "agent_1", Role::Host);
-    w.join("agent_1", t);
-    let t = w.token("rm_1", "user_9", Role::Guest);
-    w.join("user_9", t);
+    w
+}
+
+/// `member` of `rm_1` starts joining with a fresh token; returns its index.
+pub(crate) fn enter(w: &mut World, member: &str) -> usize {
+    let role = if member == "agent_1" {
+        Role::Host
+    } else {
+        Role::Guest
+    };
+    let t = w.token("rm_1", member, role);
+    w.join(member, t)
+}
+
+/// The seeds a network-weather test runs: 0..20, or only `SIM_SEED` when set (to replay one
+/// with `SIM_TRACE`).
+pub(crate) fn seeds() -> impl Iterator<Item = u64> {
+    let only: Option<u64> = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok());
+    (0..20).filter(move |s| only.is_none_or(|o| o == *s))
+}
+
+/// Room `rm_1` with `agent_1` (host) and `user_9` (guest), both joined. `agent_1` is polite
+/// (the smaller id), so `user_9` adds the data section.
+pub(crate) fn call_with(seed: u64, net: Netem, tweak: impl FnOnce(&mut World)) -> World {
+    let mut w = rm_1(seed, net);
+    tweak(&mut w);
+    enter(&mut w, "agent_1");
+    enter(&mut w, "user_9");
     w.run_until(5_000, |w| {
         w.client(0).call.state() == SessionState::Joined
             && w.client(1).call.state() == SessionState::Joined
@@ -89,19 +111,12 @@ fn glare_resolves_with_the_polite_side_yielding() {
 
 #[test]
 fn a_late_joiner_gets_what_is_published_labelled() {
-    let mut w = World::new(3, Netem::CLEAN, |_| {});
-    w.room(
-        "rm_1",
-        &[("agent_1", Role::Host), ("user_9", Role::Guest)],
-        room(),
-    );
-    let t = w.token("rm_1", "user_9", Role::Guest);
-    w.join("user_9", t);
+    let mut w = rm_1(3, Netem::CLEAN);
+    enter(&mut w, "user_9");
     w.run_until(5_000, |w| w.client(0).call.state() == SessionState::Joined);
     publish(&mut w, 0, Source::Screen);
     w.settle();
-    let t = w.token("rm_1", "agent_1", Role::Host);
-    w.join("agent_1", t);
+    enter(&mut w, "agent_1");
     w.run_until(10_000, |w| {
         w.client(1)
             .has_event(|e| matches!(e, Event::TrackAdded(t) if t.source == Source::Screen))
@@ -190,8 +205,7 @@ fn an_unreachable_server_ends_the_first_join() {
 #[test]
 fn a_second_device_of_the_same_member_replaces_the_first() {
     let mut w = call();
-    let t = w.token("rm_1", "user_9", Role::Guest);
-    let second = w.join("user_9", t);
+    let second = enter(&mut w, "user_9");
     w.run_until(10_000, |w| {
         w.client(1).call.state() == SessionState::Ended
             && w.client(second).call.state() != SessionState::Joining
@@ -288,8 +302,7 @@ fn calls_converge_under_delay_jitter_loss_and_duplication() {
         loss: 0.02,
         duplicate: 0.02,
     };
-    let only: Option<u64> = std::env::var("SIM_SEED").ok().and_then(|s| s.parse().ok());
-    for seed in (0..20).filter(|s| only.is_none_or(|o| o == *s)) {
+    for seed in seeds() {
         eprintln!("seed {seed}");
         let mut w = call_with(100 + seed, net, |_| {});
         publish(&mut w, 1, Source::Screen);
