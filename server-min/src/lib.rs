@@ -445,6 +445,7 @@ pub async fn start_with_store(
         )),
         clock: config.clock,
         metrics: Arc::clone(&metrics),
+        queued_total: Arc::default(),
     });
     let guard = guard::ApiGuard {
         api_key: Arc::clone(&api_key),

@@ -143,6 +143,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     /// What `GET /metrics` shows.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Bytes queued for every WebSocket together (see `signal::Backlog`).
+    pub(crate) queued_total: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
@@ -237,13 +239,22 @@ async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> 
     let ping_every_ms = state.inner.ping_every_ms;
     let clock = Arc::clone(&state.inner.clock);
     let control_rate = state.inner.control_rate;
+    let queued_total = Arc::clone(&state.inner.queued_total);
     ws.read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(WS_MAX_MESSAGE)
         .max_frame_size(WS_MAX_MESSAGE)
         .on_failed_upgrade(move |e| tracing::debug!(conn = conn.0, "websocket upgrade failed: {e}"))
         .on_upgrade(move |socket| {
-            signal::connection(socket, conn, events, clock, ping_every_ms, control_rate)
+            signal::connection(
+                socket,
+                conn,
+                events,
+                clock,
+                ping_every_ms,
+                control_rate,
+                queued_total,
+            )
         })
 }
 

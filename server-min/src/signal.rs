@@ -54,9 +54,44 @@ pub(crate) const MAX_TOTAL_QUEUED_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) struct ConnTx {
     pub(crate) tx: mpsc::Sender<Outbound>,
-    pub(crate) queued: Arc<AtomicUsize>,
+    pub(crate) queued: Arc<Backlog>,
     /// Set when the hub drops the connection for not reading, so its task can say why.
     pub(crate) too_slow: Arc<AtomicBool>,
+}
+
+/// Bytes waiting to be written: one connection's, and every connection's together. The hub
+/// task adds a frame's bytes before queueing it (and takes them back if it cannot); whoever
+/// consumes the frame takes them off: the connection task once written, or when it ends with
+/// frames still queued.
+#[derive(Debug)]
+pub(crate) struct Backlog {
+    conn: AtomicUsize,
+    all: Arc<AtomicUsize>,
+}
+
+impl Backlog {
+    pub(crate) fn new(all: Arc<AtomicUsize>) -> Self {
+        Self {
+            conn: AtomicUsize::new(0),
+            all,
+        }
+    }
+
+    /// Whether `len` more bytes would go over this connection's or the server's bound.
+    fn would_exceed(&self, len: usize) -> bool {
+        self.conn.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES
+            || self.all.load(Ordering::Relaxed) + len > MAX_TOTAL_QUEUED_BYTES
+    }
+
+    fn add(&self, len: usize) {
+        self.conn.fetch_add(len, Ordering::Relaxed);
+        self.all.fetch_add(len, Ordering::Relaxed);
+    }
+
+    fn sub(&self, len: usize) {
+        self.conn.fetch_sub(len, Ordering::Relaxed);
+        self.all.fetch_sub(len, Ordering::Relaxed);
+    }
 }
 
 /// What the hub task hears about.
@@ -149,14 +184,6 @@ pub(crate) async fn run_hub(
     }
 }
 
-/// Bytes queued for every connection.
-fn total_queued(conns: &HashMap<ConnId, ConnTx>) -> usize {
-    conns
-        .values()
-        .map(|c| c.queued.load(Ordering::Relaxed))
-        .sum()
-}
-
 /// Completes with the deadline once `timer` fires; never without a timer.
 async fn fired(timer: &mut Option<(Millis, Sleep)>) -> Millis {
     match timer {
@@ -227,23 +254,22 @@ fn drain(
                 // and share the bytes.
                 let text = match &last {
                     Some((m, text)) if *m == msg => text.clone(),
-                    _ => {
-                        let text = Utf8Bytes::from(protocol::encode_server(&msg));
-                        last = Some((msg.clone(), text.clone()));
-                        text
-                    }
+                    _ => Utf8Bytes::from(protocol::encode_server(&msg)),
                 };
                 let len = text.len();
-                let over = c.queued.load(Ordering::Relaxed) + len > MAX_QUEUED_BYTES
-                    || total_queued(conns) + len > MAX_TOTAL_QUEUED_BYTES;
-                let full = if over {
+                let full = if c.queued.would_exceed(len) {
                     true
                 } else {
-                    c.queued.fetch_add(len, Ordering::Relaxed);
-                    match c.tx.try_send(Outbound::Frame(text)) {
-                        Ok(()) => continue,
-                        Err(TrySendError::Full(_)) => true,
-                        Err(TrySendError::Closed(_)) => false,
+                    c.queued.add(len);
+                    match c.tx.try_send(Outbound::Frame(text.clone())) {
+                        Ok(()) => {
+                            last = Some((msg, text));
+                            continue;
+                        }
+                        Err(e) => {
+                            c.queued.sub(len);
+                            matches!(e, TrySendError::Full(_))
+                        }
                     }
                 };
                 if full {
@@ -291,9 +317,10 @@ pub(crate) async fn connection(
     clock: Arc<dyn Clock>,
     ping_every_ms: u64,
     control_rate: RateLimit,
+    all_queued: Arc<AtomicUsize>,
 ) {
     let (tx, mut rx) = mpsc::channel::<Outbound>(CONNECTION_QUEUE);
-    let queued = Arc::new(AtomicUsize::new(0));
+    let queued = Arc::new(Backlog::new(all_queued));
     let too_slow = Arc::new(AtomicBool::new(false));
     let handle = ConnTx {
         tx,
@@ -353,7 +380,7 @@ pub(crate) async fn connection(
                 };
                 let len = text.len();
                 let sent = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await;
-                queued.fetch_sub(len, Ordering::Relaxed);
+                queued.sub(len);
                 if !matches!(sent, Ok(Ok(()))) {
                     tracing::debug!(conn = conn.0, "websocket write failed or timed out");
                     break;
@@ -397,6 +424,13 @@ pub(crate) async fn connection(
             while let Some(Ok(_)) = socket.recv().await {}
         })
         .await;
+    }
+    // Frames still queued will never be written: take their bytes off the server's total.
+    rx.close();
+    while let Ok(outbound) = rx.try_recv() {
+        if let Outbound::Frame(text) = outbound {
+            queued.sub(text.len());
+        }
     }
     let _ = events.send(HubEvent::Close { conn }).await;
     tracing::debug!(conn = conn.0, "websocket closed");
@@ -476,11 +510,13 @@ mod tests {
         });
         let now = SystemClock::new().now();
         let (mut conns, mut rxs) = (HashMap::new(), Vec::new());
+        // One total for every connection, as the server keeps it.
+        let all: Arc<AtomicUsize> = Arc::default();
         for (i, m) in members.iter().enumerate() {
             let conn = ConnId(i as u64 + 1);
             let (tx, rx) = mpsc::channel(10_000);
             rxs.push(rx);
-            let (queued, too_slow) = (Arc::default(), Arc::default());
+            let (queued, too_slow) = (Arc::new(Backlog::new(Arc::clone(&all))), Arc::default());
             apply(
                 &mut hub,
                 &mut conns,
