@@ -3,11 +3,14 @@ export function byId(id) {
   return document.getElementById(id);
 }
 
-/** Records every SDK event on `window.assist.events` and mirrors state and errors in the UI. */
+/**
+ * Records every SDK event on `window.assist.events` and mirrors state and errors in the UI.
+ * Called before `connect()`, so it sees `joined` and everything after.
+ */
 export function wire(client, { onEvent } = {}) {
-  const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackAdded', 'trackRemoved',
-    'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged', 'overlayChanged',
-    'error', 'ended'];
+  const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackPublished', 'trackAdded',
+    'trackRemoved', 'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged',
+    'overlayChanged', 'error', 'ended'];
   for (const name of names) {
     client.on(name, (e) => {
       window.assist.events.push({ name, at: performance.now(), ...summarise(e) });
@@ -16,8 +19,6 @@ export function wire(client, { onEvent } = {}) {
       onEvent?.(name, e);
     });
   }
-  // `connect()` resolves once joined, so the page was not listening yet when `joined` fired.
-  window.assist.events.push({ name: 'joined', at: performance.now(), member: client.memberId });
   showState(client.state);
 }
 

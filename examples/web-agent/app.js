@@ -15,8 +15,8 @@ let muted = false;
 
 async function join(token) {
   clearError();
-  client = await AssistClient.connect({ url: location.origin, token, noticeAcknowledged: true });
-  window.assist.client = client;
+  // Listeners first, then connect: `joined` and every later event are seen.
+  client = new AssistClient({ url: location.origin, token, noticeAcknowledged: true });
   wire(client, {
     onEvent(name, e) {
       if (name === 'trackAdded') {
@@ -39,6 +39,9 @@ async function join(token) {
       if (name === 'memberLeft') byId('customer-status').textContent = `${e.member} left (${e.reason})`;
     },
   });
+  await client.connect();
+  // Tests wait for this: the client, once connected.
+  window.assist.client = client;
   const present = client.members.find((m) => m.role === 'guest');
   if (present) byId('customer-status').textContent = `${present.id} is here`;
   byId('start').classList.add('hidden');

@@ -28,13 +28,8 @@ byId('preview-btn').onclick = async () => {
 byId('join').onclick = async () => {
   clearError();
   byId('join').disabled = true;
-  try {
-    client = await AssistClient.connect({ url: location.origin, token, noticeAcknowledged: true });
-  } catch (e) {
-    byId('join').disabled = false;
-    return showError(e);
-  }
-  window.assist.client = client;
+  // Listeners first, then connect: `joined` and every later event are seen.
+  client = new AssistClient({ url: location.origin, token, noticeAcknowledged: true });
   wire(client, {
     onEvent(name, e) {
       if (name === 'trackAdded' && e.source === 'camera') byId('remote-camera').srcObject = e.stream;
@@ -46,6 +41,16 @@ byId('join').onclick = async () => {
       }
     },
   });
+  try {
+    await client.connect();
+  } catch (e) {
+    client.dispose();
+    client = null;
+    byId('join').disabled = false;
+    return showError(e);
+  }
+  // Tests wait for this: the client, once connected.
+  window.assist.client = client;
   previewStream?.getTracks().forEach((t) => t.stop());
   previewStream = null;
   byId('setup').classList.add('hidden');

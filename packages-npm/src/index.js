@@ -1,8 +1,12 @@
-// Entry point of @assistrtc/web. The wasm module initialises itself: loading starts when this
-// module is imported in a browser and `AssistClient.connect()` awaits it, so neither a bundler
-// plugin, top-level await nor an init call is needed: this file works as-is in Vite and in a
-// plain <script type="module"> page, and importing it in Node fetches nothing.
-import init, * as wasm from './assistrtc_wasm.js';
+// Entry point of @assistrtc/web. `AssistClient` exists before the wasm module has loaded, so an
+// app can construct it and attach listeners at once; `connect()` awaits the module, creates the
+// wasm `Driver` (where the call lives) and forwards every other member to it. Listeners live
+// here because they must exist before the module does; all call logic stays in the wasm.
+//
+// The module loads itself: loading starts when this file is imported in a browser, so neither
+// a bundler plugin, top-level await nor an init call is needed (Vite and a plain
+// <script type="module"> page both work), and importing it in Node fetches nothing.
+import init, { Driver } from './assistrtc_wasm.js';
 
 let ready;
 
@@ -15,14 +19,106 @@ export function initialize() {
   return ready;
 }
 
-const connect = wasm.AssistClient.connect;
-wasm.AssistClient.connect = async function (options) {
-  await initialize();
-  return connect.call(this, options);
-};
-
 // Start loading early in browsers: by the time the app calls connect() the module is ready.
 // A failure here is reported by connect(), which retries the load.
 if (typeof document !== 'undefined') initialize().catch(() => {});
 
-export * from './assistrtc_wasm.js';
+function misuse(message) {
+  return Object.assign(new Error(message), { code: 'conflict' });
+}
+
+// What the getters read before `connect()` (and after `dispose()`).
+const IDLE = { memberId: undefined, members: [], capabilities: [], permissions: undefined,
+  recordingConsent: false, recording: { local: 'stopped', cloud: 'stopped' } };
+
+export class AssistClient {
+  #options;
+  #driver = null;
+  #listeners = new Map();
+  #disposed = false;
+
+  constructor(options) {
+    this.#options = options;
+  }
+
+  on(type, listener) {
+    let set = this.#listeners.get(type);
+    if (!set) this.#listeners.set(type, (set = new Set()));
+    set.add(listener);
+    return this;
+  }
+
+  once(type, listener) {
+    const wrapper = (event) => {
+      this.off(type, wrapper);
+      listener(event);
+    };
+    wrapper.listener = listener;
+    return this.on(type, wrapper);
+  }
+
+  off(type, listener) {
+    const set = this.#listeners.get(type);
+    for (const l of set ?? []) if (l === listener || l.listener === listener) set.delete(l);
+    return this;
+  }
+
+  #emit(type, event) {
+    for (const listener of [...(this.#listeners.get(type) ?? [])]) {
+      try {
+        listener(event);
+      } catch (e) {
+        console.warn('assistrtc: a listener threw on', type, e);
+      }
+    }
+  }
+
+  async connect() {
+    if (this.#driver || this.#disposed) throw misuse('connect() was already called on this client');
+    await initialize();
+    if (this.#driver || this.#disposed) throw misuse('connect() was already called on this client');
+    this.#driver = new Driver(this.#options, (type, event) => this.#emit(type, event));
+    return this.#driver.connect();
+  }
+
+  get state() {
+    return this.#driver?.state ?? (this.#disposed ? 'ended' : 'idle');
+  }
+
+  get assist() {
+    return this.#call('assist');
+  }
+
+  leave() {
+    return this.#driver?.leave() ?? Promise.resolve();
+  }
+
+  /** Leaves the call and releases everything; the client cannot be used afterwards. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const driver = this.#driver;
+    this.#driver = null;
+    driver?.leave();
+    this.#listeners.clear();
+    // Not freed synchronously: this may run inside a listener, while the driver is busy.
+    if (driver) queueMicrotask(() => driver.free());
+  }
+
+  #call(name) {
+    if (!this.#driver) throw misuse(`${name}: call connect() first`);
+    return this.#driver;
+  }
+
+  static {
+    // Every other member of the driver, forwarded.
+    for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(Driver.prototype))) {
+      if (name in AssistClient.prototype || name === 'free') continue;
+      Object.defineProperty(AssistClient.prototype, name, d.get
+        ? { get() { return this.#driver ? this.#driver[name] : IDLE[name]; }, configurable: true }
+        : { value(...args) { return this.#call(name)[name](...args); }, writable: true, configurable: true });
+    }
+  }
+}
+
+if (Symbol.dispose) AssistClient.prototype[Symbol.dispose] = AssistClient.prototype.dispose;

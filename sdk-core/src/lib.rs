@@ -11,6 +11,7 @@
 //!   every call policy behind one `handle_input` / `poll_output` / `poll_timeout`.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
+//! - [`local_error`]: codes for what the platform refused, beside the wire's error codes.
 #![deny(missing_docs)]
 
 pub mod assist;
@@ -24,6 +25,7 @@ mod json;
 #[cfg(feature = "_internal_test_exports")]
 #[doc(hidden)]
 pub mod json;
+pub mod local_error;
 pub mod permissions;
 pub mod protocol;
 pub mod session;

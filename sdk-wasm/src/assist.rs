@@ -60,8 +60,9 @@ impl Assist {
     pub fn highlight(
         &self,
         #[wasm_bindgen(unchecked_param_type = "{x: number, y: number, w: number, h: number}")] rect: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ShapeOptions | undefined")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ShapeOptions")] opts: Option<JsValue>,
     ) -> Result<String, JsValue> {
+        let opts = opts.unwrap_or(JsValue::UNDEFINED);
         let r = Rect {
             x: num(&rect, "x"),
             y: num(&rect, "y"),
@@ -78,8 +79,9 @@ impl Assist {
         &self,
         #[wasm_bindgen(unchecked_param_type = "{x: number, y: number}")] from: JsValue,
         #[wasm_bindgen(unchecked_param_type = "{x: number, y: number}")] to: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "ShapeOptions | undefined")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ShapeOptions")] opts: Option<JsValue>,
     ) -> Result<String, JsValue> {
+        let opts = opts.unwrap_or(JsValue::UNDEFINED);
         let (from, to) = (point(&from), point(&to));
         let (color, ttl, at) = (opts_color(&opts), opts_ttl(&opts), opts_at(&opts));
         self.shared

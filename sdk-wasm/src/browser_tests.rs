@@ -260,11 +260,17 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     track.stop();
 }
 
+/// An emitter that drops every event.
+fn ignore_events() -> js_sys::Function {
+    js_sys::Function::new_no_args("")
+}
+
 #[wasm_bindgen_test]
-async fn connect_rejects_bad_options_with_a_code() {
-    let err = JsFuture::from(crate::AssistClient::connect(JsValue::from_str("nope")))
-        .await
-        .unwrap_err();
+fn bad_options_are_refused_with_a_code() {
+    let err = match crate::Driver::new(JsValue::from_str("nope"), ignore_events()) {
+        Err(e) => e,
+        Ok(_) => panic!("options without url and token were accepted"),
+    };
     assert_eq!(
         get(&err, "code").as_string().as_deref(),
         Some("bad_request")
@@ -272,20 +278,52 @@ async fn connect_rejects_bad_options_with_a_code() {
     assert!(err.is_instance_of::<js_sys::Error>());
 }
 
+fn driver_for(url: &str, emit: js_sys::Function) -> crate::Driver {
+    let options = crate::js::obj(&[("url", url.into()), ("token", "t".into())]);
+    crate::Driver::new(options, emit).unwrap_or_else(|_| panic!("options refused"))
+}
+
 #[wasm_bindgen_test]
-async fn connect_to_an_unreachable_server_rejects_and_releases() {
-    let options = crate::js::obj(&[
-        ("url", "ws://127.0.0.1:9/v1/signal".into()),
-        ("token", "t".into()),
-    ]);
-    let err = JsFuture::from(crate::AssistClient::connect(options))
-        .await
-        .unwrap_err();
-    assert_eq!(get(&err, "code").as_string().as_deref(), Some("internal"));
+async fn connect_to_an_unreachable_server_rejects_unreachable_and_emits_ended() {
+    let (ended, _keep) = collect(|name| name == "ended");
+    let driver = driver_for("ws://127.0.0.1:9/v1/signal", ended.1);
+    let err = JsFuture::from(driver.connect()).await.unwrap_err();
+    assert_eq!(
+        get(&err, "code").as_string().as_deref(),
+        Some("unreachable")
+    );
     assert!(
         String::from(err.dyn_ref::<js_sys::Error>().unwrap().message())
             .contains("could not be reached")
     );
+    let events = ended.0.borrow();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        get(&events[0], "reason").as_string().as_deref(),
+        Some("unreachable")
+    );
+    assert_eq!(
+        get(&events[0], "code").as_string().as_deref(),
+        Some("unreachable")
+    );
+    assert!(get(&events[0], "message").as_string().is_some());
+    // Connecting again is a misuse, refused at once.
+    let again = JsFuture::from(driver.connect()).await.unwrap_err();
+    assert_eq!(get(&again, "code").as_string().as_deref(), Some("conflict"));
+}
+
+#[wasm_bindgen_test]
+async fn leave_before_connect_resolves_and_connect_after_it_is_refused() {
+    let driver = driver_for("ws://127.0.0.1:9/v1/signal", ignore_events());
+    assert_eq!(driver.state(), "idle");
+    JsFuture::from(driver.leave()).await.unwrap();
+    assert!(JsFuture::from(driver.connect()).await.is_err());
+}
+
+#[wasm_bindgen_test]
+fn the_assist_object_is_made_once() {
+    let driver = driver_for("ws://127.0.0.1:9/v1/signal", ignore_events());
+    assert!(js_sys::Object::is(&driver.assist(), &driver.assist()));
 }
 
 #[wasm_bindgen_test]
@@ -305,8 +343,9 @@ async fn local_media_stop_ends_tracks_and_detaches_handlers() {
     let _ = Source::Camera;
 }
 
-/// A call joined through frames fed by hand (no socket), with `user_9` present as a guest.
-fn joined_shared() -> Rc<crate::driver::Shared> {
+/// A call joined through frames fed by hand (no socket), with `user_9` present as a guest;
+/// events go to `emit`.
+fn joined_shared(emit: js_sys::Function) -> Rc<crate::driver::Shared> {
     use assistrtc_core::Millis;
     use assistrtc_core::call::{Call, CallConfig};
     use assistrtc_core::session::Input;
@@ -314,6 +353,7 @@ fn joined_shared() -> Rc<crate::driver::Shared> {
     let shared = crate::driver::Shared::new(
         Call::new(CallConfig::new("t")),
         "ws://127.0.0.1:9/v1/signal".into(),
+        emit,
     );
     {
         let mut st = shared.state.borrow_mut();
@@ -353,27 +393,31 @@ fn assist_from(shared: &Rc<crate::driver::Shared>, from: &str, text: &str) {
     });
 }
 
-type Errors = Rc<RefCell<Vec<JsValue>>>;
+type Seen = Rc<RefCell<Vec<JsValue>>>;
 
-/// Records every `error` event; keep the returned closure alive for as long as it should listen.
-fn collect_errors(shared: &crate::driver::Shared) -> (Errors, Closure<dyn FnMut(JsValue)>) {
-    let errors: Errors = Rc::default();
-    let sink = errors.clone();
-    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| sink.borrow_mut().push(e));
-    shared.on(
-        "error",
-        on_error
-            .as_ref()
-            .unchecked_ref::<js_sys::Function>()
-            .clone(),
-    );
-    (errors, on_error)
+/// An emitter that records the payloads of the events `wanted` picks; keep the returned
+/// closure alive for as long as it should listen.
+fn collect(
+    wanted: fn(&str) -> bool,
+) -> (
+    (Seen, js_sys::Function),
+    Closure<dyn FnMut(String, JsValue)>,
+) {
+    let seen: Seen = Rc::default();
+    let sink = seen.clone();
+    let emit = Closure::<dyn FnMut(String, JsValue)>::new(move |name: String, e: JsValue| {
+        if wanted(&name) {
+            sink.borrow_mut().push(e)
+        }
+    });
+    let f = emit.as_ref().unchecked_ref::<js_sys::Function>().clone();
+    ((seen, f), emit)
 }
 
 #[wasm_bindgen_test]
 fn a_refused_assist_message_reaches_listeners_as_an_error_event() {
-    let shared = joined_shared();
-    let (errors, _on_error) = collect_errors(&shared);
+    let ((errors, emit), _keep) = collect(|name| name == "error");
+    let shared = joined_shared(emit);
     // The guest may not annotate: the core refuses it, the driver reports it.
     assist_from(
         &shared,

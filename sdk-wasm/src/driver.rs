@@ -2,8 +2,11 @@
 //! calls and browser events into its inputs. No call policy lives here.
 //!
 //! Re-entrancy rule: outputs are applied while the state is borrowed, but application events
-//! are dispatched to JS listeners only after the borrow ends, so a listener may call back into
-//! the client (even `leave()`) safely.
+//! are handed to JS only after the borrow ends, so a listener may call back into the client
+//! (even `leave()`) safely.
+//!
+//! Events go to ONE JS function, the package entry's emitter, which owns the listeners
+//! (`on`/`once`/`off` exist before the wasm module has loaded, so they cannot live here).
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -70,11 +73,10 @@ pub(crate) struct State {
 
 pub(crate) struct Shared {
     pub(crate) state: RefCell<State>,
-    listeners: RefCell<VecMap<String, Vec<Function>>>,
-    /// `connect()`'s pending resolve/reject, and the one strong reference that keeps the
-    /// connecting call alive until it joins or ends (the caller has no client yet; every
-    /// closure holds a weak `Handle`). Taken, and so released, when the promise settles.
-    pending_connect: RefCell<Option<(Function, Function, Rc<Shared>)>>,
+    /// `emit(type, event)`: hands an event to the listeners.
+    emit: Function,
+    /// `connect()`'s pending resolve/reject, settled on `joined` or on the end.
+    pending_connect: RefCell<Option<(Function, Function)>>,
 }
 
 /// What closures hold: never a strong reference, so dropping the client frees everything.
@@ -141,7 +143,7 @@ impl PeerObserver for Handle {
 }
 
 impl Shared {
-    pub(crate) fn new(call: Call, url: String) -> Rc<Self> {
+    pub(crate) fn new(call: Call, url: String, emit: Function) -> Rc<Self> {
         let shared = Rc::new(Self {
             state: RefCell::new(State {
                 call,
@@ -153,7 +155,7 @@ impl Shared {
                 timer: None,
                 timer_cb: None,
             }),
-            listeners: RefCell::new(VecMap::default()),
+            emit,
             pending_connect: RefCell::new(None),
         });
         let handle = Handle(Rc::downgrade(&shared));
@@ -175,8 +177,8 @@ impl Shared {
         Handle(Rc::downgrade(self))
     }
 
-    pub(crate) fn set_pending_connect(self: &Rc<Self>, resolve: Function, reject: Function) {
-        *self.pending_connect.borrow_mut() = Some((resolve, reject, Rc::clone(self)));
+    pub(crate) fn set_pending_connect(&self, resolve: Function, reject: Function) {
+        *self.pending_connect.borrow_mut() = Some((resolve, reject));
     }
 
     /// Feeds one input, then drives.
@@ -286,19 +288,14 @@ impl Shared {
 
     fn on_event(self: &Rc<Self>, event: Event) {
         match &event {
-            Event::Joined(_) => {
-                let pending = self.pending_connect.borrow_mut().take();
-                if let Some((resolve, _, _)) = pending {
-                    let client = crate::AssistClient::from_shared(Rc::clone(self));
-                    let _ = resolve.call1(&JsValue::UNDEFINED, &client.into());
-                }
-            }
             Event::Ended(ended) => {
                 self.release_media();
                 let pending = self.pending_connect.borrow_mut().take();
-                if let Some((_, reject, _)) = pending {
-                    let e = error(ended.reason.code(), &ended.reason.to_string());
-                    let _ = reject.call1(&JsValue::UNDEFINED, &e);
+                if let Some((_, reject)) = pending {
+                    // Only a left call has no code, and leaving settles `connect()` first.
+                    let code = ended.reason.code().unwrap_or(ErrorCode::Conflict.into());
+                    let _ =
+                        reject.call1(&JsValue::UNDEFINED, &error(code, &ended.reason.to_string()));
                 }
             }
             Event::TrackAdded(t) => {
@@ -317,41 +314,23 @@ impl Shared {
             }
             _ => {}
         }
-        if let Some((name, payload)) = events::to_js(&event) {
+        if let Some((name, payload)) = events::to_js(&event, &self.state.borrow().call) {
             self.dispatch(name, payload);
         }
-    }
-
-    pub(crate) fn on(&self, name: &str, handler: Function) {
-        self.listeners
-            .borrow_mut()
-            .get_or_default(name.to_string())
-            .push(handler);
-    }
-
-    pub(crate) fn off(&self, name: &str, handler: &Function) {
-        if let Some(list) = self.listeners.borrow_mut().get_mut(name) {
-            list.retain(|h| !js_sys::Object::is(h, handler));
-        }
-    }
-
-    /// Calls every listener of `name`; a throwing listener is logged and does not stop the rest.
-    pub(crate) fn dispatch(&self, name: &str, payload: JsValue) {
-        let handlers = self
-            .listeners
-            .borrow()
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        for h in handlers {
-            if let Err(e) = h.call1(&JsValue::UNDEFINED, &payload) {
-                web_sys::console::warn_3(
-                    &JsValue::from_str("assistrtc: a listener threw on"),
-                    &JsValue::from_str(name),
-                    &e,
-                );
+        // `joined` is seen by the listeners before `connect()` resolves.
+        if let Event::Joined(_) = event {
+            let pending = self.pending_connect.borrow_mut().take();
+            if let Some((resolve, _)) = pending {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
             }
         }
+    }
+
+    /// Hands an event to the listeners (the emitter catches what they throw).
+    pub(crate) fn dispatch(&self, name: &str, payload: JsValue) {
+        let _ = self
+            .emit
+            .call2(&JsValue::UNDEFINED, &JsValue::from_str(name), &payload);
     }
 
     /// Stops local tracks and drops every browser resource (idempotent).
@@ -364,10 +343,6 @@ impl Shared {
         st.socket = None;
         st.remote.clear();
         st.clear_timer();
-    }
-
-    pub(crate) fn clear_listeners(&self) {
-        self.listeners.borrow_mut().clear();
     }
 }
 

@@ -1,6 +1,7 @@
 //! Core events → the JS event payloads documented in the TypeScript section of `lib.rs`.
 
 use assistrtc_core::ToJsonText;
+use assistrtc_core::call::Call;
 use assistrtc_core::protocol::{MemberId, MemberInfo, Role, Source};
 use assistrtc_core::session::{EndReason, Event, SessionState};
 use wasm_bindgen::JsValue;
@@ -20,12 +21,23 @@ pub(crate) fn state_name(state: SessionState) -> &'static str {
     }
 }
 
-fn member(m: &MemberInfo) -> JsValue {
-    member_value(&m.id, m.role)
+fn member(m: &MemberInfo, call: &Call) -> JsValue {
+    member_value(&m.id, m.role, call)
 }
 
-pub(crate) fn member_value(id: &MemberId, role: Role) -> JsValue {
-    obj(&[("id", id.as_str().into()), ("role", role.as_str().into())])
+/// `{id, role, sources}`: a member and what it publishes now.
+pub(crate) fn member_value(id: &MemberId, role: Role, call: &Call) -> JsValue {
+    let sources: js_sys::Array = call
+        .session()
+        .published_by(id)
+        .iter()
+        .map(|p| JsValue::from_str(p.source.as_str()))
+        .collect();
+    obj(&[
+        ("id", id.as_str().into()),
+        ("role", role.as_str().into()),
+        ("sources", sources.into()),
+    ])
 }
 
 /// A core value as a plain JS value, through its JSON form (the core writes it; one
@@ -49,8 +61,15 @@ pub(crate) fn track_added(
     ])
 }
 
+fn member_source(member: &MemberId, source: Source) -> JsValue {
+    obj(&[
+        ("member", member.as_str().into()),
+        ("source", source.as_str().into()),
+    ])
+}
+
 /// The JS event name and payload for a core event, if it has one.
-pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
+pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue)> {
     Some(match event {
         Event::StateChanged(e) => (
             "stateChanged",
@@ -59,13 +78,13 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
         Event::Joined(e) => (
             "joined",
             obj(&[
-                ("member", member(&e.member)),
+                ("member", member(&e.member, call)),
                 ("room", e.room.as_str().into()),
                 (
                     "members",
                     e.members
                         .iter()
-                        .map(member)
+                        .map(|m| member(m, call))
                         .collect::<js_sys::Array>()
                         .into(),
                 ),
@@ -73,7 +92,7 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
                 ("capabilities", to_value(&e.capabilities)),
             ]),
         ),
-        Event::MemberJoined(e) => ("memberJoined", obj(&[("member", member(&e.member))])),
+        Event::MemberJoined(e) => ("memberJoined", obj(&[("member", member(&e.member, call))])),
         Event::MemberLeft(e) => (
             "memberLeft",
             obj(&[
@@ -81,14 +100,8 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
                 ("reason", e.reason.as_str().into()),
             ]),
         ),
-        Event::TrackPublished(_) => return None,
-        Event::TrackUnpublished(e) => (
-            "trackRemoved",
-            obj(&[
-                ("member", e.member.as_str().into()),
-                ("source", e.source.as_str().into()),
-            ]),
-        ),
+        Event::TrackPublished(e) => ("trackPublished", member_source(&e.member, e.source)),
+        Event::TrackUnpublished(e) => ("trackRemoved", member_source(&e.member, e.source)),
         Event::PermissionsChanged(e) => (
             "permissionsChanged",
             obj(&[
@@ -106,7 +119,10 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
         Event::Reconnected(e) => ("reconnected", obj(&[("resumed", e.resumed.into())])),
         Event::RecordingChanged(e) => (
             "recordingChanged",
-            obj(&[("mode", to_value(&e.mode)), ("state", to_value(&e.state))]),
+            obj(&[
+                ("mode", e.mode.as_str().into()),
+                ("state", e.state.as_str().into()),
+            ]),
         ),
         Event::Error(e) => (
             "error",
@@ -130,7 +146,15 @@ pub(crate) fn to_js(event: &Event) -> Option<(&'static str, JsValue)> {
                 EndReason::ReconnectFailed { .. } => "reconnect_failed",
                 _ => "other",
             };
-            ("ended", obj(&[("reason", reason.into())]))
+            let code = e.reason.code().map_or(JsValue::NULL, |c| c.as_str().into());
+            (
+                "ended",
+                obj(&[
+                    ("reason", reason.into()),
+                    ("code", code),
+                    ("message", e.reason.to_string().into()),
+                ]),
+            )
         }
         _ => return None,
     })

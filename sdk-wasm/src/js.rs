@@ -1,5 +1,6 @@
 //! Small helpers for building JS values and errors, logging, and continuing JS promises.
 
+use assistrtc_core::local_error::Code;
 use assistrtc_core::protocol::{ErrorCode, Source};
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -22,8 +23,10 @@ pub(crate) fn get(o: &JsValue, key: &str) -> JsValue {
     Reflect::get(o, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-/// An `Error` with a stable `code` property, the shape every SDK failure takes.
-pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
+/// An `Error` with a stable `code` property (a wire or a local code), the shape every SDK
+/// failure takes.
+pub(crate) fn error(code: impl Into<Code>, message: &str) -> JsValue {
+    let code = code.into();
     let e = js_sys::Error::new(message);
     let _ = Reflect::set(
         &e,
@@ -35,7 +38,7 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> JsValue {
 
 /// Wraps a failure thrown by a browser API (a `DOMException`, usually) with our code, keeping
 /// the browser's own name and message.
-pub(crate) fn browser_error(code: ErrorCode, what: &str, cause: &JsValue) -> JsValue {
+pub(crate) fn browser_error(code: impl Into<Code>, what: &str, cause: &JsValue) -> JsValue {
     let e = error(code, &format!("{what} failed: {}", describe(cause)));
     let _ = Reflect::set(&e, &JsValue::from_str("cause"), cause);
     e

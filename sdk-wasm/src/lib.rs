@@ -3,12 +3,18 @@
 //! Protocol, permissions and negotiation logic live in `assistrtc-core`; this crate owns the
 //! WebSocket, the `RTCPeerConnection`s, local media and timers, and turns between core
 //! outputs/inputs and web-sys calls/events. Every closure is owned by the struct that
-//! registered it and detached on drop; `leave()` (or freeing the client) releases everything.
+//! registered it and detached on drop; `leave()` (or freeing the driver) releases everything.
+//!
+//! The package's public class is `AssistClient` in `packages-npm/src/index.js`: it exists
+//! before this module has loaded (so listeners can be attached before `connect()`), keeps the
+//! listeners, and creates one [`Driver`] in `connect()`, to which every other member is
+//! forwarded. So the doc comments on [`Driver`]'s methods are the SDK's API docs.
 //!
 //! ```js
 //! import { AssistClient } from '@assistrtc/web';
-//! const client = await AssistClient.connect({ url: 'http://127.0.0.1:8080', token, noticeAcknowledged: true });
+//! const client = new AssistClient({ url: 'https://assist.example.com', token, noticeAcknowledged: true });
 //! client.on('trackAdded', ({ member, source, stream }) => show(source, stream));
+//! await client.connect();
 //! await client.startCamera();
 //! ```
 
@@ -24,12 +30,13 @@ mod socket;
 use std::rc::Rc;
 
 use assistrtc_core::call::{Call, CallConfig};
-use assistrtc_core::protocol::{ClientMessage, ErrorCode};
+use assistrtc_core::local_error::LocalErrorCode;
+use assistrtc_core::protocol::{ClientMessage, ErrorCode, RecordingAction, RecordingMode, Source};
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 
 use crate::driver::Shared;
-use crate::js::{error, get, parse_source};
+use crate::js::{error, get, obj, parse_source};
 
 // A small address-ordered free list (coalescing) instead of std's dlmalloc: about 6 KB less
 // code in the shipped wasm. This SDK allocates little and small (signaling frames of at most
@@ -45,13 +52,33 @@ const TS_TYPES: &str = r#"
 export type Source = "camera" | "microphone" | "screen";
 /** Where a client is. */
 export type SessionState = "idle" | "joining" | "joined" | "negotiating" | "connected" | "reconnecting" | "ended";
-/** A stable error code, also on every rejected promise's `code`. */
-export type ErrorCode = "bad_request" | "unsupported_version" | "unauthorized" | "token_expired" | "forbidden"
+/** What the server (or the other member) decided: the codes of `error` frames. */
+export type WireErrorCode = "bad_request" | "unsupported_version" | "unauthorized" | "token_expired" | "forbidden"
   | "not_found" | "room_full" | "rate_limited" | "conflict" | "internal" | "other";
+/**
+ * What the browser refused: the user or a policy denied access (`permission_denied`), there is
+ * no such device (`device_not_found`), another app holds it (`device_in_use`), the browser
+ * wants the call made from a click (`user_gesture_required`), it has no WebRTC
+ * (`unsupported_browser`), or the server cannot be reached (`unreachable`).
+ */
+export type LocalErrorCode = "permission_denied" | "device_not_found" | "device_in_use" | "user_gesture_required"
+  | "unsupported_browser" | "unreachable";
+/** A stable error code: on every thrown or rejected error's `code`, and on `error`/`ended` events. */
+export type ErrorCode = WireErrorCode | LocalErrorCode;
+/** Every failure the SDK throws or rejects with: an `Error` with a stable `code`. */
+export interface AssistError extends Error {
+  code: ErrorCode;
+  /** The browser's own error (a `DOMException`), when one caused it. */
+  cause?: unknown;
+}
 export type Capability = "publish_camera" | "publish_microphone" | "share_screen" | "annotate"
   | "record_local" | "record_cloud" | "download";
-export interface Member { id: string; role: "host" | "guest" | "observer"; }
+export type Role = "host" | "guest" | "observer";
+/** A member of the call and the sources it publishes now. */
+export interface Member { id: string; role: Role; sources: Source[]; }
 export interface Permissions { screen: boolean; recording: "none" | "local" | "cloud"; }
+export type RecordingMode = "local" | "cloud";
+export type RecordingState = "recording" | "stopped";
 export interface ConnectOptions {
   /** `http(s)://host:port` of the server, or the full `ws(s)://…/v1/signal` URL. */
   url: string;
@@ -72,94 +99,124 @@ export interface OverlayView {
   cursors: { member: string; x: number; y: number; at: number }[];
   step?: ScriptStep & { member: string };
 }
+/** Why a call ended; `code` is `null` only when this client left. */
+export interface Ended {
+  reason: "left" | "rejected" | "replaced" | "unreachable" | "reconnect_failed" | "other";
+  code: ErrorCode | null;
+  message: string;
+}
 export interface AssistEventMap {
   stateChanged: { state: SessionState };
+  /** Fired before `connect()` resolves. */
   joined: { member: Member; room: string; members: Member[]; permissions: Permissions; capabilities: Capability[] };
   memberJoined: { member: Member };
   memberLeft: { member: string; reason: "left" | "timeout" | "removed" | "other" };
+  /** A member started publishing a source (its media follows as `trackAdded`). */
+  trackPublished: { member: string; source: Source };
   trackAdded: { member: string; source: Source; kind: string; track: MediaStreamTrack; stream: MediaStream };
+  /** A member stopped publishing a source. */
   trackRemoved: { member: string; source: Source };
+  /** The browser ended a local source (the user pressed "Stop sharing", a camera was unplugged). */
   localTrackEnded: { source: Source };
   permissionsChanged: { permissions: Permissions; capabilities: Capability[] };
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { resumed: boolean };
-  recordingChanged: { mode: "local" | "cloud"; state: "recording" | "stopped" };
+  recordingChanged: { mode: RecordingMode; state: RecordingState };
   overlayChanged: OverlayView;
   error: { code: ErrorCode; message: string; ref?: string };
-  ended: { reason: "left" | "rejected" | "replaced" | "unreachable" | "reconnect_failed" | "other" };
-}
-export interface AssistClient {
-  on<K extends keyof AssistEventMap>(event: K, handler: (event: AssistEventMap[K]) => void): void;
-  off<K extends keyof AssistEventMap>(event: K, handler: (event: AssistEventMap[K]) => void): void;
+  ended: Ended;
 }
 "#;
 
-/// A member's connection to a call.
+/// One member's connection to a call: what `AssistClient` forwards to once connected.
 #[wasm_bindgen]
-pub struct AssistClient {
+pub struct Driver {
     shared: Rc<Shared>,
+    /// `client.assist`, made once.
+    assist: JsValue,
 }
 
-impl AssistClient {
-    pub(crate) fn from_shared(shared: Rc<Shared>) -> Self {
-        Self { shared }
+fn recording_mode(mode: Option<String>) -> Result<RecordingMode, JsValue> {
+    match mode.as_deref() {
+        None | Some("local") => Ok(RecordingMode::Local),
+        Some("cloud") => Ok(RecordingMode::Cloud),
+        Some(other) => Err(error(
+            ErrorCode::BadRequest,
+            &(String::from("unknown recording mode \"") + other + "\": expected local or cloud"),
+        )),
     }
+}
+
+/// Whether this page can make calls at all (a browser without WebRTC, or with it disabled,
+/// has no `RTCPeerConnection`).
+fn has_webrtc() -> bool {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("RTCPeerConnection"))
+        .is_ok_and(|c| c.is_function())
 }
 
 #[wasm_bindgen]
-impl AssistClient {
-    /// Joins the room the token is for; resolves once the server welcomed this member.
-    /// Rejects with `{code, message}` (`unauthorized`, `token_expired`, …) otherwise.
-    #[wasm_bindgen(unchecked_return_type = "Promise<AssistClient>")]
-    pub fn connect(
+impl Driver {
+    /// Checks the options; joins nothing yet.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
         #[wasm_bindgen(unchecked_param_type = "ConnectOptions")] options: JsValue,
-    ) -> Promise {
-        // Bad options reject like every other failure, rather than throwing synchronously.
-        Self::start(&options).unwrap_or_else(|e| Promise::reject(&e))
-    }
-
-    /// Opens the session; the returned promise is settled by the driver: resolved with the
-    /// client on `joined`, rejected with the reason if the session ends first.
-    fn start(options: &JsValue) -> Result<Promise, JsValue> {
-        let url = get(options, "url")
-            .as_string()
-            .ok_or_else(|| error(ErrorCode::BadRequest, "connect: `url` (string) is required"))?;
-        let token = get(options, "token").as_string().ok_or_else(|| {
+        #[wasm_bindgen(unchecked_param_type = "(type: string, event: unknown) => void")]
+        emit: Function,
+    ) -> Result<Driver, JsValue> {
+        let url = get(&options, "url").as_string().ok_or_else(|| {
             error(
                 ErrorCode::BadRequest,
-                "connect: `token` (string) is required",
+                "`url` (string) is required: the server's http(s) origin",
+            )
+        })?;
+        let token = get(&options, "token").as_string().ok_or_else(|| {
+            error(
+                ErrorCode::BadRequest,
+                "`token` (string) is required: the member's join token",
             )
         })?;
         let mut config = CallConfig::new(token);
         config.session.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
         let mut call = Call::new(config);
-        if get(options, "noticeAcknowledged").as_bool() == Some(true) {
+        if get(&options, "noticeAcknowledged").as_bool() == Some(true) {
             call.acknowledge_notice();
         }
-        let shared = Shared::new(call, socket::signal_url(&url));
-        let joined =
-            Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject));
-        shared.command(|call, now| call.join(now))?;
-        Ok(joined)
+        let shared = Shared::new(call, socket::signal_url(&url), emit);
+        let assist = assist::Assist {
+            shared: shared.clone(),
+        }
+        .into();
+        Ok(Self { shared, assist })
     }
 
-    /// Adds an event listener (see `AssistEventMap`).
-    pub fn on(&self, event: &str, handler: Function) {
-        self.shared.on(event, handler);
+    /// Joins the room the token is for. Resolves once the server welcomed this member (after
+    /// the `joined` event); rejects with `unsupported_browser` on a browser without WebRTC
+    /// (before contacting the server), `unreachable` when the server cannot be reached, the
+    /// server's code (`unauthorized`, `token_expired`, `room_full`, …) when it refuses, and
+    /// `conflict` when called twice.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn connect(&self) -> Promise {
+        if !has_webrtc() {
+            return Promise::reject(&error(
+                LocalErrorCode::UnsupportedBrowser,
+                "this browser has no WebRTC (RTCPeerConnection is missing or disabled)",
+            ));
+        }
+        if let Err(e) = self.shared.command(|call, now| call.join(now)) {
+            return Promise::reject(&e);
+        }
+        // Nothing settles it synchronously: the socket's open, welcome or failure comes later.
+        let shared = &self.shared;
+        Promise::new(&mut |resolve, reject| shared.set_pending_connect(resolve, reject))
     }
 
-    /// Removes an event listener added with `on`.
-    pub fn off(&self, event: &str, handler: &Function) {
-        self.shared.off(event, handler);
-    }
-
-    /// The current state.
+    /// The current state (`idle` before `connect()`).
     #[wasm_bindgen(getter, unchecked_return_type = "SessionState")]
     pub fn state(&self) -> String {
         events::state_name(self.shared.state.borrow().call.session().state()).into()
     }
 
-    /// This member's id.
+    /// This member's id, once joined.
     #[wasm_bindgen(getter, js_name = memberId)]
     pub fn member_id(&self) -> Option<String> {
         self.shared
@@ -171,29 +228,38 @@ impl AssistClient {
             .map(|m| m.id.as_str().to_owned())
     }
 
-    /// The other members present now (`connect()` resolves after `joined` has fired, so this
-    /// is how an app learns who was already in the room).
+    /// The other members present now, each with the sources it publishes.
     #[wasm_bindgen(getter, unchecked_return_type = "Member[]")]
     pub fn members(&self) -> js_sys::Array {
         let st = self.shared.state.borrow();
         st.call
             .session()
             .members()
-            .map(|(id, role)| events::member_value(id, role))
+            .map(|(id, role)| events::member_value(id, role, &st.call))
             .collect()
     }
 
-    /// This member's capabilities.
+    /// This member's capabilities (empty before joining).
     #[wasm_bindgen(getter, unchecked_return_type = "Capability[]")]
     pub fn capabilities(&self) -> JsValue {
         events::to_value(&self.shared.state.borrow().call.session().capabilities())
+    }
+
+    /// The room's permissions, once joined.
+    #[wasm_bindgen(getter, unchecked_return_type = "Permissions | undefined")]
+    pub fn permissions(&self) -> JsValue {
+        let st = self.shared.state.borrow();
+        st.call
+            .session()
+            .permissions()
+            .map_or(JsValue::UNDEFINED, |p| events::to_value(&p))
     }
 
     /// Whether this member may share a screen (to decide whether to show the button).
     #[wasm_bindgen(js_name = canShareScreen)]
     pub fn can_share_screen(&self) -> bool {
         let msg = ClientMessage::Publish {
-            source: assistrtc_core::protocol::Source::Screen,
+            source: Source::Screen,
             stream: None,
         };
         self.shared.state.borrow().call.session().may(&msg).is_ok()
@@ -205,54 +271,103 @@ impl AssistClient {
         self.shared.state.borrow_mut().call.acknowledge_notice();
     }
 
-    /// Grants or withdraws consent to being recorded.
+    /// Whether this member has consented to being recorded.
+    #[wasm_bindgen(getter, js_name = recordingConsent)]
+    pub fn recording_consent(&self) -> bool {
+        self.shared
+            .state
+            .borrow()
+            .call
+            .session()
+            .consent()
+            .recording_granted()
+    }
+
+    /// Grants or withdraws consent to being recorded, and tells the room (withdrawing stops a
+    /// running recording).
     #[wasm_bindgen(js_name = setRecordingConsent)]
     pub fn set_recording_consent(&self, granted: bool) -> Result<(), JsValue> {
         self.shared
             .command(|call, now| call.set_recording_consent(granted, now))
     }
 
-    /// Turns the camera on; resolves with the local stream (for a preview).
+    /// The room's recordings as the server last reported them.
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{ local: RecordingState; cloud: RecordingState }"
+    )]
+    pub fn recording(&self) -> JsValue {
+        let st = self.shared.state.borrow();
+        let of = |mode| JsValue::from_str(st.call.session().recording(mode).as_str());
+        obj(&[
+            ("local", of(RecordingMode::Local)),
+            ("cloud", of(RecordingMode::Cloud)),
+        ])
+    }
+
+    /// Asks the server to start recording (`local` by default). Throws `forbidden` when this
+    /// member may not record, or has not consented itself; the server, which also needs the
+    /// consent of everyone present, answers with `recordingChanged` or an `error` event.
+    #[wasm_bindgen(js_name = startRecording)]
+    pub fn start_recording(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "RecordingMode")] mode: Option<String>,
+    ) -> Result<(), JsValue> {
+        let mode = recording_mode(mode)?;
+        self.shared
+            .command(|call, now| call.request_recording(RecordingAction::Start, mode, now))
+    }
+
+    /// Asks the server to stop a recording (`local` by default); `recordingChanged` follows.
+    #[wasm_bindgen(js_name = stopRecording)]
+    pub fn stop_recording(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "RecordingMode")] mode: Option<String>,
+    ) -> Result<(), JsValue> {
+        let mode = recording_mode(mode)?;
+        self.shared
+            .command(|call, now| call.request_recording(RecordingAction::Stop, mode, now))
+    }
+
+    /// Turns the camera on; resolves with the local stream (for a preview). Rejects with
+    /// `permission_denied`, `device_not_found`, `device_in_use`, or `forbidden` when this
+    /// member may not publish it.
     #[wasm_bindgen(js_name = startCamera, unchecked_return_type = "Promise<MediaStream>")]
     pub fn start_camera(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "MediaTrackConstraints | boolean | undefined")]
-        constraints: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "MediaTrackConstraints | boolean")]
+        constraints: Option<JsValue>,
     ) -> Promise {
-        media::start(
-            self.shared.clone(),
-            assistrtc_core::protocol::Source::Camera,
-            constraints,
-        )
+        media::start(self.shared.clone(), Source::Camera, constraints)
     }
 
-    /// Turns the microphone on; resolves with the local stream.
+    /// Turns the microphone on; resolves with the local stream. Rejects as `startCamera`.
     #[wasm_bindgen(js_name = startMicrophone, unchecked_return_type = "Promise<MediaStream>")]
-    pub fn start_microphone(&self) -> Promise {
-        media::start(
-            self.shared.clone(),
-            assistrtc_core::protocol::Source::Microphone,
-            JsValue::UNDEFINED,
-        )
+    pub fn start_microphone(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "MediaTrackConstraints | boolean")]
+        constraints: Option<JsValue>,
+    ) -> Promise {
+        media::start(self.shared.clone(), Source::Microphone, constraints)
     }
 
-    /// Shares a screen, window or tab; rejects with `forbidden` when this member may not.
+    /// Shares a screen, window or tab. Rejects with `forbidden` when this member may not (the
+    /// picker is never shown then), `permission_denied` when the user cancels the picker, and
+    /// `user_gesture_required` when not called from a click (Firefox, Safari).
     #[wasm_bindgen(js_name = shareScreen, unchecked_return_type = "Promise<MediaStream>")]
     pub fn share_screen(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "ShareScreenOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ShareScreenOptions")] options: Option<
+            JsValue,
+        >,
     ) -> Promise {
-        media::start(
-            self.shared.clone(),
-            assistrtc_core::protocol::Source::Screen,
-            options,
-        )
+        media::start(self.shared.clone(), Source::Screen, options)
     }
 
     /// Stops sharing the screen.
     #[wasm_bindgen(js_name = stopScreen)]
     pub fn stop_screen(&self) -> Result<(), JsValue> {
-        media::stop(&self.shared, assistrtc_core::protocol::Source::Screen)
+        media::stop(&self.shared, Source::Screen)
     }
 
     /// Turns a source off and stops its tracks.
@@ -290,12 +405,10 @@ impl AssistClient {
             .map(|m| Clone::clone(&m.stream)))
     }
 
-    /// Annotations and script steps (see `Assist`).
-    #[wasm_bindgen(getter)]
-    pub fn assist(&self) -> assist::Assist {
-        assist::Assist {
-            shared: self.shared.clone(),
-        }
+    /// Annotations and script steps (always the same object).
+    #[wasm_bindgen(getter, unchecked_return_type = "Assist")]
+    pub fn assist(&self) -> JsValue {
+        self.assist.clone()
     }
 
     /// Inbound video stats per remote track, labelled with member and source.
@@ -304,16 +417,22 @@ impl AssistClient {
         media::inbound_video_stats(self.shared.clone())
     }
 
-    /// Leaves the call: tells the server, stops every track, closes every connection, drops
-    /// every listener. Safe to call twice.
+    /// Leaves the call: tells the server, stops every local track, closes every connection.
+    /// `ended` (reason `left`) fires first. Safe to call twice, and before `connect()`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn leave(&self) -> Promise {
-        // Already over is fine: there is nothing left to release.
+        // Already over (or never joined) is fine: there is nothing left to release.
         let _ = self.shared.command(|call, now| call.leave(now));
         self.shared.release_media();
-        self.shared.clear_listeners();
         Promise::resolve(&JsValue::UNDEFINED)
     }
+}
 
+/// Hooks for the end-to-end tests, built only with the `test-hooks` feature (never into the
+/// published package).
+#[cfg(feature = "test-hooks")]
+#[wasm_bindgen]
+impl Driver {
     /// Closes the signaling socket as a network failure would (for tests of resume).
     #[wasm_bindgen(js_name = simulateSignalingDrop)]
     pub fn simulate_signaling_drop(&self) {

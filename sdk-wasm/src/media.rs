@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use assistrtc_core::local_error::{Code, LocalErrorCode};
 use assistrtc_core::protocol::{ClientMessage, ErrorCode, Source};
 use js_sys::{Array, Promise};
 use wasm_bindgen::prelude::*;
@@ -35,13 +36,49 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// The code for a capture the browser refused, from the `DOMException`'s name (the names
+/// are those of the Media Capture specs; the older Chrome aliases are kept).
+fn capture_code(source: Source, name: &str) -> Code {
+    match name {
+        "NotAllowedError" | "SecurityError" | "PermissionDeniedError" => {
+            LocalErrorCode::PermissionDenied.into()
+        }
+        "NotFoundError" | "OverconstrainedError" | "DevicesNotFoundError" => {
+            LocalErrorCode::DeviceNotFound.into()
+        }
+        "NotReadableError" | "TrackStartError" | "AbortError" => LocalErrorCode::DeviceInUse.into(),
+        // Firefox (InvalidStateError) and Safari (InvalidAccessError) refuse screen capture
+        // outside a user gesture.
+        "InvalidStateError" | "InvalidAccessError" if source == Source::Screen => {
+            LocalErrorCode::UserGestureRequired.into()
+        }
+        // Constraints the browser cannot parse.
+        "TypeError" => ErrorCode::BadRequest.into(),
+        _ => ErrorCode::Internal.into(),
+    }
+}
+
+/// A refused capture as an SDK error with its local code and the browser's error as `cause`.
+fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
+    let name = cause
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.name()))
+        .unwrap_or_default();
+    browser_error(capture_code(source, &name), what, cause)
+}
+
 /// Asks the browser for `source`; the promise settles when the user has chosen.
 fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
+    // Missing outside a secure context (https or localhost) and in browsers without capture.
     let devices = web_sys::window()
-        .ok_or_else(|| error(ErrorCode::Internal, "no window"))?
-        .navigator()
-        .media_devices()
-        .map_err(|e| browser_error(ErrorCode::Internal, "navigator.mediaDevices", &e))?;
+        .and_then(|w| w.navigator().media_devices().ok())
+        .filter(|d| !d.is_undefined())
+        .ok_or_else(|| {
+            error(
+                LocalErrorCode::UnsupportedBrowser,
+                "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",
+            )
+        })?;
     let (promise, what) = match source {
         Source::Camera => {
             let c = MediaStreamConstraints::new();
@@ -58,7 +95,12 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
         }
         Source::Microphone => {
             let c = MediaStreamConstraints::new();
-            c.set_audio(&JsValue::TRUE);
+            let audio = if options.is_undefined() || options.is_null() {
+                JsValue::TRUE
+            } else {
+                options.clone()
+            };
+            c.set_audio(&audio);
             (
                 devices.get_user_media_with_constraints(&c),
                 "getUserMedia(microphone)",
@@ -76,11 +118,12 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
             )
         }
     };
-    let promise = promise.map_err(|e| browser_error(ErrorCode::Internal, what, &e))?;
+    let promise = promise.map_err(|e| capture_error(source, what, &e))?;
     Ok((promise, what))
 }
 
-pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Promise {
+pub(crate) fn start(shared: Rc<Shared>, source: Source, options: Option<JsValue>) -> Promise {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     let (promise, what) =
         match check_allowed(&shared, source).and_then(|()| capture(source, &options)) {
             Ok(capture) => capture,
@@ -90,8 +133,8 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: JsValue) -> Pro
         promise,
         Box::new(move |result| {
             let stream = result
-                // The user said no, or no device: not our fault, but the caller must know.
-                .map_err(|e| browser_error(ErrorCode::Forbidden, what, &e))?
+                // The user said no, no device, or it is busy: each has its own code.
+                .map_err(|e| capture_error(source, what, &e))?
                 .dyn_into::<MediaStream>()
                 .map_err(|_| error(ErrorCode::Internal, "capture returned no MediaStream"))?;
             publish(&shared, source, stream)
@@ -236,4 +279,36 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
             Ok(out.into())
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_failures_get_local_codes_by_exception_name() {
+        let code = |source, name| capture_code(source, name).as_str();
+        assert_eq!(code(Source::Camera, "NotAllowedError"), "permission_denied");
+        assert_eq!(code(Source::Screen, "NotAllowedError"), "permission_denied");
+        assert_eq!(code(Source::Camera, "NotFoundError"), "device_not_found");
+        assert_eq!(
+            code(Source::Camera, "OverconstrainedError"),
+            "device_not_found"
+        );
+        assert_eq!(
+            code(Source::Microphone, "NotReadableError"),
+            "device_in_use"
+        );
+        assert_eq!(
+            code(Source::Screen, "InvalidStateError"),
+            "user_gesture_required"
+        );
+        assert_eq!(
+            code(Source::Screen, "InvalidAccessError"),
+            "user_gesture_required"
+        );
+        // Only screen capture asks for a gesture; elsewhere it is not a gesture problem.
+        assert_eq!(code(Source::Camera, "InvalidStateError"), "internal");
+        assert_eq!(code(Source::Camera, "TypeError"), "bad_request");
+    }
 }

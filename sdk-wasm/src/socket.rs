@@ -58,6 +58,7 @@ impl Socket {
     }
 
     /// Closes the socket from a test, as a network failure would (handlers stay attached).
+    #[cfg(feature = "test-hooks")]
     pub(crate) fn close_abruptly(&self) {
         let _ = self.ws.close();
     }

@@ -16,7 +16,7 @@ const JWT_SECRET = 'e2e-jwt-secret-0123456789abcdef';
 export async function startServer(extraArgs = [], { listen = '127.0.0.1:0' } = {}) {
   const bin = process.env.ASSISTRTC_SERVER_BIN ?? path.join(root, 'target/debug/assistrtc-server');
   const child = spawn(bin, ['--listen', listen, '--api-key', API_KEY, '--jwt-secret', JWT_SECRET,
-    '--web-root', root, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--web-root', process.env.ASSISTRTC_WEB_ROOT ?? root, ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const stderr = [];
   child.stderr.on('data', (d) => stderr.push(d));
   const lines = createInterface({ input: child.stdout });

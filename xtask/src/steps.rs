@@ -272,6 +272,7 @@ fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
 /// The end-to-end suites: the packed npm package, and real calls in headless Chromium
 /// against the real server.
 fn e2e() -> Result {
+    let web_root = test_web_root()?;
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
     ensure_npm(&dir)?;
@@ -286,6 +287,7 @@ fn e2e() -> Result {
         &args,
         &[
             ("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy()),
+            ("ASSISTRTC_WEB_ROOT", &web_root.to_string_lossy()),
             ("ASSISTRTC_SCHEMATHESIS", &schemathesis.to_string_lossy()),
         ],
     )
@@ -402,23 +404,45 @@ const BUNDLE_BUDGET: u64 = 80 * 1024;
 /// Builds the browser SDK into `packages-npm/dist`, prints the shipped sizes and returns the
 /// total gzip size.
 pub(crate) fn wasm() -> Result<u64> {
+    bundle(false, &root().join("packages-npm/dist"))
+}
+
+/// A web root for the end-to-end pages: the demo pages and bench pages of the checkout, with
+/// the SDK built WITH its test hooks (which the published bundle never has) at `/sdk/`.
+fn test_web_root() -> Result<PathBuf> {
+    let web = target_dir().join("e2e-web");
+    bundle(true, &web.join("packages-npm/dist"))?;
+    for dir in ["examples", "bench"] {
+        let link = web.join(dir);
+        if !link.exists() {
+            std::os::unix::fs::symlink(root().join(dir), &link)
+                .map_err(|e| format!("{}: {e}", link.display()))?;
+        }
+    }
+    Ok(web)
+}
+
+/// Builds the browser SDK (with the test hooks when `test_hooks`) into `dist`, prints the
+/// sizes and returns the total gzip size.
+fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     let root = root();
     let pkg = root.join("packages-npm");
-    let dist = pkg.join("dist");
-    run(
-        "cargo",
-        &[
-            "build",
-            "-p",
-            "assistrtc-wasm",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "release-wasm",
-        ],
-    )?;
+    std::fs::create_dir_all(dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let mut args = vec![
+        "build",
+        "-p",
+        "assistrtc-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--profile",
+        "release-wasm",
+    ];
+    if test_hooks {
+        args.extend(["--features", "test-hooks"]);
+    }
+    run("cargo", &args)?;
     let built = target_dir().join("wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
     let dist_s = dist.to_string_lossy().into_owned();
     run(
@@ -517,7 +541,8 @@ pub(crate) fn wasm() -> Result<u64> {
     );
     let total = gz_wasm + gz_glue + gz_entry;
     println!(
-        "bundle: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip (budget {} KB)",
+        "bundle{}: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip (budget {} KB)",
+        if test_hooks { " (with test hooks)" } else { "" },
         total as f64 / 1024.0,
         BUNDLE_BUDGET / 1024
     );

@@ -49,7 +49,7 @@ use self::links::LinkData;
 use crate::Millis;
 use crate::assist::{AssistError, AssistSender, Channel, Overlay, OverlayView, Point, Rect};
 use crate::permissions::Capability;
-use crate::protocol::{ErrorCode, MemberId, Source};
+use crate::protocol::{ErrorCode, MemberId, RecordingAction, RecordingMode, Source};
 use crate::session::{
     ErrorReported, Event, Input, LinkId, MAX_PENDING_OUTPUTS, Output, PeerCommand, PeerEvent,
     Session, SessionConfig, SessionError, SessionState, TrackAdded,
@@ -172,6 +172,18 @@ impl Call {
     /// Grants or withdraws consent to being recorded.
     pub fn set_recording_consent(&mut self, granted: bool, now: Millis) -> Result<(), CallError> {
         let r = self.session.set_recording_consent(granted);
+        self.after(now);
+        Ok(r?)
+    }
+
+    /// Asks the server to start or stop a recording (see [`Session::request_recording`]).
+    pub fn request_recording(
+        &mut self,
+        action: RecordingAction,
+        mode: RecordingMode,
+        now: Millis,
+    ) -> Result<(), CallError> {
+        let r = self.session.request_recording(action, mode);
         self.after(now);
         Ok(r?)
     }

@@ -1,5 +1,6 @@
 //! What a session tells its application.
 
+use crate::local_error::{Code, LocalErrorCode};
 use crate::permissions::Capabilities;
 use crate::protocol::{
     ErrorCode, LeaveReason, MemberId, MemberInfo, Permissions, RecordingMode, RecordingStatus,
@@ -196,13 +197,17 @@ pub enum EndReason {
 }
 
 impl EndReason {
-    /// The stable code for this ending, for an app (or a pending `connect`) to branch on.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::Rejected { code, .. } => *code,
-            Self::Left | Self::Replaced => ErrorCode::Conflict,
-            Self::Unreachable | Self::ReconnectFailed { .. } => ErrorCode::Internal,
-        }
+    /// The stable code for this ending, for an app (or a pending `connect`) to branch on;
+    /// `None` when the application left.
+    pub fn code(&self) -> Option<Code> {
+        Some(match self {
+            Self::Left => return None,
+            Self::Rejected { code, .. } => Code::Wire(*code),
+            Self::Replaced => Code::Wire(ErrorCode::Conflict),
+            Self::Unreachable | Self::ReconnectFailed { .. } => {
+                Code::Local(LocalErrorCode::Unreachable)
+            }
+        })
     }
 }
 

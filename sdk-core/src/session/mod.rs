@@ -62,7 +62,7 @@ use crate::consent::{Consent, ConsentError};
 use crate::permissions::{Capabilities, PermissionError, authorize};
 use crate::protocol::{
     self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, MemberInfo, Permissions,
-    Published, Role, ServerMessage, Source,
+    Published, RecordingAction, RecordingMode, RecordingStatus, Role, ServerMessage, Source,
 };
 use crate::vecmap::VecMap;
 
@@ -244,6 +244,8 @@ pub struct Session {
     remote_published: VecMap<MemberId, Vec<Published>>,
     roles: VecMap<MemberId, Role>,
     published: Vec<Published>,
+    /// The room's recordings as the server last reported them: local, cloud.
+    recording: [RecordingStatus; 2],
     consent: Consent,
     /// Frames held while signaling is down, with the member they are addressed to.
     outbox: VecDeque<(Option<MemberId>, String)>,
@@ -276,6 +278,7 @@ impl Session {
             remote_published: VecMap::default(),
             roles: VecMap::default(),
             published: Vec::new(),
+            recording: [RecordingStatus::Stopped; 2],
             consent: Consent::default(),
             outbox: VecDeque::new(),
             outputs: VecDeque::new(),
@@ -357,6 +360,11 @@ impl Session {
         Some(Capabilities::for_role(role, self.permissions()?))
     }
 
+    /// Whether a recording of the room is running in `mode`, as the server last said.
+    pub fn recording(&self, mode: RecordingMode) -> RecordingStatus {
+        self.recording[mode_index(mode)]
+    }
+
     /// The consent state of this member.
     pub fn consent(&self) -> &Consent {
         &self.consent
@@ -393,6 +401,25 @@ impl Session {
         self.check_joined()?;
         self.consent.set_recording(granted);
         self.send(&ClientMessage::Consent { recording: granted });
+        Ok(())
+    }
+
+    /// Asks the server to start or stop a recording of the room. Needs the capability
+    /// (`record_local` / `record_cloud`); starting also needs this member's own recording
+    /// consent. The server, which also requires the consent of everyone else present,
+    /// answers with [`Event::RecordingChanged`] or an [`Event::Error`].
+    pub fn request_recording(
+        &mut self,
+        action: RecordingAction,
+        mode: RecordingMode,
+    ) -> Result<(), SessionError> {
+        self.check_joined()?;
+        let msg = ClientMessage::Recording { action, mode };
+        self.may(&msg)?;
+        if action == RecordingAction::Start {
+            self.consent.may_record()?;
+        }
+        self.send(&msg);
         Ok(())
     }
 
@@ -658,6 +685,13 @@ impl Session {
         self.outbox.clear();
         self.set_state(SessionState::Ended);
         self.emit(Event::Ended(Ended { reason }));
+    }
+}
+
+fn mode_index(mode: RecordingMode) -> usize {
+    match mode {
+        RecordingMode::Local => 0,
+        RecordingMode::Cloud => 1,
     }
 }
 

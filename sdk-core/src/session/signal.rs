@@ -135,6 +135,7 @@ impl Session {
                 }));
             }
             ServerMessage::RecordingState { mode, state } => {
+                self.recording[mode_index(mode)] = state;
                 self.emit(Event::RecordingChanged(RecordingChanged { mode, state }));
             }
             ServerMessage::Pong
@@ -200,6 +201,8 @@ impl Session {
             self.close_all_peers();
             self.remote_published.clear();
             self.outbox.clear();
+            // The server tells a new seat of a running recording right after `welcome`.
+            self.recording = [RecordingStatus::Stopped; 2];
             // The new seat knows nothing: re-announce what we publish (so the others can label
             // our tracks) and a recording consent given earlier.
             let mine: Vec<Published> = self.published.clone();

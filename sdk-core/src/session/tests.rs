@@ -27,7 +27,16 @@ fn link(member: &str, generation: u32) -> LinkId {
 }
 
 fn welcome(me: &str, role: Role, others: &[&str], resumed: bool) -> String {
-    let permissions = Permissions::default();
+    welcome_in(Permissions::default(), me, role, others, resumed)
+}
+
+fn welcome_in(
+    permissions: Permissions,
+    me: &str,
+    role: Role,
+    others: &[&str],
+    resumed: bool,
+) -> String {
     encode_server(&ServerMessage::Welcome {
         session_id: "s_1".into(),
         member: MemberInfo {
@@ -409,4 +418,83 @@ fn a_frame_over_the_protocol_limit_is_refused_locally_not_sent() {
     assert!(out.iter().any(|o| matches!(o,
         Output::Event(Event::Error(e)) if e.code == ErrorCode::BadRequest
             && e.reference.as_deref() == Some("offer"))));
+}
+
+#[test]
+fn recording_needs_the_capability_and_own_consent_and_follows_the_server() {
+    use crate::protocol::RecordingPolicy;
+    let room = Permissions {
+        screen: false,
+        recording: RecordingPolicy::Local,
+    };
+    let mut s = Session::new(SessionConfig::new("tok"));
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    let w = welcome_in(room, "agent_1", Role::Host, &["user_9"], false);
+    s.handle_input(Input::Frame(w), Millis(2)).unwrap();
+    drain(&mut s);
+
+    // No cloud recording in this room; no local recording before consenting.
+    let cloud = s.request_recording(RecordingAction::Start, RecordingMode::Cloud);
+    assert_eq!(cloud.unwrap_err().code(), ErrorCode::Forbidden);
+    let no_consent = s.request_recording(RecordingAction::Start, RecordingMode::Local);
+    assert!(matches!(
+        no_consent,
+        Err(SessionError::Consent(ConsentError::RecordingNotConsented))
+    ));
+    assert!(sent(&drain(&mut s)).is_empty());
+
+    s.set_recording_consent(true).unwrap();
+    s.request_recording(RecordingAction::Start, RecordingMode::Local)
+        .unwrap();
+    let start = ClientMessage::Recording {
+        action: RecordingAction::Start,
+        mode: RecordingMode::Local,
+    };
+    assert!(sent(&drain(&mut s)).contains(&start));
+    // Only the server's word changes the state.
+    assert_eq!(s.recording(RecordingMode::Local), RecordingStatus::Stopped);
+    let state = encode_server(&ServerMessage::RecordingState {
+        mode: RecordingMode::Local,
+        state: RecordingStatus::Recording,
+    });
+    s.handle_input(Input::Frame(state), Millis(3)).unwrap();
+    assert_eq!(
+        s.recording(RecordingMode::Local),
+        RecordingStatus::Recording
+    );
+    assert_eq!(s.recording(RecordingMode::Cloud), RecordingStatus::Stopped);
+
+    // A guest may not record at all.
+    let mut guest = Session::new(SessionConfig::new("tok"));
+    guest.join(Millis(0)).unwrap();
+    guest
+        .handle_input(Input::TransportOpened, Millis(1))
+        .unwrap();
+    let w = welcome_in(room, "user_9", Role::Guest, &["agent_1"], false);
+    guest.handle_input(Input::Frame(w), Millis(2)).unwrap();
+    guest.set_recording_consent(true).unwrap();
+    let refused = guest.request_recording(RecordingAction::Start, RecordingMode::Local);
+    assert_eq!(refused.unwrap_err().code(), ErrorCode::Forbidden);
+}
+
+#[test]
+fn end_reasons_carry_wire_or_local_codes() {
+    use crate::local_error::{Code, LocalErrorCode};
+    assert_eq!(EndReason::Left.code(), None);
+    assert_eq!(
+        EndReason::Unreachable.code(),
+        Some(Code::Local(LocalErrorCode::Unreachable))
+    );
+    assert_eq!(
+        EndReason::ReconnectFailed { attempts: 8 }
+            .code()
+            .map(|c| c.as_str()),
+        Some("unreachable")
+    );
+    let rejected = EndReason::Rejected {
+        code: ErrorCode::TokenExpired,
+        message: "expired".into(),
+    };
+    assert_eq!(rejected.code(), Some(Code::Wire(ErrorCode::TokenExpired)));
 }
