@@ -86,7 +86,7 @@ export class AssistClient {
   }
 
   get assist() {
-    return this.#call('assist');
+    return this.#call('assist').assist;
   }
 
   leave() {

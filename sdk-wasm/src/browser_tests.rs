@@ -267,9 +267,8 @@ fn ignore_events() -> js_sys::Function {
 
 #[wasm_bindgen_test]
 fn bad_options_are_refused_with_a_code() {
-    let err = match crate::Driver::new(JsValue::from_str("nope"), ignore_events()) {
-        Err(e) => e,
-        Ok(_) => panic!("options without url and token were accepted"),
+    let Err(err) = crate::Driver::new(JsValue::from_str("nope"), ignore_events()) else {
+        panic!("options without url and token were accepted")
     };
     assert_eq!(
         get(&err, "code").as_string().as_deref(),
@@ -296,7 +295,7 @@ async fn connect_to_an_unreachable_server_rejects_unreachable_and_emits_ended() 
         String::from(err.dyn_ref::<js_sys::Error>().unwrap().message())
             .contains("could not be reached")
     );
-    let events = ended.0.borrow();
+    let events = ended.0.borrow().clone();
     assert_eq!(events.len(), 1);
     assert_eq!(
         get(&events[0], "reason").as_string().as_deref(),
@@ -395,14 +394,15 @@ fn assist_from(shared: &Rc<crate::driver::Shared>, from: &str, text: &str) {
 
 type Seen = Rc<RefCell<Vec<JsValue>>>;
 
-/// An emitter that records the payloads of the events `wanted` picks; keep the returned
-/// closure alive for as long as it should listen.
-fn collect(
-    wanted: fn(&str) -> bool,
-) -> (
+/// What [`collect`] gives: the payloads seen, the emitter, and the closure behind it.
+type Collector = (
     (Seen, js_sys::Function),
     Closure<dyn FnMut(String, JsValue)>,
-) {
+);
+
+/// An emitter that records the payloads of the events `wanted` picks; keep the returned
+/// closure alive for as long as it should listen.
+fn collect(wanted: fn(&str) -> bool) -> Collector {
     let seen: Seen = Rc::default();
     let sink = seen.clone();
     let emit = Closure::<dyn FnMut(String, JsValue)>::new(move |name: String, e: JsValue| {

@@ -24,7 +24,7 @@ before(() => {
 
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('the packed tarball ships the wasm, the glue, types and an exports map', () => {
+test('the packed tarball ships the wasm, the glue, types and an exports map, and no test hooks', () => {
   const installed = path.join(dir, 'node_modules/@assistrtc/web');
   const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8'));
   assert.equal(manifest.exports['.'].import, './dist/index.js');
@@ -33,20 +33,86 @@ test('the packed tarball ships the wasm, the glue, types and an exports map', ()
   for (const f of ['index.js', 'index.d.ts', 'assistrtc_wasm.js', 'assistrtc_wasm.d.ts', 'assistrtc_wasm_bg.wasm']) {
     assert.ok(files.includes(f), `${f} missing from ${files}`);
   }
-  const types = readFileSync(path.join(installed, 'dist/assistrtc_wasm.d.ts'), 'utf8');
-  for (const t of ['class AssistClient', 'static connect(options: ConnectOptions): Promise<AssistClient>',
-    'interface AssistEventMap', 'trackAdded:', 'shareScreen(options', 'export type Source']) {
-    assert.ok(types.includes(t), `types lack ${t}`);
+  const types = readFileSync(path.join(installed, 'dist/index.d.ts'), 'utf8');
+  for (const t of ['export declare class AssistClient', 'constructor(options: ConnectOptions)', 'once<K extends keyof AssistEventMap>']) {
+    assert.ok(types.includes(t), `index.d.ts lacks ${t}`);
+  }
+  // Test hooks are built only into the test bundle.
+  for (const f of ['dist/assistrtc_wasm.js', 'dist/assistrtc_wasm.d.ts', 'dist/index.js']) {
+    assert.ok(!readFileSync(path.join(installed, f), 'utf8').includes('simulateSignalingDrop'), `${f} has a test hook`);
   }
 });
 
-test('node imports it by name', () => {
+test('node imports it by name, and sees only the public API', () => {
   writeFileSync(path.join(dir, 'probe.mjs'), `
-    import { AssistClient, initialize } from '@assistrtc/web';
-    console.log(JSON.stringify({ client: typeof AssistClient, connect: typeof AssistClient.connect, init: typeof initialize }));
+    import * as sdk from '@assistrtc/web';
+    const client = new sdk.AssistClient({ url: 'http://127.0.0.1:1', token: 't' });
+    console.log(JSON.stringify({ exports: Object.keys(sdk).sort(), state: client.state, chained: client.on('joined', () => {}) === client }));
   `);
   const out = JSON.parse(execFileSync('node', ['probe.mjs'], { cwd: dir, encoding: 'utf8' }));
-  assert.deepEqual(out, { client: 'function', connect: 'function', init: 'function' });
+  // No wasm-bindgen internals (initSync, the raw Driver class): only what the docs describe.
+  assert.deepEqual(out, { exports: ['AssistClient', 'initialize'], state: 'idle', chained: true });
+});
+
+test('a strict TypeScript consumer compiles: the README snippet and a typed listener for every event', () => {
+  const app = path.join(dir, 'ts');
+  mkdirSync(app);
+  const readme = readFileSync(path.join(root, 'packages-npm/README.md'), 'utf8');
+  const snippet = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(snippet, 'the package README has a ts snippet');
+  writeFileSync(path.join(app, 'readme.ts'), snippet);
+  // Every event of the map, with a listener that uses its payload's fields by type.
+  writeFileSync(path.join(app, 'events.ts'), `
+    import { AssistClient, type AssistEventMap, type ErrorCode, type Member } from '@assistrtc/web';
+    const client = new AssistClient({ url: 'https://example.com', token: 't' });
+    const code = (c: ErrorCode): string => c;
+    const members = (m: Member[]): number => m.reduce((n, x) => n + x.sources.length, 0);
+    client
+      .on('stateChanged', (e) => e.state.toUpperCase())
+      .on('joined', (e) => members(e.members) + e.member.sources.length + e.room.length + e.capabilities.length)
+      .on('memberJoined', (e) => e.member.role)
+      .on('memberLeft', (e) => e.member + e.reason)
+      .on('trackPublished', (e) => e.member + e.source)
+      .on('trackAdded', (e) => e.stream.getTracks().length + e.track.kind.length)
+      .on('trackRemoved', (e) => e.source)
+      .on('localTrackEnded', (e) => e.source)
+      .on('permissionsChanged', (e) => e.permissions.screen && e.capabilities.includes('share_screen'))
+      .on('reconnecting', (e) => e.attempt + e.delayMs)
+      .on('reconnected', (e) => e.resumed)
+      .on('recordingChanged', (e) => e.mode + e.state)
+      .on('overlayChanged', (e) => e.shapes.length + e.cursors.length + (e.step?.title.length ?? 0))
+      .on('error', (e) => code(e.code) + e.message)
+      .once('ended', (e) => (e.code === null ? e.reason : code(e.code)) + e.message)
+      .off('ended', () => {});
+    const all: (keyof AssistEventMap)[] = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackPublished',
+      'trackAdded', 'trackRemoved', 'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected',
+      'recordingChanged', 'overlayChanged', 'error', 'ended'];
+    // @ts-expect-error: a misspelled event name does not compile
+    client.on('trackadded', () => {});
+    // @ts-expect-error: payload fields are typed
+    client.on('memberLeft', (e) => e.nope);
+    // @ts-expect-error: wasm-bindgen internals are not exported
+    import('@assistrtc/web').then((m) => m.initSync);
+    const optional: Promise<MediaStream>[] = [client.startCamera(), client.startMicrophone(), client.shareScreen()];
+    const left: Promise<void> = client.leave();
+    client.assist.highlight({ x: 0, y: 0, w: 1, h: 1 });
+    client.startRecording();
+    const rec: 'recording' | 'stopped' = client.recording.local;
+    export { all, optional, left, rec };
+  `);
+  writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: {
+      strict: true, noEmit: true, target: 'ES2022', module: 'ESNext', moduleResolution: 'bundler',
+      lib: ['ES2022', 'DOM'], skipLibCheck: false, noUnusedLocals: false,
+    },
+    include: ['*.ts'],
+  }));
+  const tsc = path.join(root, 'tests/e2e/node_modules/typescript/bin/tsc');
+  try {
+    execFileSync('node', [tsc, '-p', app], { cwd: dir, encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    assert.fail(`tsc --strict failed:\n${e.stdout}${e.stderr}`);
+  }
 });
 
 test('a Vite build bundles it, and the bundled wasm initialises in Chromium', async () => {
@@ -55,7 +121,7 @@ test('a Vite build bundles it, and the bundled wasm initialises in Chromium', as
   writeFileSync(path.join(app, 'index.html'), '<!doctype html><script type="module" src="./main.js"></script>');
   writeFileSync(path.join(app, 'main.js'), `
     import { AssistClient } from '@assistrtc/web';
-    window.probe = AssistClient.connect({ url: 'nope' }).then(() => 'resolved', (e) => e.code ?? String(e));
+    window.probe = new AssistClient({ url: 'nope' }).connect().then(() => 'resolved', (e) => e.code ?? String(e));
   `);
   const vite = path.join(root, 'tests/e2e/node_modules/vite/bin/vite.js');
   execFileSync('node', [vite, 'build', app, '--outDir', path.join(app, 'dist'), '--logLevel', 'warn'], { cwd: dir, stdio: 'pipe' });

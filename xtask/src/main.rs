@@ -24,13 +24,14 @@ fn main() -> ExitCode {
         ["test"] => steps::test(),
         ["demo", rest @ ..] => steps::demo(rest),
         ["wasm"] => steps::wasm().map(drop),
+        ["e2e", only @ ..] => steps::e2e(only),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
         ["bench", "cursor"] => steps::bench_cursor(),
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | bench signaling [ARGS] | bench join | bench cursor>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bench signaling [ARGS] | bench join | bench cursor>"
             );
             return ExitCode::from(2);
         }

@@ -198,7 +198,7 @@ pub(crate) fn test() -> Result {
             "the browser bundle is {total} B gzip, over its {BUNDLE_BUDGET} B budget"
         ));
     }
-    e2e()?;
+    e2e(&[])?;
     eprintln!("\nall checks passed");
     Ok(())
 }
@@ -271,7 +271,8 @@ fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
 
 /// The end-to-end suites: the packed npm package, and real calls in headless Chromium
 /// against the real server.
-fn e2e() -> Result {
+/// Runs `only` (file names under `tests/e2e`), or every suite when empty.
+pub(crate) fn e2e(only: &[&str]) -> Result {
     let web_root = test_web_root()?;
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
@@ -279,7 +280,11 @@ fn e2e() -> Result {
     let schemathesis = ensure_schemathesis()?;
     let mut args = vec!["--test", "--test-concurrency=1", "--test-timeout=300000"];
     let files = e2e_files(&dir)?;
-    args.extend(files.iter().map(String::as_str));
+    if only.is_empty() {
+        args.extend(files.iter().map(String::as_str));
+    } else {
+        args.extend(only);
+    }
     let bin = target_dir().join("debug/assistrtc-server");
     run_in(
         &dir,
