@@ -42,9 +42,10 @@ export function clearError() {
   byId('error').textContent = '';
 }
 
+/** The call token from the URL fragment (`#token=…`): never sent to a server, so it stays out
+ * of access logs and Referer headers. */
 export function tokenFromUrl() {
-  const params = new URLSearchParams(location.search);
-  return params.get('token') ?? new URLSearchParams(location.hash.slice(1)).get('token');
+  return new URLSearchParams(location.hash.slice(1)).get('token');
 }
 
 window.assist = { client: null, events: [], lastError: null };

@@ -107,7 +107,7 @@ byId('leave').onclick = async () => {
   byId('state').dataset.state = 'ended';
 };
 
-// Tests and integrations can hand the agent a token directly: /agent/?token=…
+// Tests and integrations can hand the agent a token directly: /agent/#token=…
 const token = tokenFromUrl();
 if (token) join(token).catch(showError);
 
