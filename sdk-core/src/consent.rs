@@ -20,17 +20,27 @@ use crate::protocol::{ErrorCode, Source};
 
 /// Why media or recording may not start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum ConsentError {
     /// The call notice has not been acknowledged.
-    #[error("the call notice has not been acknowledged")]
     NoticeNotAcknowledged,
     /// The member has not consented to being recorded (or withdrew consent).
-    #[error("the member has not consented to recording")]
     RecordingNotConsented,
 }
 
 impl ConsentError {
+    /// What is missing (also the `Display` text), e.g. `the call notice has not been
+    /// acknowledged`. Built without `core::fmt`, so a browser build that reports it carries no
+    /// formatting code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::NoticeNotAcknowledged => "the call notice has not been acknowledged",
+            Self::RecordingNotConsented => "the member has not consented to recording",
+        }
+        .into()
+    }
+
     /// The wire error code: always `forbidden`.
     pub fn code(&self) -> ErrorCode {
         ErrorCode::Forbidden

@@ -24,10 +24,10 @@ mod parse;
 mod write;
 
 pub(crate) use names::{WireName, unknown_name, wire_enum};
+
+use crate::text;
 pub use parse::{parse, parse_obj, parse_object};
-pub use write::{
-    COORD_STEPS, ObjectWriter, ToJson, snap_coord, to_string, write_coord, write_str, write_u64,
-};
+pub use write::{COORD_STEPS, ObjectWriter, ToJson, snap_coord, to_string, write_coord, write_str};
 
 /// Deepest accepted nesting of arrays and objects.
 pub const MAX_DEPTH: usize = 32;
@@ -119,10 +119,10 @@ pub(crate) fn quoted(s: &str) -> String {
 
 /// Why a text is not acceptable JSON, and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum JsonError {
     /// The text breaks the JSON grammar (or a limit: depth, number range).
-    #[error("{reason} at byte {offset}")]
     Syntax {
         /// Byte offset of the problem.
         offset: usize,
@@ -130,7 +130,6 @@ pub enum JsonError {
         reason: &'static str,
     },
     /// An object has the same key twice (after unescaping).
-    #[error("duplicate key {} at byte {offset}", quoted(key))]
     DuplicateKey {
         /// Byte offset of the second occurrence (of the object, for large objects).
         offset: usize,
@@ -138,11 +137,25 @@ pub enum JsonError {
         key: String,
     },
     /// The text is JSON, but not the object it must be.
-    #[error("expected an object")]
     NotAnObject,
 }
 
 impl JsonError {
+    /// What is wrong, and where (also the `Display` text), e.g. `expected ':' at byte 7`.
+    /// Built without `core::fmt`, like every message on the browser's paths.
+    pub fn message(&self) -> String {
+        let (mut out, offset) = match self {
+            Self::Syntax { offset, reason } => (String::from(*reason), *offset),
+            Self::DuplicateKey { offset, key } => {
+                (["duplicate key ", &quoted(key)].concat(), *offset)
+            }
+            Self::NotAnObject => return "expected an object".into(),
+        };
+        out.push_str(" at byte ");
+        text::push_decimal(&mut out, offset as u64);
+        out
+    }
+
     /// Byte offset of the problem (0 for [`JsonError::NotAnObject`]).
     pub fn offset(&self) -> usize {
         match self {

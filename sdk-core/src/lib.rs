@@ -29,6 +29,7 @@ pub mod local_error;
 pub mod permissions;
 pub mod protocol;
 pub mod session;
+mod text;
 // Not public API: a small map shared with this workspace's adapters (the browser driver keeps
 // hashing and tree maps out of its bundle); hidden from the docs, free to change.
 #[doc(hidden)]

@@ -212,13 +212,12 @@ impl<'de> serde::Deserialize<'de> for Capabilities {
 
 /// Why an action is not allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum PermissionError {
     /// The member lacks a capability.
-    #[error("missing capability `{0}`")]
     Missing(Capability),
     /// Only a host may do this.
-    #[error("only a host may do this")]
     HostOnly,
 }
 
@@ -228,7 +227,17 @@ impl PermissionError {
         ErrorCode::Forbidden
     }
 
-    /// A message fit to show a user.
+    /// What was refused (also the `Display` text), e.g. ``missing capability `annotate` ``.
+    /// Built without `core::fmt`, so a browser build that reports it carries no formatting
+    /// code. [`user_message`](Self::user_message) words it for an end user.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Missing(cap) => ["missing capability `", cap.as_str(), "`"].concat(),
+            Self::HostOnly => "only a host may do this".into(),
+        }
+    }
+
+    /// A message fit to show a user (built without `core::fmt`, like [`message`](Self::message)).
     pub fn user_message(&self) -> String {
         match self {
             Self::Missing(Capability::ShareScreen) => {
@@ -238,8 +247,10 @@ impl PermissionError {
             Self::Missing(Capability::PublishMicrophone) => {
                 "this member may not send microphone".into()
             }
-            Self::Missing(cap) => format!("this member lacks the `{cap}` capability"),
-            Self::HostOnly => "only a host may do this".into(),
+            Self::Missing(cap) => {
+                ["this member lacks the `", cap.as_str(), "` capability"].concat()
+            }
+            Self::HostOnly => self.message(),
         }
     }
 }

@@ -17,6 +17,7 @@ use std::fmt;
 
 use crate::json::{self, FromJson, Json, JsonError, wire_enum};
 use crate::permissions::Capabilities;
+use crate::text;
 
 mod codec;
 pub(crate) mod fields;
@@ -82,32 +83,26 @@ impl fmt::Display for ErrorCode {
 
 /// Why a frame could not be decoded or validated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// The frame exceeds [`MAX_FRAME_BYTES`].
-    #[error("frame of {size} bytes exceeds the {MAX_FRAME_BYTES} byte limit")]
     FrameTooLarge {
         /// Size of the rejected frame.
         size: usize,
     },
     /// The frame is not a JSON object.
-    #[error("frame is not a JSON object: {0}")]
     NotJson(String),
     /// `v` is missing or not [`PROTOCOL_VERSION`].
-    #[error("unsupported protocol version {0}")]
     UnsupportedVersion(String),
     /// `type` is missing or unknown (the value as written, shortened).
-    #[error("unknown message type {0}")]
     UnknownType(String),
     /// An object in the frame has the same key twice (the key, quoted and shortened): JSON
     /// readers disagree on which one counts, so the frame is refused.
-    #[error("duplicate key {0}")]
     DuplicateKey(String),
     /// A field is missing or has the wrong shape.
-    #[error("invalid field: {0}")]
     InvalidField(String),
     /// A field is well-formed JSON but breaks a rule (syntax, length cap).
-    #[error("field `{field}` {reason}")]
     Invalid {
         /// The offending field.
         field: &'static str,
@@ -117,6 +112,28 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
+    /// What is wrong with the frame (also the `Display` text), e.g.
+    /// `unsupported protocol version 2`. Built without `core::fmt`, so a browser build that
+    /// reports it carries no formatting code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::FrameTooLarge { size } => [
+                "frame of ",
+                &text::decimal(*size as u64),
+                " bytes exceeds the ",
+                &text::decimal(MAX_FRAME_BYTES as u64),
+                " byte limit",
+            ]
+            .concat(),
+            Self::NotJson(detail) => ["frame is not a JSON object: ", detail].concat(),
+            Self::UnsupportedVersion(v) => ["unsupported protocol version ", v].concat(),
+            Self::UnknownType(t) => ["unknown message type ", t].concat(),
+            Self::DuplicateKey(key) => ["duplicate key ", key].concat(),
+            Self::InvalidField(detail) => ["invalid field: ", detail].concat(),
+            Self::Invalid { field, reason } => ["field `", field, "` ", reason].concat(),
+        }
+    }
+
     /// The wire error code this maps to.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -138,7 +155,12 @@ pub fn validate_id(field: &'static str, id: &str) -> Result<(), ProtocolError> {
     } else {
         Err(ProtocolError::Invalid {
             field,
-            reason: format!("must be 1-{MAX_ID_LEN} characters of A-Z a-z 0-9 _ . -"),
+            reason: [
+                "must be 1-",
+                &text::decimal(MAX_ID_LEN as u64),
+                " characters of A-Z a-z 0-9 _ . -",
+            ]
+            .concat(),
         })
     }
 }
@@ -589,7 +611,7 @@ pub fn decode_server(text: &str) -> Result<ServerMessage, ProtocolError> {
 }
 
 fn invalid_field((field, detail): fields::FieldError) -> ProtocolError {
-    ProtocolError::InvalidField(format!("{field}: {detail}"))
+    ProtocolError::InvalidField([field, ": ", &detail].concat())
 }
 
 /// The `type` of a frame, if it can be read; used to fill `error.ref`.
@@ -608,7 +630,7 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
     }
     let mut obj = json::parse_obj(text).map_err(|e| match e {
         JsonError::DuplicateKey { key, .. } => ProtocolError::DuplicateKey(json::quoted(&key)),
-        other => ProtocolError::NotJson(other.to_string()),
+        other => ProtocolError::NotJson(other.message()),
     })?;
     match obj.take("v") {
         Some(Json::Int(PROTOCOL_VERSION)) => {}
@@ -626,7 +648,14 @@ fn cap(field: &'static str, value: &str, max: usize) -> Result<(), ProtocolError
     if value.len() > max {
         return Err(ProtocolError::Invalid {
             field,
-            reason: format!("is {} bytes, over the {max} byte limit", value.len()),
+            reason: [
+                "is ",
+                &text::decimal(value.len() as u64),
+                " bytes, over the ",
+                &text::decimal(max as u64),
+                " byte limit",
+            ]
+            .concat(),
         });
     }
     Ok(())

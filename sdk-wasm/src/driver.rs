@@ -191,7 +191,7 @@ impl Shared {
         if let Err(e) = result {
             // After the end, late platform events are expected and harmless.
             if e.code() != ErrorCode::Conflict {
-                warn(&format!("assistrtc: input refused: {e}"));
+                warn(&["assistrtc: input refused: ", &e.message()].concat());
             }
         }
         self.drive();
@@ -204,7 +204,7 @@ impl Shared {
     ) -> Result<T, JsValue> {
         let r = f(&mut self.state.borrow_mut().call, Millis(now_ms()));
         self.drive();
-        r.map_err(|e| error(e.code(), &e.to_string()))
+        r.map_err(|e| error(e.code(), &e.message()))
     }
 
     /// Drains the call's outputs, re-arms the timer, then tells the listeners.
@@ -295,7 +295,7 @@ impl Shared {
                     // Only a left call has no code, and leaving settles `connect()` first.
                     let code = ended.reason.code().unwrap_or(ErrorCode::Conflict.into());
                     let _ =
-                        reject.call1(&JsValue::UNDEFINED, &error(code, &ended.reason.to_string()));
+                        reject.call1(&JsValue::UNDEFINED, &error(code, &ended.reason.message()));
                 }
             }
             Event::TrackAdded(t) => {

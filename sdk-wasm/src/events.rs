@@ -152,7 +152,7 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
                 obj(&[
                     ("reason", reason.into()),
                     ("code", code),
-                    ("message", e.reason.to_string().into()),
+                    ("message", e.reason.message().into()),
                 ]),
             )
         }

@@ -39,7 +39,7 @@ pub(crate) fn error(code: impl Into<Code>, message: &str) -> JsValue {
 /// Wraps a failure thrown by a browser API (a `DOMException`, usually) with our code, keeping
 /// the browser's own name and message.
 pub(crate) fn browser_error(code: impl Into<Code>, what: &str, cause: &JsValue) -> JsValue {
-    let e = error(code, &format!("{what} failed: {}", describe(cause)));
+    let e = error(code, &[what, " failed: ", &describe(cause)].concat());
     let _ = Reflect::set(&e, &JsValue::from_str("cause"), cause);
     e
 }
@@ -47,7 +47,12 @@ pub(crate) fn browser_error(code: impl Into<Code>, what: &str, cause: &JsValue) 
 /// A thrown JS value as text: `Name: message` for an `Error`, the string itself for a string.
 pub(crate) fn describe(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
-        .map(|e| format!("{}: {}", String::from(e.name()), String::from(e.message())))
+        .map(|e| {
+            let mut text = String::from(e.name());
+            text.push_str(": ");
+            text.push_str(&String::from(e.message()));
+            text
+        })
         .or_else(|| e.as_string())
         .unwrap_or_else(|| "unknown error".to_owned())
 }
@@ -56,7 +61,12 @@ pub(crate) fn parse_source(value: &str) -> Result<Source, JsValue> {
     Source::from_wire(value).ok_or_else(|| {
         error(
             ErrorCode::BadRequest,
-            &format!("unknown source \"{value}\": expected camera, microphone or screen"),
+            &[
+                "unknown source \"",
+                value,
+                "\": expected camera, microphone or screen",
+            ]
+            .concat(),
         )
     })
 }

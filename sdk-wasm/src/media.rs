@@ -26,11 +26,11 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
     session
         .consent()
         .may_publish()
-        .map_err(|e| error(e.code(), &e.to_string()))?;
+        .map_err(|e| error(e.code(), &e.message()))?;
     if st.local.contains_key(&source) {
         return Err(error(
             ErrorCode::Conflict,
-            &format!("{} is already on", source.as_str()),
+            &[source.as_str(), " is already on"].concat(),
         ));
     }
     Ok(())
@@ -155,7 +155,7 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
         .stop();
         return Err(error(
             ErrorCode::Conflict,
-            &format!("{} is already on", source.as_str()),
+            &[source.as_str(), " is already on"].concat(),
         ));
     }
     let media = {
@@ -204,7 +204,7 @@ pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
     if !shared.state.borrow().local.contains_key(&source) {
         return Err(error(
             ErrorCode::NotFound,
-            &format!("{} is not on", source.as_str()),
+            &[source.as_str(), " is not on"].concat(),
         ));
     }
     // The core tells every link to drop its senders (`RemoveSource`), then the capture stops.
@@ -220,7 +220,7 @@ pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<
     let media = st.local.get(&source).ok_or_else(|| {
         error(
             ErrorCode::NotFound,
-            &format!("{} is not on", source.as_str()),
+            &[source.as_str(), " is not on"].concat(),
         )
     })?;
     for t in media.tracks() {

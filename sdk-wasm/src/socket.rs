@@ -89,9 +89,9 @@ pub(crate) fn signal_url(url: &str) -> String {
     };
     let rest = rest.trim_end_matches('/');
     if rest.contains('/') {
-        format!("{scheme}{rest}")
+        [scheme, rest].concat()
     } else {
-        format!("{scheme}{rest}/v1/signal")
+        [scheme, rest, "/v1/signal"].concat()
     }
 }
 

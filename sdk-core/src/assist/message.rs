@@ -322,7 +322,7 @@ impl AssistMessage {
             None => return Err(AssistError::UnknownKind("missing".into())),
         };
         let mut msg = Self::from_fields(&kind, Fields(obj))
-            .map_err(|(field, e)| AssistError::Malformed(format!("{field}: {e}")))?
+            .map_err(|(field, e)| AssistError::Malformed([field, ": ", &e].concat()))?
             .ok_or_else(|| AssistError::UnknownKind(Json::Str(kind).describe()))?;
         // Whatever precision the sender wrote, both sides hold grid values.
         msg.snap();

@@ -36,34 +36,30 @@ pub use overlay::*;
 pub use sender::*;
 
 use crate::protocol::ErrorCode;
+use crate::text;
 
 /// Why an assist message was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum AssistError {
     /// Not JSON, or a field of the wrong shape.
-    #[error("malformed assist message: {0}")]
     Malformed(String),
     /// `v` is not [`ASSIST_VERSION`].
-    #[error("unsupported assist version {0}")]
     UnsupportedVersion(String),
     /// `t` is missing or unknown.
-    #[error("unknown assist kind {0}")]
     UnknownKind(String),
     /// A coordinate is NaN.
-    #[error("`{field}` is not a number")]
     NotANumber {
         /// The field.
         field: &'static str,
     },
     /// A value is outside its range (coordinates 0..=1, TTL, step ≤ total).
-    #[error("`{field}` is out of range")]
     OutOfRange {
         /// The field.
         field: &'static str,
     },
     /// A string is empty or too long.
-    #[error("`{field}` must be 1-{max} bytes")]
     TooLong {
         /// The field.
         field: &'static str,
@@ -71,23 +67,55 @@ pub enum AssistError {
         max: usize,
     },
     /// A color is not `#rrggbb`.
-    #[error("color \"{0}\" is not #rrggbb")]
     BadColor(String),
     /// The message exceeds [`MAX_MESSAGE_BYTES`].
-    #[error("assist message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")]
     Oversize {
         /// Its size.
         size: usize,
     },
     /// The overlay already holds [`MAX_SHAPES`] shapes.
-    #[error("too many live shapes (max {MAX_SHAPES})")]
     TooManyShapes,
     /// The sender's capabilities do not include `annotate`.
-    #[error("member {0} may not annotate")]
     NotAllowed(String),
 }
 
 impl AssistError {
+    /// Why the message was refused (also the `Display` text), e.g. `` `x` is out of range``.
+    /// Built without `core::fmt`, so a browser build that reports it carries no formatting
+    /// code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Malformed(detail) => ["malformed assist message: ", detail].concat(),
+            Self::UnsupportedVersion(v) => ["unsupported assist version ", v].concat(),
+            Self::UnknownKind(kind) => ["unknown assist kind ", kind].concat(),
+            Self::NotANumber { field } => ["`", field, "` is not a number"].concat(),
+            Self::OutOfRange { field } => ["`", field, "` is out of range"].concat(),
+            Self::TooLong { field, max } => [
+                "`",
+                field,
+                "` must be 1-",
+                &text::decimal(*max as u64),
+                " bytes",
+            ]
+            .concat(),
+            Self::BadColor(color) => ["color \"", color, "\" is not #rrggbb"].concat(),
+            Self::Oversize { size } => [
+                "assist message of ",
+                &text::decimal(*size as u64),
+                " bytes exceeds ",
+                &text::decimal(MAX_MESSAGE_BYTES as u64),
+            ]
+            .concat(),
+            Self::TooManyShapes => [
+                "too many live shapes (max ",
+                &text::decimal(MAX_SHAPES as u64),
+                ")",
+            ]
+            .concat(),
+            Self::NotAllowed(member) => ["member ", member, " may not annotate"].concat(),
+        }
+    }
+
     /// The stable code: `forbidden` for permission and capacity refusals, else `bad_request`.
     pub fn code(&self) -> ErrorCode {
         match self {

@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::{AssistError, AssistMessage, Point, Rect};
-use crate::Millis;
+use crate::{Millis, text};
 
 /// Which DataChannel a message goes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -159,7 +159,8 @@ impl AssistSender {
         &mut self,
         build: impl FnOnce(String, u64) -> AssistMessage,
     ) -> Result<String, AssistError> {
-        let id = format!("s{}", self.next_shape + 1);
+        let mut id = String::from("s");
+        text::push_decimal(&mut id, self.next_shape + 1);
         self.reliable(|seq| build(id.clone(), seq))?;
         self.next_shape += 1;
         Ok(id)

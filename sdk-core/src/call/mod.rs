@@ -92,6 +92,16 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// What was refused (also the `Display` text): the session's or the assist message's
+    /// [`SessionError::message`] / [`AssistError::message`]. Built without `core::fmt`, so a
+    /// browser build that reports it carries no formatting code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Session(e) => e.message(),
+            Self::Assist(e) => e.message(),
+        }
+    }
+
     /// A stable code for applications and bindings.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -411,7 +421,13 @@ impl Call {
             Ok(changed) => self.overlay_dirty |= changed,
             Err(e) => self.emit(Event::Error(ErrorReported {
                 code: e.code(),
-                message: format!("assist message from {member} refused: {e}"),
+                message: [
+                    "assist message from ",
+                    member.as_str(),
+                    " refused: ",
+                    &e.message(),
+                ]
+                .concat(),
                 reference: None,
             })),
         }
@@ -603,11 +619,12 @@ impl Call {
             for link in dropped {
                 self.emit(Event::Error(ErrorReported {
                     code: ErrorCode::RateLimited,
-                    message: format!(
-                        "too many assist messages wait for the channel to {}; the oldest was \
-                         dropped",
-                        link.target
-                    ),
+                    message: [
+                        "too many assist messages wait for the channel to ",
+                        link.target.as_str(),
+                        "; the oldest was dropped",
+                    ]
+                    .concat(),
                     reference: None,
                 }));
             }

@@ -29,9 +29,9 @@ pub fn parse_obj(text: &str) -> Result<Object, JsonError> {
     }
 }
 
-/// Like [`parse_obj`], with the error as text (its `Display`).
+/// Like [`parse_obj`], with the error as text (its [`message`](JsonError::message)).
 pub fn parse_object(text: &str) -> Result<Object, String> {
-    parse_obj(text).map_err(|e| e.to_string())
+    parse_obj(text).map_err(|e| e.message())
 }
 
 struct Parser<'a> {

@@ -1,5 +1,7 @@
 //! Rust values to JSON text: strings, integers, coordinates, and objects member by member.
 
+use crate::text::push_decimal;
+
 /// Writes a Rust value as JSON.
 pub trait ToJson {
     /// Appends the JSON text to `out`.
@@ -26,19 +28,19 @@ impl ToJson for bool {
 
 impl ToJson for u64 {
     fn write_json(&self, out: &mut String) {
-        write_u64(out, *self);
+        push_decimal(out, *self);
     }
 }
 
 impl ToJson for u32 {
     fn write_json(&self, out: &mut String) {
-        write_u64(out, u64::from(*self));
+        push_decimal(out, u64::from(*self));
     }
 }
 
 impl ToJson for u16 {
     fn write_json(&self, out: &mut String) {
-        write_u64(out, u64::from(*self));
+        push_decimal(out, u64::from(*self));
     }
 }
 
@@ -106,23 +108,6 @@ pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Appends `n` in decimal.
-pub fn write_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &buf[at..] {
-        out.push(char::from(d));
-    }
-}
-
 /// Steps per unit in which coordinates travel: six decimals, under 1/250 of a pixel across a
 /// 4K screen.
 pub const COORD_STEPS: u64 = 1_000_000;
@@ -160,7 +145,7 @@ pub fn write_coord(out: &mut String, x: f64) {
     if negative {
         out.push('-');
     }
-    write_u64(out, steps / COORD_STEPS);
+    push_decimal(out, steps / COORD_STEPS);
     let mut frac = steps % COORD_STEPS;
     if frac == 0 {
         return;
@@ -180,7 +165,7 @@ pub fn write_coord(out: &mut String, x: f64) {
     for _ in digits..width {
         out.push('0');
     }
-    write_u64(out, frac);
+    push_decimal(out, frac);
 }
 
 /// Writes one JSON object, member by member, in call order.

@@ -29,7 +29,7 @@ macro_rules! id_json {
 
         impl FromJson for $name {
             fn from_json(value: Json) -> Result<Self, String> {
-                Self::new(String::from_json(value)?).map_err(|e| e.to_string())
+                Self::new(String::from_json(value)?).map_err(|e| e.message())
             }
         }
     )+};

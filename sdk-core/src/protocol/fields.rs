@@ -29,7 +29,7 @@ impl Fields {
         read: impl FnOnce(&mut Fields) -> Result<T, FieldError>,
     ) -> Result<T, String> {
         let mut fields = Fields(Object::from_json(value)?);
-        read(&mut fields).map_err(|(field, detail)| format!("{field}: {detail}"))
+        read(&mut fields).map_err(|(field, detail)| [field, ": ", &detail].concat())
     }
 
     /// A required field holding a wire name: `Ok(Err(name))` for a name this version does

@@ -6,6 +6,7 @@ use crate::protocol::{
     ErrorCode, LeaveReason, MemberId, MemberInfo, Permissions, RecordingMode, RecordingStatus,
     RoomId, Source,
 };
+use crate::text;
 
 use super::{LinkId, SessionState};
 use crate::assist::OverlayView;
@@ -209,18 +210,28 @@ impl EndReason {
             }
         })
     }
+
+    /// Why the call ended, for a person (also the `Display` text), e.g. `reconnecting failed
+    /// after 5 attempts`; for [`Rejected`](Self::Rejected), the server's message. Built without
+    /// `core::fmt`, so a browser build that reports it carries no formatting code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Left => "the call was left".into(),
+            Self::Rejected { message, .. } => message.clone(),
+            Self::Replaced => "another connection joined as this member".into(),
+            Self::Unreachable => "the signaling server could not be reached".into(),
+            Self::ReconnectFailed { attempts } => [
+                "reconnecting failed after ",
+                &text::decimal(u64::from(*attempts)),
+                " attempts",
+            ]
+            .concat(),
+        }
+    }
 }
 
 impl std::fmt::Display for EndReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Left => f.write_str("the call was left"),
-            Self::Rejected { message, .. } => f.write_str(message),
-            Self::Replaced => f.write_str("another connection joined as this member"),
-            Self::Unreachable => f.write_str("the signaling server could not be reached"),
-            Self::ReconnectFailed { attempts } => {
-                write!(f, "reconnecting failed after {attempts} attempts")
-            }
-        }
+        f.write_str(&self.message())
     }
 }

@@ -11,6 +11,7 @@ use std::fmt;
 
 use crate::assist::Channel;
 use crate::protocol::{IceCandidate, IceServer, MemberId, Source};
+use crate::text;
 
 /// Whom a link connects to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,12 +22,19 @@ pub enum LinkTarget {
     Server,
 }
 
+impl LinkTarget {
+    /// The member id, or `server`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Member(m) => m.as_str(),
+            Self::Server => "server",
+        }
+    }
+}
+
 impl fmt::Display for LinkTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Member(m) => f.write_str(m.as_str()),
-            Self::Server => f.write_str("server"),
-        }
+        f.write_str(self.as_str())
     }
 }
 
@@ -52,8 +60,12 @@ impl LinkId {
 }
 
 impl fmt::Display for LinkId {
+    /// `target#generation`, e.g. `agent_1#3` (written without the integer formatter).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.target, self.generation)
+        let mut text = String::from(self.target.as_str());
+        text.push('#');
+        text::push_decimal(&mut text, u64::from(self.generation));
+        f.write_str(&text)
     }
 }
 

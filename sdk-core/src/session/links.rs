@@ -275,13 +275,20 @@ impl Session {
                 PeerEvent::IceStateChanged(state) => n.ice_state(state, steps),
                 PeerEvent::OperationFailed { reason } => {
                     n.operation_failed(steps);
-                    failure = Some(format!("peer link to {member} failed: {reason}"));
+                    failure =
+                        Some(["peer link to ", member.as_str(), " failed: ", &reason].concat());
                 }
                 PeerEvent::CreateFailed { reason } => {
                     peer.dead = true;
-                    failure = Some(format!(
-                        "cannot create a peer link to {member} on this platform: {reason}"
-                    ));
+                    failure = Some(
+                        [
+                            "cannot create a peer link to ",
+                            member.as_str(),
+                            " on this platform: ",
+                            &reason,
+                        ]
+                        .concat(),
+                    );
                 }
                 // Data and tracks are the call's business.
                 PeerEvent::ChannelOpened(_)
@@ -363,7 +370,7 @@ impl Session {
             // One message shape for every watchdog outcome.
             self.emit(Event::Error(ErrorReported {
                 code: ErrorCode::Internal,
-                message: format!("the link to {member} {what}"),
+                message: ["the link to ", member.as_str(), " ", what].concat(),
                 reference: None,
             }));
         }

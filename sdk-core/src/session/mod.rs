@@ -64,6 +64,7 @@ use crate::protocol::{
     self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, MemberInfo, Permissions,
     Published, RecordingAction, RecordingMode, RecordingStatus, Role, ServerMessage, Source,
 };
+use crate::text;
 use crate::vecmap::VecMap;
 
 /// Outputs allowed to wait undrained before input is refused.
@@ -166,19 +167,16 @@ pub enum Output {
 
 /// Misuse of the session API.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", self.message())]
 #[non_exhaustive]
 pub enum SessionError {
     /// `join` was called twice.
-    #[error("the session already joined")]
     AlreadyJoined,
     /// The action needs a joined session.
-    #[error("the session has not joined a room")]
     NotJoined,
     /// The session has ended.
-    #[error("the session has ended")]
     Ended,
     /// Outputs were not drained (see the drive rule in the module docs).
-    #[error("{MAX_PENDING_OUTPUTS} outputs are waiting: drain poll_output after every input")]
     OutputNotDrained,
     /// The member lacks a capability.
     #[error(transparent)]
@@ -187,11 +185,29 @@ pub enum SessionError {
     #[error(transparent)]
     Consent(#[from] ConsentError),
     /// The peer link named does not exist.
-    #[error("no peer link to member {0}")]
     UnknownPeer(MemberId),
 }
 
 impl SessionError {
+    /// What was misused (also the `Display` text), e.g. `the session has not joined a room`.
+    /// Built without `core::fmt`, so a browser build that reports it carries no formatting
+    /// code.
+    pub fn message(&self) -> String {
+        match self {
+            Self::AlreadyJoined => "the session already joined".into(),
+            Self::NotJoined => "the session has not joined a room".into(),
+            Self::Ended => "the session has ended".into(),
+            Self::OutputNotDrained => [
+                &text::decimal(MAX_PENDING_OUTPUTS as u64),
+                " outputs are waiting: drain poll_output after every input",
+            ]
+            .concat(),
+            Self::Forbidden(e) => e.message(),
+            Self::Consent(e) => e.message(),
+            Self::UnknownPeer(member) => ["no peer link to member ", member.as_str()].concat(),
+        }
+    }
+
     /// A stable code for applications and bindings.
     pub fn code(&self) -> ErrorCode {
         match self {

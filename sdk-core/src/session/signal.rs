@@ -14,7 +14,7 @@ impl Session {
                 // A server we cannot understand is reported, not fatal: later frames may be fine.
                 self.emit(Event::Error(ErrorReported {
                     code: e.code(),
-                    message: format!("undecodable frame from server: {e}"),
+                    message: ["undecodable frame from server: ", &e.message()].concat(),
                     reference: protocol::frame_type(text),
                 }));
                 return;
