@@ -313,9 +313,7 @@ impl Driver {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "RecordingMode")] mode: Option<String>,
     ) -> Result<(), JsValue> {
-        let mode = recording_mode(mode)?;
-        self.shared
-            .command(|call, now| call.request_recording(RecordingAction::Start, mode, now))
+        self.recording_request(RecordingAction::Start, mode)
     }
 
     /// Asks the server to stop a recording (`local` by default); `recordingChanged` follows.
@@ -324,9 +322,7 @@ impl Driver {
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "RecordingMode")] mode: Option<String>,
     ) -> Result<(), JsValue> {
-        let mode = recording_mode(mode)?;
-        self.shared
-            .command(|call, now| call.request_recording(RecordingAction::Stop, mode, now))
+        self.recording_request(RecordingAction::Stop, mode)
     }
 
     /// Turns the camera on; resolves with the local stream (for a preview). Rejects with
@@ -425,6 +421,20 @@ impl Driver {
         let _ = self.shared.command(|call, now| call.leave(now));
         self.shared.release_media();
         Promise::resolve(&JsValue::UNDEFINED)
+    }
+}
+
+impl Driver {
+    // One body for both exports (not inlined into each: the shipped wasm is budgeted).
+    #[inline(never)]
+    fn recording_request(
+        &self,
+        action: RecordingAction,
+        mode: Option<String>,
+    ) -> Result<(), JsValue> {
+        let mode = recording_mode(mode)?;
+        self.shared
+            .command(|call, now| call.request_recording(action, mode, now))
     }
 }
 
