@@ -310,8 +310,8 @@ fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
     Ok(targets)
 }
 
-/// The end-to-end suites: the packed npm package, and real calls in headless Chromium
-/// against the real server.
+/// The end-to-end suites: the packed npm package, and real calls in headless Chromium and in
+/// Firefox ESR (under Xvfb) against the real server.
 fn e2e() -> Result {
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
