@@ -1,19 +1,25 @@
 // Remote assist end to end: the agent points and draws over the customer's shared screen;
-// the customer's overlay (read through the SDK) and page show the same thing.
+// the customer's overlay (read through the SDK) and page show the same thing. Chromium on both
+// sides, and Firefox ESR on either side of a Chromium peer.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRoom, openPage, poll, screenCall, serverAndBrowser, waitEvent } from './lib.mjs';
+import {
+  createRoom, openPage, PAIRINGS, poll, screenCall, serverAndBrowser, testPairings, waitEvent,
+} from './lib.mjs';
 
 const fx = serverAndBrowser();
 
 const overlay = (page) => page.evaluate(() => window.assist.client.assist.overlay());
 const near = (a, b) => Math.abs(a - b) < 1e-6;
 
-const call = (roomId) => screenCall(fx.browser, fx.server, roomId);
+/** A screen-sharing call; Chromium on both sides unless `pair` names the browsers. */
+const call = async (roomId, pair = PAIRINGS[0]) => screenCall(
+  await fx.browsers[pair.agent], fx.server, roomId, await fx.browsers[pair.customer],
+);
 
 describe('remote assist', () => {
-  test('cursor, highlight, arrow and script step reach the customer and are drawn', async () => {
-    const { agent, customer } = await call('rm_assist');
+  testPairings('cursor, highlight, arrow and script step reach the customer and are drawn', PAIRINGS, async (pair) => {
+    const { agent, customer } = await call(pair.room('rm_assist'), pair);
     await agent.evaluate(() => {
       const a = window.assist.client.assist;
       a.pointer(0.25, 0.75);

@@ -1,8 +1,10 @@
-// A customer and an agent in a real call through server-min, in real headless Chromium.
-import { describe, test } from 'node:test';
+// A customer and an agent in a real call through server-min, in real headless Chromium and in
+// Firefox ESR on either side of a Chromium peer.
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  createRoom, events, framesOf, openPage, serverAndBrowser, waitEvent, waitFrames, withTimeout,
+  createRoom, events, framesOf, openPage, PAIRINGS, serverAndBrowser, testPairings, waitEvent, waitFrames,
+  withTimeout,
 } from './lib.mjs';
 
 const fx = serverAndBrowser();
@@ -22,11 +24,11 @@ async function customerJoins(page, { camera = true, screen = false } = {}) {
 }
 
 describe('call between two browsers', () => {
-  test('agent decodes the customer camera and screen, labelled by source; leave is seen', async () => {
-    const tokens = await createRoom(fx.server, { roomId: 'rm_call', permissions: { screen: true, recording: 'local' } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
+  testPairings('agent decodes the customer camera and screen, labelled by source; leave is seen', PAIRINGS, async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_call'), permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(await fx.browsers[pair.agent], `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true, screen: true });
 
     await waitEvent(agent, 'memberJoined');
@@ -58,9 +60,11 @@ describe('call between two browsers', () => {
     await customer.context().close();
   });
 
-  test('a guest without screen permission gets forbidden', async () => {
-    const tokens = await createRoom(fx.server, { roomId: 'rm_noscreen', permissions: { screen: false } });
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
+  // Only the customer's page takes part: one Chromium and one Firefox variant.
+  const customerSides = PAIRINGS.filter((p) => p.agent === 'chromium');
+  testPairings('a guest without screen permission gets forbidden', customerSides, async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_noscreen'), permissions: { screen: false } });
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: false });
     // The page hides the button; call the SDK directly as a misbehaving page would.
     const err = await customer.evaluate(async () => {
@@ -78,11 +82,11 @@ describe('call between two browsers', () => {
     await customer.context().close();
   });
 
-  test('killing the signaling socket mid-call resumes without the remote video stopping', async () => {
-    const tokens = await createRoom(fx.server, { roomId: 'rm_resume', permissions: { screen: true } });
-    const agent = await openPage(fx.browser, `${fx.server.url}/agent/#token=${tokens.agent_1}`);
+  testPairings('killing the signaling socket mid-call resumes without the remote video stopping', PAIRINGS, async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_resume'), permissions: { screen: true } });
+    const agent = await openPage(await fx.browsers[pair.agent], `${fx.server.url}/agent/#token=${tokens.agent_1}`);
     await waitEvent(agent, 'joined');
-    const customer = await openPage(fx.browser, `${fx.server.url}/customer/#token=${tokens.user_9}`);
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
     await customerJoins(customer, { camera: true });
     await waitFrames(agent, 'camera');
 

@@ -1,12 +1,14 @@
 // Shared fixtures for the end-to-end tests and the browser benchmarks (bench/browser): the
-// real server on 127.0.0.1:0, real Chromium, bounded waits only.
+// real server on 127.0.0.1:0, real Chromium (Playwright) or Firefox ESR (WebDriver, see
+// firefox.mjs), bounded waits only.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { launchFirefox } from './firefox.mjs';
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const API_KEY = 'e2e-api-key';
@@ -64,7 +66,10 @@ export async function createRoom(server, { roomId, permissions, members }) {
   return Object.fromEntries(body.members.map((m) => [m.id, m.token]));
 }
 
-export async function launch() {
+/** Launches `kind` ('chromium' or 'firefox') with a fake camera and screen; either offers the same page API. */
+export async function launch(kind = 'chromium') {
+  if (kind === 'firefox') return launchFirefox();
+  if (kind !== 'chromium') throw new Error(`unknown browser: ${kind}`);
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
@@ -126,13 +131,14 @@ export async function framesOf(page, source) {
 
 /**
  * An agent and a customer in a call through the demo pages, the customer sharing its screen
- * and the agent decoding it. Returns both pages.
+ * and the agent decoding it. The customer's page opens in `customerBrowser` (the agent's
+ * browser unless given). Returns both pages.
  */
-export async function screenCall(browser, server, roomId) {
+export async function screenCall(browser, server, roomId, customerBrowser = browser) {
   const tokens = await createRoom(server, { roomId, permissions: { screen: true } });
   const agent = await openPage(browser, `${server.url}/agent/#token=${tokens.agent_1}`);
   await waitEvent(agent, 'joined');
-  const customer = await openPage(browser, `${server.url}/customer/#token=${tokens.user_9}`);
+  const customer = await openPage(customerBrowser, `${server.url}/customer/#token=${tokens.user_9}`);
   await customer.click('#accept');
   await customer.click('#join');
   await customer.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
@@ -141,14 +147,53 @@ export async function screenCall(browser, server, roomId) {
   return { agent, customer };
 }
 
-/** Registers hooks that start the server and Chromium before a file's tests and stop them after. */
+/**
+ * The browser pairings the cross-browser tests run over: Chromium on both sides, then Firefox
+ * as the customer and as the agent, each against Chromium.
+ */
+export const PAIRINGS = [
+  { agent: 'chromium', customer: 'chromium' },
+  { agent: 'chromium', customer: 'firefox' },
+  { agent: 'firefox', customer: 'chromium' },
+];
+
+/**
+ * Registers one test per pairing, running `body({ agent, customer, room })`: the browser kinds
+ * and `room(id)`, a room id of its own. The all-Chromium variant keeps `name` and the room ids
+ * as given; the others add their browsers to both.
+ */
+export function testPairings(name, pairings, body) {
+  for (const pair of pairings) {
+    const chromiumOnly = pair.agent === 'chromium' && pair.customer === 'chromium';
+    const suffix = chromiumOnly ? '' : `-${pair.agent}-${pair.customer}`;
+    const title = chromiumOnly ? name : `${name} (${pair.agent} agent, ${pair.customer} customer)`;
+    test(title, () => body({ ...pair, room: (id) => `${id}${suffix}` }));
+  }
+}
+
+/**
+ * Registers hooks that start the server and Chromium before a file's tests and stop them after.
+ * `fx.browser` is Chromium; `await fx.browsers[kind]` gives Chromium or Firefox, the latter
+ * launched on first use (and closed after the file's tests).
+ */
 export function serverAndBrowser() {
   const fx = {};
+  let firefox = null;
+  fx.browsers = {
+    get chromium() {
+      return fx.browser;
+    },
+    get firefox() {
+      firefox ??= launch('firefox');
+      return firefox;
+    },
+  };
   before(async () => {
     fx.server = await startServer();
     fx.browser = await launch();
   });
   after(async () => {
+    await (await firefox?.catch(() => null))?.close();
     await fx.browser?.close();
     await fx.server?.stop();
   });

@@ -108,6 +108,46 @@ pub(crate) fn ensure_chromium() -> Result {
     )
 }
 
+/// Where Debian puts Firefox ESR; the end-to-end tests get it as `FIREFOX`.
+const FIREFOX: &str = "/usr/bin/firefox-esr";
+/// The geckodriver release the end-to-end tests drive Firefox ESR with (≥ 0.36 pairs with
+/// Firefox ≥ 128 ESR).
+const GECKODRIVER_VERSION: &str = "0.37.1";
+
+/// Installs Debian's Firefox ESR, Xvfb and xauth (Firefox runs headed on its own X display:
+/// its getDisplayMedia needs a screen) and geckodriver when missing.
+pub(crate) fn ensure_firefox() -> Result {
+    let missing: Vec<&str> = [
+        ("firefox-esr", FIREFOX),
+        ("xvfb", "/usr/bin/Xvfb"),
+        ("xauth", "/usr/bin/xauth"),
+    ]
+    .into_iter()
+    .filter(|(_, bin)| !Path::new(bin).exists())
+    .map(|(package, _)| package)
+    .collect();
+    if !missing.is_empty() {
+        run("apt-get", &["update"])?;
+        let mut args = vec!["install", "-y"];
+        args.extend(&missing);
+        run("apt-get", &args)?;
+    }
+    let have = output("geckodriver", &["--version"]).unwrap_or_default();
+    if have.split_whitespace().nth(1) != Some(GECKODRIVER_VERSION) {
+        run(
+            "cargo",
+            &[
+                "install",
+                "geckodriver",
+                "--version",
+                GECKODRIVER_VERSION,
+                "--locked",
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 /// `npm install` in `dir` when its node_modules is missing or older than package.json.
 pub(crate) fn ensure_npm(dir: &Path) -> Result {
     let modules = dir.join("node_modules");
@@ -146,6 +186,7 @@ pub(crate) fn test() -> Result {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     ensure_chromium()?;
+    ensure_firefox()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
         "cargo",
@@ -269,10 +310,12 @@ fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
     Ok(targets)
 }
 
-/// The end-to-end suites: the packed npm package, and real calls in headless Chromium
-/// against the real server.
-/// Runs `only` (file names under `tests/e2e`), or every suite when empty.
+/// The end-to-end suites: the packed npm package, and real calls in headless Chromium and in
+/// Firefox ESR (under Xvfb) against the real server. Runs `only` (file names under
+/// `tests/e2e`), or every suite when empty.
 pub(crate) fn e2e(only: &[&str]) -> Result {
+    ensure_chromium()?;
+    ensure_firefox()?;
     let web_root = test_web_root()?;
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
@@ -294,6 +337,7 @@ pub(crate) fn e2e(only: &[&str]) -> Result {
             ("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy()),
             ("ASSISTRTC_WEB_ROOT", &web_root.to_string_lossy()),
             ("ASSISTRTC_SCHEMATHESIS", &schemathesis.to_string_lossy()),
+            ("FIREFOX", FIREFOX),
         ],
     )
 }
