@@ -3,7 +3,7 @@
 use assistrtc_core::local_error::Code;
 use assistrtc_core::protocol::{ErrorCode, Source};
 use js_sys::{Object, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 /// Builds a plain JS object from key/value pairs.
 pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -44,17 +44,22 @@ pub(crate) fn browser_error(code: impl Into<Code>, what: &str, cause: &JsValue) 
     e
 }
 
-/// A thrown JS value as text: `Name: message` for an `Error`, the string itself for a string.
+/// The `name` of a thrown value (`NotAllowedError`, …), empty when it has none. Read as a
+/// property: in Firefox a `DOMException` is not an `instanceof Error`.
+pub(crate) fn error_name(e: &JsValue) -> String {
+    get(e, "name").as_string().unwrap_or_default()
+}
+
+/// A thrown JS value as text: `Name: message` for an error object (an `Error` or a
+/// `DOMException`), the string itself for a string.
 pub(crate) fn describe(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| {
-            let mut text = String::from(e.name());
-            text.push_str(": ");
-            text.push_str(&String::from(e.message()));
-            text
-        })
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| "unknown error".to_owned())
+    if let Some(text) = e.as_string() {
+        return text;
+    }
+    match get(e, "message").as_string() {
+        Some(message) => [error_name(e).as_str(), ": ", &message].concat(),
+        None => "unknown error".to_owned(),
+    }
 }
 
 pub(crate) fn parse_source(value: &str) -> Result<Source, JsValue> {

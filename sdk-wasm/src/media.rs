@@ -10,7 +10,7 @@ use web_sys::{DisplayMediaStreamConstraints, MediaStream, MediaStreamConstraints
 
 use crate::driver::{LocalMedia, Shared};
 use crate::js::then;
-use crate::js::{browser_error, error, get, obj};
+use crate::js::{browser_error, error, error_name, get, obj};
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
@@ -60,10 +60,7 @@ fn capture_code(source: Source, name: &str) -> Code {
 
 /// A refused capture as an SDK error with its local code and the browser's error as `cause`.
 fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
-    let name = cause
-        .dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.name()))
-        .unwrap_or_default();
+    let name = error_name(cause);
     browser_error(capture_code(source, &name), what, cause)
 }
 

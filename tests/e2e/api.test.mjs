@@ -173,6 +173,26 @@ describe('browser SDK API', () => {
     await page.context().close();
   });
 
+  test('Firefox refuses a screen share outside a click: user_gesture_required', async () => {
+    const tokens = await createRoom(fx.server, { roomId: 'rm_api_gesture', permissions: { screen: true } });
+    const firefox = await fx.browsers.firefox;
+    const context = await firefox.newContext();
+    const page = await context.newPage();
+    // Nothing is clicked on this page: shareScreen() runs without user activation.
+    await page.goto(`${fx.server.url}/customer/`);
+    const err = await page.evaluate(async (token) => {
+      const { AssistClient } = await import('/sdk/index.js');
+      const client = new AssistClient({ url: location.origin, token, noticeAcknowledged: true });
+      await client.connect();
+      return client.shareScreen().then(() => null, (e) => ({ code: e.code, cause: e.cause?.name, message: e.message }));
+    }, tokens.user_9);
+    assert.equal(err.code, 'user_gesture_required');
+    assert.equal(err.cause, 'InvalidStateError');
+    // The browser's own words are kept (a DOMException is not an `Error` in Firefox).
+    assert.match(err.message, /^getDisplayMedia failed: InvalidStateError: .*user gesture/);
+    await context.close();
+  });
+
   test('dispose() leaves at once: the other side sees left, not a timeout after the grace period', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_api_dispose' });
     const agent = await sdkPage();
