@@ -735,3 +735,26 @@ impl ServerMessage {
 
 #[cfg(test)]
 mod tests;
+
+/// The signaling WebSocket URL for what an app was given: a `ws(s)://host/v1/signal` URL as
+/// is, or an `http(s)://host[:port]` base (with or without a trailing `/`) to which the
+/// scheme and the `/v1/signal` path are mapped. Every driver connects to what this returns.
+pub fn signal_url(url: &str) -> String {
+    let (scheme, rest) = if let Some(r) = url.strip_prefix("http://") {
+        ("ws://", r)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        ("wss://", r)
+    } else if let Some(r) = url.strip_prefix("ws://") {
+        ("ws://", r)
+    } else if let Some(r) = url.strip_prefix("wss://") {
+        ("wss://", r)
+    } else {
+        return url.to_owned();
+    };
+    let rest = rest.trim_end_matches('/');
+    if rest.contains('/') {
+        [scheme, rest].concat()
+    } else {
+        [scheme, rest, "/v1/signal"].concat()
+    }
+}

@@ -181,7 +181,7 @@ impl Driver {
         if get(&options, "noticeAcknowledged").as_bool() == Some(true) {
             call.acknowledge_notice();
         }
-        let shared = Shared::new(call, socket::signal_url(&url), emit);
+        let shared = Shared::new(call, assistrtc_core::protocol::signal_url(&url), emit);
         let assist = assist::Assist {
             shared: shared.clone(),
         }

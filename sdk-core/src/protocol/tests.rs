@@ -573,3 +573,18 @@ fn design_assist_examples_decode() {
         assert!(AssistMessage::decode(text).is_ok(), "{text}");
     }
 }
+
+#[test]
+fn signal_urls_are_derived_from_a_base_or_kept() {
+    use super::signal_url;
+    assert_eq!(
+        signal_url("http://127.0.0.1:8080"),
+        "ws://127.0.0.1:8080/v1/signal"
+    );
+    assert_eq!(
+        signal_url("https://a.example/"),
+        "wss://a.example/v1/signal"
+    );
+    assert_eq!(signal_url("ws://h:1/v1/signal"), "ws://h:1/v1/signal");
+    assert_eq!(signal_url("wss://h/custom/path"), "wss://h/custom/path");
+}
