@@ -1,7 +1,13 @@
-//! AssistRTC for native apps: the core [`Call`](assistrtc_core::call::Call) driven by tokio,
-//! with peer links run by a [`link::PeerBackend`] (webrtc-rs built in).
+//! AssistRTC for native apps: the core [`Call`](assistrtc_core::call::Call) driven by one
+//! tokio task ([`driver`]), peer links run by a [`link::PeerBackend`] (webrtc-rs built in),
+//! and the public API exported through UniFFI ([`api`]) to Swift, Kotlin and Python.
 
+pub mod api;
+mod driver;
 pub mod link;
 mod webrtc_link;
 
+pub use driver::LabelledTrack;
 pub use webrtc_link::WebrtcBackend;
+
+uniffi::setup_scaffolding!();

@@ -12,6 +12,7 @@
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
+mod bindings;
 mod minify;
 mod steps;
 
@@ -25,13 +26,14 @@ fn main() -> ExitCode {
         ["demo", rest @ ..] => steps::demo(rest),
         ["wasm"] => steps::wasm().map(drop),
         ["e2e", only @ ..] => steps::e2e(only),
+        ["bindings"] => bindings::bindings(false).map(drop),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
         ["bench", "cursor"] => steps::bench_cursor(),
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bench signaling [ARGS] | bench join | bench cursor>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor>"
             );
             return ExitCode::from(2);
         }

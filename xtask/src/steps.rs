@@ -108,6 +108,18 @@ pub(crate) fn ensure_chromium() -> Result {
     )
 }
 
+/// Installs ffmpeg when missing: the native end-to-end test encodes its test pattern with it.
+pub(crate) fn ensure_ffmpeg() -> Result {
+    if Path::new("/usr/bin/ffmpeg").exists() {
+        return Ok(());
+    }
+    run("apt-get", &["update"])?;
+    run(
+        "apt-get",
+        &["install", "-y", "--no-install-recommends", "ffmpeg"],
+    )
+}
+
 /// Where Debian puts Firefox ESR; the end-to-end tests get it as `FIREFOX`.
 const FIREFOX: &str = "/usr/bin/firefox-esr";
 /// The geckodriver release the end-to-end tests drive Firefox ESR with (≥ 0.36 pairs with
@@ -316,7 +328,10 @@ fn fuzz_targets(dir: &Path) -> Result<Vec<String>> {
 pub(crate) fn e2e(only: &[&str]) -> Result {
     ensure_chromium()?;
     ensure_firefox()?;
+    ensure_ffmpeg()?;
     let web_root = test_web_root()?;
+    // The native SDK's Python bindings, with its test hooks, for the native end-to-end test.
+    crate::bindings::bindings(true)?;
     run("cargo", &["build", "-p", "assistrtc-server"])?;
     let dir = root().join("tests/e2e");
     ensure_npm(&dir)?;
@@ -336,6 +351,10 @@ pub(crate) fn e2e(only: &[&str]) -> Result {
         &[
             ("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy()),
             ("ASSISTRTC_WEB_ROOT", &web_root.to_string_lossy()),
+            (
+                "ASSISTRTC_BINDINGS",
+                &root().join("bindings/python").to_string_lossy(),
+            ),
             ("ASSISTRTC_SCHEMATHESIS", &schemathesis.to_string_lossy()),
             ("FIREFOX", FIREFOX),
         ],

@@ -1,0 +1,182 @@
+// The native SDK (Rust core + webrtc-rs, through its generated Python bindings) in a real call
+// with the browser SDK in headless Chromium, through the real server: media both ways, assist
+// both ways, a signaling drop that resumes without media stopping, and leave. Both roles, so
+// the native side is both the polite (agent_1) and the impolite (user_9) peer, and both join
+// orders.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  createRoom, openPage, poll, root, serverAndBrowser, waitEvent, waitFrames, withTimeout,
+} from './lib.mjs';
+
+const fx = serverAndBrowser();
+let dir;
+let ivf;
+
+before(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'assistrtc-native-'));
+  // A moving test pattern, VP8 in IVF: the native side plays it as its camera.
+  ivf = path.join(dir, 'pattern.ivf');
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=15', '-t', '3',
+    '-c:v', 'libvpx', '-b:v', '300k', '-g', '15', ivf]);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The native client (tests/native/client.py) as a child process: `cmd(op, args)` and events. */
+async function nativeClient(url, token) {
+  const child = spawn('python3', [path.join(root, 'tests/native/client.py'), JSON.stringify({ url, token })], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ASSISTRTC_BINDINGS: process.env.ASSISTRTC_BINDINGS ?? path.join(root, 'bindings/python') },
+  });
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d));
+  const events = [];
+  const pending = new Map();
+  let nextId = 1;
+  let ready;
+  const isReady = new Promise((r) => { ready = r; });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const msg = JSON.parse(line);
+    if (msg.ready) ready();
+    else if (msg.event) events.push(msg.event);
+    else pending.get(msg.id)?.(msg);
+  });
+  child.once('exit', (code) => {
+    for (const settle of pending.values()) settle({ error: { code: 'exited', message: `exit ${code}: ${Buffer.concat(stderr)}` } });
+  });
+  await withTimeout(15_000, 'native client start', isReady);
+  const client = {
+    events,
+    async cmd(op, args = {}, ms = 20_000) {
+      const id = nextId++;
+      const reply = new Promise((resolve) => pending.set(id, resolve));
+      child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
+      const msg = await withTimeout(ms, `native ${op}`, reply);
+      pending.delete(id);
+      if (msg.error) throw Object.assign(new Error(`native ${op}: ${msg.error.message}`), { code: msg.error.code });
+      return msg.ok;
+    },
+    event(name, match = {}, ms = 20_000) {
+      return poll(`native event ${name}`, () => events.find(
+        (e) => e.name === name && Object.entries(match).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)),
+      ), { ms, every: 50 });
+    },
+    async close() {
+      child.stdin.end();
+      await withTimeout(10_000, 'native client exit', new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r))))
+        .catch(() => child.kill('SIGKILL'));
+    },
+    stderr,
+  };
+  return client;
+}
+
+/** The browser side: the demo page of its role, joined, publishing what its role may. */
+async function browserJoins(role, url, token) {
+  if (role === 'agent') {
+    const page = await openPage(fx.browser, `${url}/agent/#token=${token}`);
+    await waitEvent(page, 'joined');
+    await page.evaluate(() => window.assist.client.startCamera());
+    return page;
+  }
+  const page = await openPage(fx.browser, `${url}/customer/#token=${token}`);
+  await page.click('#accept');
+  await page.click('#join');
+  await page.waitForFunction(() => window.assist.client !== null, null, { timeout: 15_000 });
+  await page.click('#camera');
+  await page.click('#share');
+  return page;
+}
+
+const overlayOf = (page) => page.evaluate(() => window.assist.client.assist.overlay());
+
+for (const { nativeRole, nativeFirst } of [
+  { nativeRole: 'agent', nativeFirst: true },
+  { nativeRole: 'customer', nativeFirst: false },
+]) {
+  const nativeId = nativeRole === 'agent' ? 'agent_1' : 'user_9';
+  const browserId = nativeRole === 'agent' ? 'user_9' : 'agent_1';
+  const browserRole = nativeRole === 'agent' ? 'customer' : 'agent';
+  const order = nativeFirst ? 'native joins first' : 'browser joins first';
+  describe(`native ${nativeRole} (${nativeId}) with a browser ${browserRole}, ${order}`, () => {
+    test('media both ways, assist, resume without media stopping, leave', async () => {
+      const tokens = await createRoom(fx.server, { roomId: `rm_native_${nativeRole}`, permissions: { screen: true } });
+      let native;
+      let page;
+      try {
+        if (nativeFirst) {
+          native = await nativeClient(fx.server.url, tokens[nativeId]);
+          await native.cmd('connect');
+          page = await browserJoins(browserRole, fx.server.url, tokens[browserId]);
+        } else {
+          page = await browserJoins(browserRole, fx.server.url, tokens[browserId]);
+          native = await nativeClient(fx.server.url, tokens[nativeId]);
+          await native.cmd('connect');
+        }
+        assert.ok(native.events.some((e) => e.name === 'joined'), 'joined is seen before connect() returns');
+        await native.cmd('publish_ivf', { source: 'camera', path: ivf });
+
+        // The browser decodes the native side's test pattern, labelled as its camera.
+        const decoded = await waitFrames(page, 'camera', 5, 30_000);
+        assert.equal(decoded.member, nativeId);
+        // The native side receives the browser's camera (and screen, from a customer).
+        const sources = browserRole === 'customer' ? ['camera', 'screen'] : ['camera'];
+        for (const source of sources) {
+          await native.event('track_added', { member: browserId, source });
+          await poll(`native receives the browser's ${source}`, async () => (await native.cmd('frames', { member: browserId, source })) > 10, { ms: 30_000 });
+        }
+
+        // Assist, from whichever side is the agent, shown on the other side.
+        if (nativeRole === 'agent') {
+          const id = await native.cmd('highlight', { rect: { x: 0.1, y: 0.2, w: 0.3, h: 0.4 }, color: '#00aa00' });
+          await native.cmd('script_step', { ticket: 'T-9', step: 2, total: 3, title: 'Open the lid' });
+          const view = await poll('the browser shows the native highlight', async () => {
+            const v = await overlayOf(page);
+            return v.shapes.length === 1 && v.step ? v : null;
+          });
+          assert.equal(view.shapes[0].id, id);
+          assert.equal(view.shapes[0].member, nativeId);
+          assert.equal(view.shapes[0].color, '#00aa00');
+          assert.deepEqual(view.shapes[0].rect, { x: 0.1, y: 0.2, w: 0.3, h: 0.4 });
+          assert.equal(view.step.title, 'Open the lid');
+        } else {
+          const id = await page.evaluate(() => window.assist.client.assist.highlight({ x: 0.5, y: 0.5, w: 0.25, h: 0.25 }, { color: '#0000ff' }));
+          await page.evaluate(() => window.assist.client.assist.pointer(0.25, 0.75));
+          const view = await poll('the native side shows the browser highlight and pointer', async () => {
+            const v = await native.cmd('overlay');
+            return v.shapes.length === 1 && v.cursors.length === 1 ? v : null;
+          });
+          assert.equal(view.shapes[0].id, id);
+          assert.equal(view.shapes[0].member, browserId);
+          assert.equal(view.shapes[0].color, '#0000ff');
+          assert.deepEqual(view.shapes[0].rect, { x: 0.5, y: 0.5, w: 0.25, h: 0.25 });
+          assert.deepEqual([view.cursors[0].x, view.cursors[0].y], [0.25, 0.75]);
+        }
+
+        // The native side's signaling drops and resumes; media never stops meanwhile.
+        const before = await native.cmd('frames', { member: browserId, source: 'camera' });
+        const decodedBefore = (await waitFrames(page, 'camera')).framesDecoded;
+        await native.cmd('drop_signaling');
+        await native.event('reconnected', { resumed: true }, 30_000);
+        await poll('native still receives', async () => (await native.cmd('frames', { member: browserId, source: 'camera' })) > before + 15);
+        await waitFrames(page, 'camera', decodedBefore + 15);
+        assert.ok(!native.events.some((e) => e.name === 'track_removed'), 'no track was torn down');
+
+        // Leaving is seen by the other side as a leave, not a timeout.
+        await native.cmd('leave');
+        const left = await waitEvent(page, 'memberLeft');
+        assert.equal(left.member, nativeId);
+        assert.equal(left.reason, 'left');
+        await native.event('ended', { reason: 'left' });
+      } finally {
+        await native?.close();
+        await page?.context().close();
+      }
+    });
+  });
+}
