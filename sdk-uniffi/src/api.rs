@@ -11,7 +11,7 @@ use assistrtc_core::assist::{OverlayView, Point as CorePoint, Rect as CoreRect, 
 use assistrtc_core::call::{Call, CallConfig, CallError};
 use assistrtc_core::protocol::{self, RecordingAction, RecordingMode, RecordingStatus};
 use assistrtc_core::session::{EndReason, Event, SessionState};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{CallHandle, TASK_GONE};
 use crate::webrtc_link::{Playback, WebrtcBackend};
@@ -30,24 +30,25 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// Every failure of the native SDK: a stable `code` (the same strings as the browser SDK's:
-/// wire codes such as `forbidden`, local codes such as `unreachable`) and a message.
+/// wire codes such as `forbidden`, local codes such as `unreachable`) and a `detail` for
+/// people (not `message`, which Kotlin's exceptions already have).
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum AssistError {
     /// The call refused, or the platform failed.
-    #[error("{code}: {message}")]
+    #[error("{code}: {detail}")]
     Failed {
         /// Stable, machine-readable.
         code: String,
         /// For people.
-        message: String,
+        detail: String,
     },
 }
 
 impl AssistError {
-    fn new(code: &str, message: impl Into<String>) -> Self {
+    fn new(code: &str, detail: impl Into<String>) -> Self {
         Self::Failed {
             code: code.to_owned(),
-            message: message.into(),
+            detail: detail.into(),
         }
     }
 }
@@ -55,6 +56,13 @@ impl AssistError {
 impl From<CallError> for AssistError {
     fn from(e: CallError) -> Self {
         Self::new(e.code().as_str(), e.message())
+    }
+}
+
+fn clone_settled(s: &Settled) -> Settled {
+    match s {
+        Ok(()) => Ok(()),
+        Err(AssistError::Failed { code, detail }) => Err(AssistError::new(code, detail.clone())),
     }
 }
 
@@ -465,15 +473,35 @@ pub struct ConnectOptions {
     pub notice_acknowledged: bool,
 }
 
+/// How a `connect()` ends: joined, or the code and detail of why not.
+type Settled = Result<(), AssistError>;
+
+/// What goes to the observer, in order: events, and the settling of a `connect()` placed
+/// right after the event that settles it, so the observer has seen `Joined` (or `Ended`)
+/// before `connect()` returns.
+enum Item {
+    Event(CallEvent),
+    Settle(oneshot::Sender<Settled>, Settled),
+}
+
 /// Application events, converted on the call task with the call at hand; kept until an
 /// observer takes them, so none is lost between construction and `set_observer`.
-type EventQueue = Mutex<Option<mpsc::UnboundedReceiver<CallEvent>>>;
+type EventQueue = Mutex<Option<mpsc::UnboundedReceiver<Item>>>;
+
+/// `connect()` calls waiting for the call to join or end, and whether an observer takes the
+/// queue (without one, a `connect()` is settled directly).
+#[derive(Default)]
+struct Waiters {
+    connecting: Vec<oneshot::Sender<Settled>>,
+    observed: bool,
+}
 
 /// One member's connection to a call. Create it, set an observer, then `connect()`.
 #[derive(uniffi::Object)]
 pub struct AssistClient {
     inner: CallHandle,
     events: EventQueue,
+    waiters: Arc<Mutex<Waiters>>,
     backend: Arc<WebrtcBackend>,
     /// Test patterns playing, by source.
     playing: Mutex<Vec<(Source, Playback)>>,
@@ -493,10 +521,30 @@ impl AssistClient {
         }
         let backend = Arc::new(WebrtcBackend::new());
         let (app_tx, app_rx) = mpsc::unbounded_channel();
+        let waiters = Arc::new(Mutex::new(Waiters::default()));
+        let settle = waiters.clone();
         // Converted inside the task, where the call's state is at hand.
         let sink = Box::new(move |event: &Event, call: &Call| {
             if let Some(e) = to_event(event, call) {
-                let _ = app_tx.send(e);
+                let _ = app_tx.send(Item::Event(e));
+            }
+            let outcome = match event {
+                Event::Joined(_) => Ok(()),
+                Event::Ended(e) => Err(AssistError::new(
+                    e.reason.code().map_or("conflict", |c| c.as_str()),
+                    e.reason.message(),
+                )),
+                _ => return,
+            };
+            let mut w = settle.lock().unwrap_or_else(|e| e.into_inner());
+            let observed = w.observed;
+            for waiter in w.connecting.drain(..) {
+                let outcome = clone_settled(&outcome);
+                if observed {
+                    let _ = app_tx.send(Item::Settle(waiter, outcome));
+                } else {
+                    let _ = waiter.send(outcome);
+                }
             }
         });
         let _guard = runtime().enter();
@@ -509,6 +557,7 @@ impl AssistClient {
         Ok(Arc::new(Self {
             inner,
             events: Mutex::new(Some(app_rx)),
+            waiters,
             backend,
             playing: Mutex::new(Vec::new()),
         }))
@@ -523,9 +572,18 @@ impl AssistClient {
         let Some(mut events) = self.events.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Err(AssistError::new("conflict", "an observer is already set"));
         };
+        self.waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observed = true;
         let task = runtime().spawn(async move {
-            while let Some(event) = events.recv().await {
-                observer.on_event(event);
+            while let Some(item) = events.recv().await {
+                match item {
+                    Item::Event(event) => observer.on_event(event),
+                    Item::Settle(waiter, outcome) => {
+                        let _ = waiter.send(outcome);
+                    }
+                }
             }
         });
         Ok(Arc::new(TaskHandle {
@@ -537,11 +595,17 @@ impl AssistClient {
     /// `unreachable`, the server's code (`unauthorized`, `token_expired`, …), or `conflict`
     /// when called twice.
     pub async fn connect(&self) -> Result<(), AssistError> {
-        let joined = self
-            .inner
-            .with_task(|task| {
+        let (tx, joined) = oneshot::channel();
+        let waiters = self.waiters.clone();
+        self.inner
+            .with_task(move |task| {
                 let now = task.now();
-                let r = task.call.join(now).map(|()| task.wait_joined());
+                let r = task.call.join(now);
+                if r.is_ok() {
+                    // Registered before the drive, so the outcome cannot be missed.
+                    let mut w = waiters.lock().unwrap_or_else(|e| e.into_inner());
+                    w.connecting.push(tx);
+                }
                 task.drive();
                 r
             })
@@ -550,7 +614,6 @@ impl AssistClient {
         joined
             .await
             .map_err(|_| AssistError::new("conflict", TASK_GONE))?
-            .map_err(|(code, message)| AssistError::new(code, message))
     }
 
     /// Leaves the call: tells the server, stops sending, closes every link. Safe to call

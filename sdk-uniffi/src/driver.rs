@@ -46,8 +46,6 @@ type Job = Box<dyn FnOnce(&mut Task) + Send>;
 /// Where the task hands each event.
 pub(crate) type EventSink = Box<dyn FnMut(&Event, &Call) + Send>;
 
-/// How `connect()` ends: joined, or the code and message of why not.
-pub(crate) type Joining = oneshot::Receiver<Result<(), (&'static str, String)>>;
 
 /// The app's side of a call task. Cloning is cheap; the task ends when the call has ended
 /// and every handle is gone (dropping the last handle leaves the call).
@@ -85,7 +83,6 @@ impl CallHandle {
             transport_tx,
             socket: None,
             generation: 0,
-            joining: Vec::new(),
         };
         let join = tokio::spawn(task.run(jobs_rx, reports, transport));
         (Self { jobs, shared }, join)
@@ -151,8 +148,6 @@ pub(crate) struct Task {
     socket: Option<Socket>,
     /// Generation of the current signaling connection.
     generation: u64,
-    /// `connect()` calls waiting for `joined` or the end.
-    joining: Vec<oneshot::Sender<Result<(), (&'static str, String)>>>,
 }
 
 impl Task {
@@ -262,30 +257,13 @@ impl Task {
                 let mut tracks = self.shared.tracks.lock().unwrap_or_else(|e| e.into_inner());
                 tracks.retain(|x| x.member != m.member);
             }
-            Event::Ended(ended) => {
+            Event::Ended(_) => {
                 self.links.clear();
                 self.unlabelled.clear();
-                let code = ended.reason.code().map_or("conflict", |c| c.as_str());
-                for waiter in self.joining.drain(..) {
-                    let _ = waiter.send(Err((code, ended.reason.message())));
-                }
             }
             _ => {}
         }
         (self.events)(&event, &self.call);
-        // Listeners see `joined` before `connect()` returns.
-        if let Event::Joined(_) = event {
-            for waiter in self.joining.drain(..) {
-                let _ = waiter.send(Ok(()));
-            }
-        }
-    }
-
-    /// A receiver settled when the call joins or ends.
-    pub(crate) fn wait_joined(&mut self) -> Joining {
-        let (tx, rx) = oneshot::channel();
-        self.joining.push(tx);
-        rx
     }
 
     fn apply(&mut self, output: Output) {

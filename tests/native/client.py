@@ -88,7 +88,7 @@ async def main():
         try:
             out({"id": cmd["id"], "ok": await run(client, cmd)})
         except sdk.AssistError as e:
-            out({"id": cmd["id"], "error": {"code": e.code, "message": e.message}})
+            out({"id": cmd["id"], "error": {"code": e.code, "message": e.detail}})
         except Exception as e:  # a bug in this script or the bindings: report, keep going
             out({"id": cmd["id"], "error": {"code": "script", "message": repr(e)}})
     await client.leave()
