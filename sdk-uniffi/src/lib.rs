@@ -4,4 +4,4 @@
 pub mod link;
 mod webrtc_link;
 
-pub use webrtc_link::WebrtcBackend;
+pub use webrtc_link::{LocalTrack, Playback, WebrtcBackend, play_ivf};
