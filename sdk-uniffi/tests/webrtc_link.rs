@@ -123,6 +123,15 @@ impl Pair {
                 LinkReport::Peer(event) => event,
             };
             self.handle(side, &event);
+            if std::env::var_os("LINK_TRACE").is_some() {
+                let text = format!("{event:?}");
+                println!(
+                    "{:>8.1?} {} {}",
+                    self.started.elapsed(),
+                    NAMES[side],
+                    &text[..text.len().min(160)]
+                );
+            }
             let finished = done(side, &event);
             self.log.push((side, event));
             if finished {

@@ -97,15 +97,16 @@ impl WebrtcBackend {
 }
 
 impl PeerBackend for WebrtcBackend {
+    /// Starts the link's task on the current tokio runtime; the connection is built there,
+    /// and a failure to build it is reported as `PeerEvent::CreateFailed`.
     fn create(
         &self,
         link: LinkId,
-        polite: bool,
+        // Perfect negotiation is the core's business; the platform link is the same either way.
+        _polite: bool,
         ice_servers: &[IceServer],
         reports: UnboundedSender<Report>,
     ) -> Result<Box<dyn PeerLink>, String> {
-        // Perfect negotiation is the core's business; the platform link is the same either way.
-        let _ = polite;
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "the webrtc-rs backend needs a tokio runtime".to_owned())?;
         let (commands, queue) = mpsc::unbounded_channel();
