@@ -646,24 +646,29 @@ impl AssistClient {
     /// pattern, or any pre-encoded video). Fails with `forbidden` when this member may not.
     pub async fn publish_ivf(&self, source: Source, path: String) -> Result<(), AssistError> {
         let stream = ["native-", protocol::Source::from(source).as_str()].concat();
-        let track = self
-            .backend
-            .publish(source.into(), &stream)
-            .map_err(|e| AssistError::new("bad_request", e))?;
+        let track = self.backend.publish(source.into(), &stream);
+        // The file is read and checked first: a bad one is refused before the room hears of it.
+        let playback = {
+            let _guard = runtime().enter();
+            crate::webrtc_link::play_ivf(track, std::path::Path::new(&path), true)
+        };
+        let playback = match playback {
+            Ok(p) => p,
+            Err(e) => {
+                self.backend.unpublish(source.into());
+                return Err(AssistError::new("bad_request", e));
+            }
+        };
         let published = self
             .inner
             .call(move |call, now| call.publish(source.into(), Some(stream), now))
             .await
             .map_err(gone)?;
         if let Err(e) = published {
+            drop(playback);
             self.backend.unpublish(source.into());
             return Err(e.into());
         }
-        let playback = {
-            let _guard = runtime().enter();
-            crate::webrtc_link::play_ivf(track, path.into())
-                .map_err(|e| AssistError::new("bad_request", e))?
-        };
         self.playing
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -8,6 +8,6 @@ pub mod link;
 mod webrtc_link;
 
 pub use driver::LabelledTrack;
-pub use webrtc_link::WebrtcBackend;
+pub use webrtc_link::{LocalTrack, Playback, WebrtcBackend, play_ivf};
 
 uniffi::setup_scaffolding!();
