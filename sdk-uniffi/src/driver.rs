@@ -46,7 +46,6 @@ type Job = Box<dyn FnOnce(&mut Task) + Send>;
 /// Where the task hands each event.
 pub(crate) type EventSink = Box<dyn FnMut(&Event, &Call) + Send>;
 
-
 /// The app's side of a call task. Cloning is cheap; the task ends when the call has ended
 /// and every handle is gone (dropping the last handle leaves the call).
 #[derive(Clone)]

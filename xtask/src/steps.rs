@@ -252,6 +252,8 @@ pub(crate) fn test() -> Result {
         ));
     }
     e2e(&[])?;
+    // After e2e, which generated the bindings.
+    crate::bindings::kotlin_smoke()?;
     eprintln!("\nall checks passed");
     Ok(())
 }
