@@ -14,6 +14,9 @@ use assistrtc_core::session::{EndReason, Event, SessionState};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{CallHandle, TASK_GONE};
+use crate::link::PeerBackend;
+use crate::platform::{PeerConnectionFactory, PlatformBackend};
+#[cfg(feature = "webrtc")]
 use crate::webrtc_link::{Playback, WebrtcBackend};
 
 /// The SDK's tokio runtime: two worker threads, shared by every client of the process.
@@ -502,16 +505,26 @@ pub struct AssistClient {
     inner: CallHandle,
     events: EventQueue,
     waiters: Arc<Mutex<Waiters>>,
-    backend: Arc<WebrtcBackend>,
-    /// Test patterns playing, by source.
-    playing: Mutex<Vec<(Source, Playback)>>,
+    #[cfg_attr(not(feature = "webrtc"), allow(dead_code))]
+    media: Mutex<Media>,
 }
 
-#[uniffi::export(async_runtime = "tokio")]
+/// The built-in media (webrtc-rs), when the client runs its own peer connections.
+#[derive(Default)]
+struct Media {
+    #[cfg(feature = "webrtc")]
+    builtin: Option<Arc<WebrtcBackend>>,
+    /// Files playing, by source.
+    #[cfg(feature = "webrtc")]
+    playing: Vec<(Source, Playback)>,
+}
+
 impl AssistClient {
-    /// A client for one call; nothing is contacted until `connect()`.
-    #[uniffi::constructor]
-    pub fn new(options: ConnectOptions) -> Result<Arc<Self>, AssistError> {
+    fn build(
+        options: ConnectOptions,
+        backend: Arc<dyn PeerBackend>,
+        media: Media,
+    ) -> Result<Arc<Self>, AssistError> {
         if options.token.is_empty() {
             return Err(AssistError::new("bad_request", "`token` is required"));
         }
@@ -519,7 +532,6 @@ impl AssistClient {
         if options.notice_acknowledged {
             call.acknowledge_notice();
         }
-        let backend = Arc::new(WebrtcBackend::new());
         let (app_tx, app_rx) = mpsc::unbounded_channel();
         let waiters = Arc::new(Mutex::new(Waiters::default()));
         let settle = waiters.clone();
@@ -548,19 +560,48 @@ impl AssistClient {
             }
         });
         let _guard = runtime().enter();
-        let (inner, _join) = CallHandle::spawn(
-            call,
-            protocol::signal_url(&options.url),
-            backend.clone(),
-            sink,
-        );
+        let (inner, _join) =
+            CallHandle::spawn(call, protocol::signal_url(&options.url), backend, sink);
         Ok(Arc::new(Self {
             inner,
             events: Mutex::new(Some(app_rx)),
             waiters,
-            backend,
-            playing: Mutex::new(Vec::new()),
+            media: Mutex::new(media),
         }))
+    }
+}
+
+/// The constructor for the built-in media (webrtc-rs: desktop, CLI, tests).
+#[cfg(feature = "webrtc")]
+#[uniffi::export]
+impl AssistClient {
+    /// A client for one call, with its own peer connections (webrtc-rs); nothing is
+    /// contacted until `connect()`.
+    #[uniffi::constructor]
+    pub fn new(options: ConnectOptions) -> Result<Arc<Self>, AssistError> {
+        let builtin = Arc::new(WebrtcBackend::new());
+        let media = Media {
+            builtin: Some(builtin.clone()),
+            playing: Vec::new(),
+        };
+        Self::build(options, builtin, media)
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl AssistClient {
+    /// A client for one call whose peer connections are the app's own WebRTC (iOS, Android:
+    /// see `PeerConnectionFactory`); nothing is contacted until `connect()`.
+    #[uniffi::constructor]
+    pub fn with_platform(
+        options: ConnectOptions,
+        factory: Arc<dyn PeerConnectionFactory>,
+    ) -> Result<Arc<Self>, AssistError> {
+        Self::build(
+            options,
+            Arc::new(PlatformBackend { factory }),
+            Media::default(),
+        )
     }
 
     /// Delivers every event, from the first, to `observer`, until the returned handle is
@@ -619,9 +660,11 @@ impl AssistClient {
     /// Leaves the call: tells the server, stops sending, closes every link. Safe to call
     /// twice.
     pub async fn leave(&self) {
-        self.playing
+        #[cfg(feature = "webrtc")]
+        self.media
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .playing
             .clear();
         let _ = self.inner.call(|call, now| call.leave(now)).await;
     }
@@ -642,52 +685,36 @@ impl AssistClient {
             .unwrap_or_default()
     }
 
-    /// Publishes `source` from a VP8 IVF file played in a loop at its frame rate (a test
-    /// pattern, or any pre-encoded video). Fails with `forbidden` when this member may not.
-    pub async fn publish_ivf(&self, source: Source, path: String) -> Result<(), AssistError> {
-        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
-        let track = self.backend.publish(source.into(), &stream);
-        // The file is read and checked first: a bad one is refused before the room hears of it.
-        let playback = {
-            let _guard = runtime().enter();
-            crate::webrtc_link::play_ivf(track, std::path::Path::new(&path), true)
-        };
-        let playback = match playback {
-            Ok(p) => p,
-            Err(e) => {
-                self.backend.unpublish(source.into());
-                return Err(AssistError::new("bad_request", e));
-            }
-        };
-        let published = self
+    /// Tells the room that `source` is published in media stream `stream_id`, for a client
+    /// on the app's own WebRTC (`with_platform`): its links then get `AddSource` and add the
+    /// app's track. Fails with `forbidden` when this member may not publish it.
+    pub async fn announce_source(
+        &self,
+        source: Source,
+        stream_id: String,
+    ) -> Result<(), AssistError> {
+        Ok(self
             .inner
-            .call(move |call, now| call.publish(source.into(), Some(stream), now))
+            .call(move |call, now| call.publish(source.into(), Some(stream_id), now))
             .await
-            .map_err(gone)?;
-        if let Err(e) = published {
-            drop(playback);
-            self.backend.unpublish(source.into());
-            return Err(e.into());
-        }
-        self.playing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((source, playback));
-        Ok(())
+            .map_err(gone)??)
     }
 
     /// Stops publishing `source`.
     pub async fn stop_source(&self, source: Source) -> Result<(), AssistError> {
-        self.playing
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(s, _)| *s != source);
         let r = self
             .inner
             .call(move |call, now| call.unpublish(source.into(), now))
             .await
             .map_err(gone)?;
-        self.backend.unpublish(source.into());
+        #[cfg(feature = "webrtc")]
+        {
+            let mut media = self.media.lock().unwrap_or_else(|e| e.into_inner());
+            media.playing.retain(|(s, _)| *s != source);
+            if let Some(builtin) = &media.builtin {
+                builtin.unpublish(source.into());
+            }
+        }
         Ok(r?)
     }
 
@@ -818,6 +845,58 @@ impl AssistClient {
     }
 }
 
+/// Media from files, with the built-in media.
+#[cfg(feature = "webrtc")]
+#[uniffi::export(async_runtime = "tokio")]
+impl AssistClient {
+    /// Publishes `source` from a VP8 IVF file played in a loop at its frame rate (a test
+    /// pattern, or any pre-encoded video). Fails with `forbidden` when this member may not.
+    pub async fn publish_ivf(&self, source: Source, path: String) -> Result<(), AssistError> {
+        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
+        let Some(builtin) = self
+            .media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .builtin
+            .clone()
+        else {
+            return Err(AssistError::new(
+                "conflict",
+                "publish_ivf needs the built-in media; with_platform clients use announce_source",
+            ));
+        };
+        let track = builtin.publish(source.into(), &stream);
+        // The file is read and checked first: a bad one is refused before the room hears of it.
+        let playback = {
+            let _guard = runtime().enter();
+            crate::webrtc_link::play_ivf(track, std::path::Path::new(&path), true)
+        };
+        let playback = match playback {
+            Ok(p) => p,
+            Err(e) => {
+                builtin.unpublish(source.into());
+                return Err(AssistError::new("bad_request", e));
+            }
+        };
+        let published = self
+            .inner
+            .call(move |call, now| call.publish(source.into(), Some(stream), now))
+            .await
+            .map_err(gone)?;
+        if let Err(e) = published {
+            drop(playback);
+            builtin.unpublish(source.into());
+            return Err(e.into());
+        }
+        self.media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .playing
+            .push((source, playback));
+        Ok(())
+    }
+}
+
 /// Hooks for the end-to-end tests, built only with the `test-hooks` feature.
 #[cfg(feature = "test-hooks")]
 #[uniffi::export(async_runtime = "tokio")]
@@ -825,15 +904,5 @@ impl AssistClient {
     /// Drops the signaling connection as a network failure would (for tests of resume).
     pub async fn simulate_signaling_drop(&self) {
         let _ = self.inner.with_task(|task| task.drop_signaling()).await;
-    }
-}
-
-impl Drop for AssistClient {
-    fn drop(&mut self) {
-        // Dropping the last handle makes the task leave and stop; playback stops with it.
-        self.playing
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
     }
 }
