@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use assistrtc_core::assist::{OverlayView, Point as CorePoint, Rect as CoreRect, ShapeKind};
 use assistrtc_core::call::{Call, CallConfig, CallError};
 use assistrtc_core::protocol::{self, RecordingAction, RecordingMode, RecordingStatus};
-use assistrtc_core::session::{EndReason, Event, SessionState};
+use assistrtc_core::session::Event;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{CallHandle, TASK_GONE};
@@ -333,18 +333,6 @@ pub enum CallEvent {
     },
 }
 
-fn state_name(state: SessionState) -> &'static str {
-    match state {
-        SessionState::Idle => "idle",
-        SessionState::Joining => "joining",
-        SessionState::Joined => "joined",
-        SessionState::Negotiating => "negotiating",
-        SessionState::Connected => "connected",
-        SessionState::Reconnecting => "reconnecting",
-        SessionState::Ended => "ended",
-    }
-}
-
 fn members_of(call: &Call) -> Vec<Member> {
     let session = call.session();
     session
@@ -374,7 +362,7 @@ fn member(call: &Call, id: &str, role: protocol::Role) -> Member {
 fn to_event(event: &Event, call: &Call) -> Option<CallEvent> {
     Some(match event {
         Event::StateChanged(e) => CallEvent::StateChanged {
-            state: state_name(e.state).to_owned(),
+            state: e.state.as_str().to_owned(),
         },
         Event::Joined(e) => CallEvent::Joined {
             member: member(call, e.member.id.as_str(), e.member.role),
@@ -420,15 +408,7 @@ fn to_event(event: &Event, call: &Call) -> Option<CallEvent> {
             message: e.message.clone(),
         },
         Event::Ended(e) => CallEvent::Ended {
-            reason: match &e.reason {
-                EndReason::Left => "left",
-                EndReason::Rejected { .. } => "rejected",
-                EndReason::Replaced => "replaced",
-                EndReason::Unreachable => "unreachable",
-                EndReason::ReconnectFailed { .. } => "reconnect_failed",
-                _ => "other",
-            }
-            .to_owned(),
+            reason: e.reason.name().to_owned(),
             code: e.reason.code().map(|c| c.as_str().to_owned()),
             message: e.reason.message(),
         },
@@ -672,7 +652,7 @@ impl AssistClient {
     /// The current state (see `CallEvent::StateChanged`).
     pub async fn state(&self) -> String {
         self.inner
-            .with_task(|task| state_name(task.call.state()).to_owned())
+            .with_task(|task| task.call.state().as_str().to_owned())
             .await
             .unwrap_or_else(|_| "ended".to_owned())
     }

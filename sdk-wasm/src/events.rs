@@ -3,23 +3,11 @@
 use assistrtc_core::ToJsonText;
 use assistrtc_core::call::Call;
 use assistrtc_core::protocol::{MemberId, MemberInfo, Role, Source};
-use assistrtc_core::session::{EndReason, Event, SessionState};
+use assistrtc_core::session::Event;
 use wasm_bindgen::JsValue;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use crate::js::obj;
-
-pub(crate) fn state_name(state: SessionState) -> &'static str {
-    match state {
-        SessionState::Idle => "idle",
-        SessionState::Joining => "joining",
-        SessionState::Joined => "joined",
-        SessionState::Negotiating => "negotiating",
-        SessionState::Connected => "connected",
-        SessionState::Reconnecting => "reconnecting",
-        SessionState::Ended => "ended",
-    }
-}
 
 fn member(m: &MemberInfo, call: &Call) -> JsValue {
     member_value(&m.id, m.role, call)
@@ -71,10 +59,7 @@ fn member_source(member: &MemberId, source: Source) -> JsValue {
 /// The JS event name and payload for a core event, if it has one.
 pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue)> {
     Some(match event {
-        Event::StateChanged(e) => (
-            "stateChanged",
-            obj(&[("state", state_name(e.state).into())]),
-        ),
+        Event::StateChanged(e) => ("stateChanged", obj(&[("state", e.state.as_str().into())])),
         Event::Joined(e) => (
             "joined",
             obj(&[
@@ -138,14 +123,7 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
             ]),
         ),
         Event::Ended(e) => {
-            let reason = match &e.reason {
-                EndReason::Left => "left",
-                EndReason::Rejected { .. } => "rejected",
-                EndReason::Replaced => "replaced",
-                EndReason::Unreachable => "unreachable",
-                EndReason::ReconnectFailed { .. } => "reconnect_failed",
-                _ => "other",
-            };
+            let reason = e.reason.name();
             let code = e.reason.code().map_or(JsValue::NULL, |c| c.as_str().into());
             (
                 "ended",

@@ -213,7 +213,14 @@ impl Driver {
     /// The current state (`idle` before `connect()`).
     #[wasm_bindgen(getter, unchecked_return_type = "SessionState")]
     pub fn state(&self) -> String {
-        events::state_name(self.shared.state.borrow().call.session().state()).into()
+        self.shared
+            .state
+            .borrow()
+            .call
+            .session()
+            .state()
+            .as_str()
+            .into()
     }
 
     /// This member's id, once joined.

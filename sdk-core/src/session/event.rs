@@ -198,6 +198,18 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// The stable name every SDK reports: `left`, `rejected`, `replaced`, `unreachable`,
+    /// `reconnect_failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Left => "left",
+            Self::Rejected { .. } => "rejected",
+            Self::Replaced => "replaced",
+            Self::Unreachable => "unreachable",
+            Self::ReconnectFailed { .. } => "reconnect_failed",
+        }
+    }
+
     /// The stable code for this ending, for an app (or a pending `connect`) to branch on;
     /// `None` when the application left.
     pub fn code(&self) -> Option<Code> {

@@ -125,6 +125,22 @@ pub enum SessionState {
     Ended,
 }
 
+impl SessionState {
+    /// The stable name every SDK reports: `idle`, `joining`, `joined`, `negotiating`,
+    /// `connected`, `reconnecting`, `ended`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Joining => "joining",
+            Self::Joined => "joined",
+            Self::Negotiating => "negotiating",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+            Self::Ended => "ended",
+        }
+    }
+}
+
 /// What happened, fed to [`Session::handle_input`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
