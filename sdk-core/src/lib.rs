@@ -11,12 +11,14 @@
 //!   every call policy behind one `handle_input` / `poll_output` / `poll_timeout`.
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
+//! - [`diagnostics`]: pre-call checks: measurements in, a verdict with reason and advice codes out.
 //! - [`local_error`]: codes for what the platform refused, beside the wire's error codes.
 #![deny(missing_docs)]
 
 pub mod assist;
 pub mod call;
 pub mod consent;
+pub mod diagnostics;
 // The wire codec is internal; the fuzz targets reach it through a test-only feature, so
 // parts of its surface are used only there.
 #[cfg(not(feature = "_internal_test_exports"))]

@@ -1,0 +1,410 @@
+//! The network probe as pure logic: a paced train of numbered packets to an echoing peer (a
+//! DataChannel to the server, or any datagram path). The [`TrainSender`] paces the packets and
+//! measures round trips from the echoes; the [`TrainReceiver`] at the far end measures what
+//! arrived: loss, interarrival jitter (RFC 3550) and throughput from the train's dispersion
+//! (bytes over the span between the first and last arrival, which a bottleneck stretches).
+//! The driver moves bytes and reads a clock; everything else is here, on the caller's time.
+//!
+//! A packet is `seq` (u32 big-endian) + `sent_at` (u64 big-endian ms) + padding to its size;
+//! an echo is the first 12 bytes sent back.
+
+use crate::Millis;
+
+/// Bytes of a packet's header.
+pub const HEADER_BYTES: usize = 12;
+
+/// How a train is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeConfig {
+    /// Packets in the train.
+    pub packets: u32,
+    /// Size of each packet, bytes (at least [`HEADER_BYTES`]).
+    pub packet_bytes: usize,
+    /// Pacing rate, kbps: above the rate to be measured, so the bottleneck shapes the train.
+    pub rate_kbps: u32,
+    /// How long after the last packet echoes are still awaited, ms.
+    pub linger_ms: u64,
+}
+
+impl Default for ProbeConfig {
+    /// 300 packets of 1,000 bytes at 4 Mbps: 2.4 Mbit, 0.6 s at full rate, enough to see a
+    /// 1.1 Mbps line clearly and short enough for an 8 s check.
+    fn default() -> Self {
+        Self {
+            packets: 300,
+            packet_bytes: 1_000,
+            rate_kbps: 4_000,
+            linger_ms: 1_000,
+        }
+    }
+}
+
+/// Encodes packet `seq` sent at `at`, `size` bytes long.
+pub fn encode_packet(seq: u32, at: Millis, size: usize) -> Vec<u8> {
+    let mut p = Vec::with_capacity(size.max(HEADER_BYTES));
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&at.0.to_be_bytes());
+    p.resize(size.max(HEADER_BYTES), 0);
+    p
+}
+
+/// `(seq, sent_at)` of a packet or an echo; `None` when it is too short.
+pub fn decode_packet(bytes: &[u8]) -> Option<(u32, Millis)> {
+    let seq = u32::from_be_bytes(bytes.get(0..4)?.try_into().ok()?);
+    let at = u64::from_be_bytes(bytes.get(4..12)?.try_into().ok()?);
+    Some((seq, Millis(at)))
+}
+
+/// Minimum, average and maximum of a series, ms.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Spread {
+    /// Smallest.
+    pub min: f64,
+    /// Mean.
+    pub avg: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    fn of(values: &[f64]) -> Option<Self> {
+        let first = *values.first()?;
+        let (mut min, mut max, mut sum) = (first, first, 0.0);
+        for &v in values {
+            min = min.min(v);
+            max = max.max(v);
+            sum += v;
+        }
+        Some(Self {
+            min,
+            avg: sum / values.len() as f64,
+            max,
+        })
+    }
+}
+
+/// Paces a train and measures round trips from its echoes.
+#[derive(Debug)]
+pub struct TrainSender {
+    config: ProbeConfig,
+    started: Option<Millis>,
+    next: u32,
+    rtts: Vec<f64>,
+    echoed: Vec<bool>,
+    last_sent: Option<Millis>,
+}
+
+impl TrainSender {
+    /// A train not started yet.
+    pub fn new(config: ProbeConfig) -> Self {
+        Self {
+            echoed: vec![false; config.packets as usize],
+            config,
+            started: None,
+            next: 0,
+            rtts: Vec::new(),
+            last_sent: None,
+        }
+    }
+
+    /// When packet `seq` is due: evenly spaced at the pacing rate from the start.
+    fn due(&self, seq: u32) -> Millis {
+        let start = self.started.unwrap_or_default();
+        let bits = (seq as u64) * (self.config.packet_bytes as u64) * 8;
+        start.after(bits / u64::from(self.config.rate_kbps.max(1)))
+    }
+
+    /// The next packet to send at `now`, if one is due.
+    pub fn poll_transmit(&mut self, now: Millis) -> Option<Vec<u8>> {
+        self.started.get_or_insert(now);
+        if self.next >= self.config.packets || self.due(self.next) > now {
+            return None;
+        }
+        let seq = self.next;
+        self.next += 1;
+        self.last_sent = Some(now);
+        Some(encode_packet(seq, now, self.config.packet_bytes))
+    }
+
+    /// When to call [`Self::poll_transmit`] next, or when the train is over; `None` when done.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.started?;
+        if self.next < self.config.packets {
+            return Some(self.due(self.next));
+        }
+        let end = self.last_sent?.after(self.config.linger_ms);
+        (self.echoed.iter().any(|e| !e)).then_some(end)
+    }
+
+    /// Whether every packet is sent and the echoes have arrived or the linger is over.
+    pub fn is_done(&self, now: Millis) -> bool {
+        self.next >= self.config.packets && self.poll_timeout().is_none_or(|end| now >= end)
+    }
+
+    /// An echo arrived at `now`. Duplicates and garbage are ignored.
+    pub fn on_echo(&mut self, echo: &[u8], now: Millis) {
+        let Some((seq, sent)) = decode_packet(echo) else {
+            return;
+        };
+        let Some(seen) = self.echoed.get_mut(seq as usize) else {
+            return;
+        };
+        if *seen || seq >= self.next || now < sent {
+            return;
+        }
+        *seen = true;
+        self.rtts.push((now.0 - sent.0) as f64);
+    }
+
+    /// Round-trip times of the echoed packets.
+    pub fn rtt(&self) -> Option<Spread> {
+        Spread::of(&self.rtts)
+    }
+
+    /// Packets sent, and of them echoed.
+    pub fn counts(&self) -> (u32, u32) {
+        (self.next, self.rtts.len() as u32)
+    }
+}
+
+/// What a receiver measured of one train.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TrainResult {
+    /// Packets received (each once).
+    pub received: u32,
+    /// Packets lost, percent of the highest sequence seen + 1 (the tail's loss is not seen).
+    pub loss_pct: f64,
+    /// Interarrival jitter (RFC 3550), ms: its min/avg/max over the train.
+    pub jitter: Option<Spread>,
+    /// Throughput from the dispersion of the arrivals, kbps.
+    pub throughput_kbps: Option<f64>,
+}
+
+/// Measures a train as it arrives.
+#[derive(Debug, Default)]
+pub struct TrainReceiver {
+    seen: Vec<bool>,
+    received: u32,
+    bytes_after_first: u64,
+    first_at: Option<Millis>,
+    last_at: Option<Millis>,
+    max_seq: Option<u32>,
+    /// Transit time of the previous packet (arrival − sent), ms.
+    prev_transit: Option<f64>,
+    jitter: f64,
+    jitters: Vec<f64>,
+}
+
+impl TrainReceiver {
+    /// A receiver that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A packet arrived at `now` (on the receiver's clock); returns the echo to send back.
+    /// Duplicates are echoed but counted once; garbage is ignored.
+    pub fn on_packet(&mut self, packet: &[u8], now: Millis) -> Option<Vec<u8>> {
+        let (seq, sent) = decode_packet(packet)?;
+        let echo = packet[..HEADER_BYTES].to_vec();
+        let i = seq as usize;
+        if self.seen.len() <= i {
+            // Bounded: a train is at most a few thousand packets; refuse absurd numbers.
+            if i > 1_000_000 {
+                return None;
+            }
+            self.seen.resize(i + 1, false);
+        }
+        if self.seen[i] {
+            return Some(echo);
+        }
+        self.seen[i] = true;
+        self.received += 1;
+        self.max_seq = Some(self.max_seq.map_or(seq, |m| m.max(seq)));
+        match self.first_at {
+            None => self.first_at = Some(now),
+            Some(_) => self.bytes_after_first += packet.len() as u64,
+        }
+        self.last_at = Some(now);
+        // RFC 3550 §6.4.1: J += (|D| - J) / 16, with the clocks' offset cancelling out in D.
+        let transit = now.0 as f64 - sent.0 as f64;
+        if let Some(prev) = self.prev_transit {
+            self.jitter += ((transit - prev).abs() - self.jitter) / 16.0;
+            self.jitters.push(self.jitter);
+        }
+        self.prev_transit = Some(transit);
+        Some(echo)
+    }
+
+    /// What arrived so far.
+    pub fn result(&self) -> TrainResult {
+        let expected = self.max_seq.map_or(0, |m| m + 1);
+        let loss_pct = if expected == 0 {
+            0.0
+        } else {
+            100.0 * f64::from(expected - self.received) / f64::from(expected)
+        };
+        let span = match (self.first_at, self.last_at) {
+            (Some(a), Some(b)) if b > a => Some((b.0 - a.0) as f64),
+            _ => None,
+        };
+        TrainResult {
+            received: self.received,
+            loss_pct,
+            jitter: Spread::of(&self.jitters),
+            // bits per ms = kbps
+            throughput_kbps: span.map(|ms| self.bytes_after_first as f64 * 8.0 / ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A simulated bottleneck: `capacity_kbps`, one-way `delay_ms`, deterministic loss of one
+    /// packet in `loss_every` (0: none), and a jitter pattern added to the delay.
+    struct Link {
+        capacity_kbps: f64,
+        delay_ms: f64,
+        loss_every: u32,
+        jitter_ms: f64,
+        /// When the bottleneck is free again, ms (fractional).
+        busy_until: f64,
+        n: u32,
+    }
+
+    impl Link {
+        fn new(capacity_kbps: f64, delay_ms: f64, loss_every: u32, jitter_ms: f64) -> Self {
+            Self {
+                capacity_kbps,
+                delay_ms,
+                loss_every,
+                jitter_ms,
+                busy_until: 0.0,
+                n: 0,
+            }
+        }
+
+        /// When a packet of `bytes` sent at `at` arrives, or `None` when lost.
+        fn carry(&mut self, bytes: usize, at: f64) -> Option<f64> {
+            self.n += 1;
+            let start = at.max(self.busy_until);
+            self.busy_until = start + bytes as f64 * 8.0 / self.capacity_kbps;
+            if self.loss_every > 0 && self.n % self.loss_every == 0 {
+                return None;
+            }
+            let wobble = if self.n % 2 == 0 { self.jitter_ms } else { 0.0 };
+            Some(self.busy_until + self.delay_ms + wobble)
+        }
+    }
+
+    /// Runs a default train over `link` (and echoes back over a clean path with the same
+    /// delay); returns the sender and the receiver's result.
+    fn run(mut link: Link) -> (TrainSender, TrainResult) {
+        let mut sender = TrainSender::new(ProbeConfig::default());
+        let mut receiver = TrainReceiver::new();
+        let mut arrivals: Vec<(f64, Vec<u8>)> = Vec::new();
+        let mut now = Millis(1_000);
+        let delay = link.delay_ms;
+        loop {
+            while let Some(p) = sender.poll_transmit(now) {
+                if let Some(at) = link.carry(p.len(), now.0 as f64) {
+                    arrivals.push((at, p));
+                }
+            }
+            let Some(next) = sender.poll_timeout() else {
+                break;
+            };
+            if now >= next && sender.is_done(now) {
+                break;
+            }
+            now = next.max(now.after(1));
+        }
+        arrivals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at, p) in &arrivals {
+            let echo = receiver.on_packet(p, Millis(*at as u64)).unwrap();
+            sender.on_echo(&echo, Millis((*at + delay) as u64));
+        }
+        (sender, receiver.result())
+    }
+
+    #[test]
+    fn throughput_is_the_bottleneck_not_the_pacing_rate() {
+        for capacity in [300.0, 500.0, 1_100.0, 2_500.0] {
+            let (_, r) = run(Link::new(capacity, 20.0, 0, 0.0));
+            let got = r.throughput_kbps.unwrap();
+            assert!(
+                (got - capacity).abs() / capacity < 0.05,
+                "capacity {capacity} kbps measured as {got}"
+            );
+            assert_eq!(r.loss_pct, 0.0);
+        }
+    }
+
+    #[test]
+    fn loss_rtt_and_jitter_are_measured() {
+        let (sender, r) = run(Link::new(8_000.0, 75.0, 10, 0.0));
+        assert!((r.loss_pct - 10.0).abs() < 1.0, "loss {}", r.loss_pct);
+        let rtt = sender.rtt().unwrap();
+        assert!(rtt.min >= 150.0 && rtt.avg < 160.0, "rtt {rtt:?}");
+        assert_eq!(sender.counts().0, 300);
+
+        let (_, clean) = run(Link::new(8_000.0, 20.0, 0, 0.0));
+        let (_, wobbly) = run(Link::new(8_000.0, 20.0, 0, 40.0));
+        assert!(clean.jitter.unwrap().avg < 2.0);
+        assert!(
+            wobbly.jitter.unwrap().avg > 20.0,
+            "jitter {:?}",
+            wobbly.jitter
+        );
+    }
+
+    #[test]
+    fn packets_are_paced_at_the_configured_rate() {
+        let mut sender = TrainSender::new(ProbeConfig {
+            packets: 10,
+            packet_bytes: 1_000,
+            rate_kbps: 800,
+            linger_ms: 100,
+        });
+        // 8,000 bits at 800 kbps: one packet every 10 ms.
+        assert!(sender.poll_transmit(Millis(0)).is_some());
+        assert!(sender.poll_transmit(Millis(9)).is_none());
+        assert_eq!(sender.poll_timeout(), Some(Millis(10)));
+        assert!(sender.poll_transmit(Millis(10)).is_some());
+        let mut now = Millis(10);
+        while let Some(t) = sender.poll_timeout() {
+            if sender.is_done(t) {
+                break;
+            }
+            now = t;
+            let _ = sender.poll_transmit(now);
+        }
+        assert_eq!(sender.counts(), (10, 0));
+        assert!(sender.is_done(now.after(100)));
+    }
+
+    #[test]
+    fn garbage_duplicates_and_absurd_numbers_are_ignored() {
+        let mut r = TrainReceiver::new();
+        assert!(r.on_packet(&[1, 2, 3], Millis(0)).is_none());
+        assert!(
+            r.on_packet(&encode_packet(5_000_000, Millis(0), 20), Millis(1))
+                .is_none()
+        );
+        let p = encode_packet(0, Millis(0), 20);
+        assert_eq!(r.on_packet(&p, Millis(5)).unwrap().len(), HEADER_BYTES);
+        assert!(r.on_packet(&p, Millis(6)).is_some());
+        assert_eq!(r.result().received, 1);
+
+        let mut s = TrainSender::new(ProbeConfig::default());
+        s.poll_transmit(Millis(0)).unwrap();
+        // An echo of a packet never sent, a duplicate, and garbage.
+        s.on_echo(&encode_packet(7, Millis(0), 12), Millis(3));
+        s.on_echo(&encode_packet(0, Millis(0), 12), Millis(4));
+        s.on_echo(&encode_packet(0, Millis(0), 12), Millis(9));
+        s.on_echo(&[0], Millis(9));
+        assert_eq!(s.counts(), (1, 1));
+        assert_eq!(s.rtt().unwrap().max, 4.0);
+    }
+}
