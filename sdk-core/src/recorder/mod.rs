@@ -514,6 +514,8 @@ mod caps_tests;
 #[cfg(test)]
 mod consent_tests;
 #[cfg(test)]
+mod json_tests;
+#[cfg(test)]
 mod marks_tests;
 #[cfg(test)]
 mod tests;
