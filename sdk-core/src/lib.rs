@@ -12,6 +12,8 @@
 //! - [`session`]: the client's signaling session as a sans-IO state machine.
 //! - [`assist`]: annotation and script-step messages, cursor coalescing, the overlay model.
 //! - [`diagnostics`]: pre-call checks: measurements in, a verdict with reason and advice codes out.
+//! - [`recorder`]: local recording as a state machine: format choice, chunks, caps, the
+//!   consent gate, bookmarks, clips, the manifest and the assist sidecar.
 //! - [`local_error`]: codes for what the platform refused, beside the wire's error codes.
 #![deny(missing_docs)]
 
@@ -30,6 +32,7 @@ pub mod json;
 pub mod local_error;
 pub mod permissions;
 pub mod protocol;
+pub mod recorder;
 pub mod session;
 mod text;
 // Not public API: a small map shared with this workspace's adapters (the browser driver keeps
@@ -78,5 +81,7 @@ to_json_text!(
     protocol::Permissions,
     permissions::Capabilities,
     protocol::RecordingMode,
-    protocol::RecordingStatus
+    protocol::RecordingStatus,
+    recorder::Manifest,
+    recorder::Sidecar
 );
