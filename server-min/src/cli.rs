@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use assistrtc_core::protocol::IceServer;
 use clap::Parser;
 
+use crate::turn::{
+    DEFAULT_TURN_TTL_SECS, MAX_TURN_TTL_SECS, MIN_TURN_TTL_SECS, TurnConfig, TurnConfigError,
+};
 use crate::{
     DEFAULT_BODY_TIMEOUT_MS, DEFAULT_HEADER_READ_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_TOKEN_TTL_SECS, DEMO_API_KEY, DEMO_JWT_SECRET,
@@ -66,7 +69,8 @@ pub struct Args {
     pub idle_timeout_ms: u64,
 
     /// A STUN/TURN server URL announced to clients (stun:, turn: or turns:); repeatable.
-    /// TURN URLs need --ice-username and --ice-credential.
+    /// TURN URLs need --ice-username and --ice-credential, shared by everyone: prefer
+    /// --turn-url with --turn-secret, which gives each member credentials of its own.
     #[arg(long = "ice-server", value_name = "URL")]
     pub ice_servers: Vec<String>,
 
@@ -87,6 +91,26 @@ pub struct Args {
         value_name = "SECRET"
     )]
     pub ice_credential: Option<String>,
+
+    /// A TURN server URL that accepts credentials made with --turn-secret (coturn's
+    /// use-auth-secret), e.g. turn:turn.example:3478?transport=udp, turns:turn.example:5349;
+    /// repeatable. Each member's welcome carries one entry with all of them and credentials
+    /// issued for that member (username `<unix expiry>:<member id>`).
+    #[arg(long = "turn-url", value_name = "URL")]
+    pub turn_urls: Vec<String>,
+
+    /// Secret shared with the TURN server (coturn's static-auth-secret); needed by --turn-url.
+    #[arg(
+        long,
+        env = "ASSISTRTC_TURN_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub turn_secret: Option<String>,
+
+    /// Lifetime of the TURN credentials in each welcome, in seconds (60 to 86400).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TURN_TTL_SECS)]
+    pub turn_ttl_secs: u64,
 
     /// Serve the demo pages, browser SDK and benchmark pages from this source checkout
     /// (`examples/`, `packages-npm/dist`, `bench/pages`) at /agent/, /customer/, /sdk/ and /bench/.
@@ -134,6 +158,24 @@ pub enum CliError {
     /// A TURN URL without `--ice-username` and `--ice-credential`: browsers refuse it.
     #[error("--ice-server {0:?} is a TURN server: pass --ice-username and --ice-credential")]
     TurnWithoutCredentials(String),
+    /// `--turn-url` without a shared secret: coturn would refuse every credential.
+    #[error(
+        "--turn-url needs the TURN shared secret: pass --turn-secret or set ASSISTRTC_TURN_SECRET"
+    )]
+    TurnUrlWithoutSecret,
+    /// A TURN secret without `--turn-url`: nothing would be announced.
+    #[error(
+        "a TURN secret is set (--turn-secret or ASSISTRTC_TURN_SECRET) but no --turn-url names the TURN server"
+    )]
+    TurnSecretWithoutUrl,
+    /// A `--turn-url` that is not a `turn:` or `turns:` URL.
+    #[error(
+        "invalid --turn-url {0:?}: expected turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]"
+    )]
+    InvalidTurnUrl(String),
+    /// `--turn-ttl-secs` out of its bounds.
+    #[error("--turn-ttl-secs {0} is out of range ({MIN_TURN_TTL_SECS} to {MAX_TURN_TTL_SECS})")]
+    TurnTtlOutOfRange(u64),
     /// The server failed.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -149,7 +191,11 @@ impl CliError {
             Self::MissingApiKey
             | Self::MissingJwtSecret
             | Self::InvalidIceServer(_)
-            | Self::TurnWithoutCredentials(_) => ExitCode::from(2),
+            | Self::TurnWithoutCredentials(_)
+            | Self::TurnUrlWithoutSecret
+            | Self::TurnSecretWithoutUrl
+            | Self::InvalidTurnUrl(_)
+            | Self::TurnTtlOutOfRange(_) => ExitCode::from(2),
             _ => ExitCode::FAILURE,
         }
     }
@@ -198,6 +244,25 @@ impl Args {
                 }
             })
             .collect::<Result<_, _>>()?;
+        let turn = match (self.turn_urls, self.turn_secret.filter(|s| !s.is_empty())) {
+            (urls, None) if urls.is_empty() => None,
+            (_, None) => return Err(CliError::TurnUrlWithoutSecret),
+            (urls, Some(_)) if urls.is_empty() => return Err(CliError::TurnSecretWithoutUrl),
+            (urls, Some(secret)) => {
+                let turn = TurnConfig {
+                    urls,
+                    secret,
+                    ttl_secs: self.turn_ttl_secs,
+                };
+                turn.validate().map_err(|e| match e {
+                    TurnConfigError::NoUrls => CliError::TurnSecretWithoutUrl,
+                    TurnConfigError::EmptySecret => CliError::TurnUrlWithoutSecret,
+                    TurnConfigError::InvalidUrl(url) => CliError::InvalidTurnUrl(url),
+                    TurnConfigError::TtlOutOfRange(ttl) => CliError::TurnTtlOutOfRange(ttl),
+                })?;
+                Some(turn)
+            }
+        };
         let mut config = ServerConfig::new(api_key, jwt_secret);
         config.listen = self.listen;
         config.data_dir = self.data_dir;
@@ -209,6 +274,7 @@ impl Args {
         config.idle_timeout_ms = self.idle_timeout_ms;
         config.ice_servers = ice_servers;
         config.stun_listen = self.stun_listen;
+        config.turn = turn;
         config.web_root = self.web_root;
         config.max_connections = self.max_connections;
         config.max_connections_per_ip = self.max_connections_per_ip;
@@ -399,6 +465,56 @@ mod tests {
 
         let err = config(&["--ice-server", "http://x"]).unwrap_err();
         assert!(matches!(err, CliError::InvalidIceServer(_)));
+    }
+
+    #[test]
+    fn turn_urls_and_secret_need_each_other() {
+        assert_eq!(config(&[]).unwrap().turn, None);
+        let err = config(&["--turn-url", "turn:127.0.0.1:3478"]).unwrap_err();
+        assert!(matches!(err, CliError::TurnUrlWithoutSecret), "{err}");
+        assert!(err.to_string().contains("--turn-secret"), "{err}");
+        assert!(err.to_string().contains("ASSISTRTC_TURN_SECRET"), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+        let err = config(&["--turn-url", "turn:x", "--turn-secret", ""]).unwrap_err();
+        assert!(matches!(err, CliError::TurnUrlWithoutSecret), "{err}");
+
+        let err = config(&["--turn-secret", "s3cret-value"]).unwrap_err();
+        assert!(matches!(err, CliError::TurnSecretWithoutUrl), "{err}");
+        assert!(err.to_string().contains("--turn-url"), "{err}");
+        assert!(!err.to_string().contains("s3cret-value"), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+
+        let err = config(&["--turn-url", "stun:x:3478", "--turn-secret", "s"]).unwrap_err();
+        assert!(matches!(err, CliError::InvalidTurnUrl(ref u) if u == "stun:x:3478"));
+        let err = config(&[
+            "--turn-url",
+            "turn:x",
+            "--turn-secret",
+            "s",
+            "--turn-ttl-secs",
+            "0",
+        ])
+        .unwrap_err();
+        assert!(matches!(err, CliError::TurnTtlOutOfRange(0)), "{err}");
+        assert_eq!(err.exit_code(), ExitCode::from(2));
+
+        let c = config(&[
+            "--turn-url",
+            "turn:127.0.0.1:3478?transport=udp",
+            "--turn-url",
+            "turn:127.0.0.1:3478?transport=tcp",
+            "--turn-secret",
+            "s3cret-value",
+        ])
+        .unwrap();
+        let turn = c.turn.expect("TURN configured");
+        assert_eq!(turn.urls.len(), 2);
+        assert_eq!(turn.secret, "s3cret-value");
+        assert_eq!(turn.ttl_secs, DEFAULT_TURN_TTL_SECS);
+        assert!(
+            c.ice_servers.is_empty(),
+            "the TURN entry is issued per member"
+        );
     }
 
     #[test]

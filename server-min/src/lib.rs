@@ -8,6 +8,7 @@
 //! - `rest` (private): the HTTP routes.
 //! - `guard` (private): authentication before bodies, body limits, security headers.
 //! - `transport` (private): the accept loop with connection caps and timeouts.
+//! - [`turn`]: time-limited TURN credentials for coturn's shared-secret scheme.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
 //! Start a server in-process (tests, benches, the demo):
@@ -36,6 +37,7 @@ mod signal;
 pub mod store;
 mod stun;
 mod transport;
+pub mod turn;
 
 use std::fmt;
 use std::io;
@@ -57,6 +59,7 @@ use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubC
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
 use crate::store::{MemoryRoomStore, RoomStore, SqliteRoomStore, StoreError};
 pub use crate::transport::raise_fd_limit;
+use crate::turn::{TurnConfig, TurnConfigError};
 
 /// API key used by `--demo` when none is given. Public: never use it outside a local demo.
 pub const DEMO_API_KEY: &str = "assistrtc-demo-api-key";
@@ -125,6 +128,10 @@ pub struct ServerConfig {
     /// STUN server in `welcome` (at the bound address, or at the HTTP listener's host when
     /// bound to an unspecified address such as 0.0.0.0).
     pub stun_listen: Option<SocketAddr>,
+    /// TURN servers sharing a secret with this server: each member's `welcome` then carries
+    /// one more ICE server entry with these URLs and credentials of its own, issued on
+    /// [`ServerConfig::clock`] (see [`turn`]).
+    pub turn: Option<TurnConfig>,
     /// Per-connection frame rate limit.
     pub rate_limit: RateLimit,
     /// Frames buffered for a held seat before the oldest are dropped.
@@ -166,6 +173,7 @@ impl fmt::Debug for ServerConfig {
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
             .field("stun_listen", &self.stun_listen)
+            .field("turn", &self.turn)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("web_root", &self.web_root)
@@ -194,6 +202,7 @@ impl ServerConfig {
             idle_timeout_ms: hub::DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
             stun_listen: None,
+            turn: None,
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
             web_root: None,
@@ -246,6 +255,9 @@ pub enum ServerError {
     /// A server task did not stop within the shutdown timeout and was aborted.
     #[error("the {0} did not stop within {SHUTDOWN_TIMEOUT:?}")]
     ShutdownTimeout(&'static str),
+    /// The TURN configuration is unusable.
+    #[error(transparent)]
+    Turn(#[from] TurnConfigError),
     /// The room store under `--data-dir` could not be opened or read.
     #[error(transparent)]
     Store(StoreError),
@@ -337,6 +349,9 @@ pub async fn start_with_store(
     if config.header_read_timeout_ms == 0 || config.body_timeout_ms == 0 {
         return Err(ServerError::ZeroLimit("header or body timeout"));
     }
+    if let Some(turn) = &config.turn {
+        turn.validate()?;
+    }
     if let Some(path) = &config.data_dir {
         std::fs::create_dir_all(path).map_err(|source| ServerError::DataDir {
             path: path.clone(),
@@ -400,6 +415,7 @@ pub async fn start_with_store(
         session_lifetime_ms: config.session_lifetime_secs.saturating_mul(1000),
         idle_timeout_ms: config.idle_timeout_ms,
         ice_servers,
+        turn: config.turn.clone(),
         rate_limit: config.rate_limit,
         max_buffered_frames: config.max_buffered_frames,
         max_unjoined: hub::DEFAULT_MAX_UNJOINED,
@@ -469,6 +485,10 @@ pub async fn start_with_store(
         metrics,
         shutdown_rx,
     ));
+    if let Some(turn) = &config.turn {
+        // The URLs and lifetime only: never the secret or a credential.
+        tracing::info!(urls = ?turn.urls, ttl_secs = turn.ttl_secs, "issuing TURN credentials");
+    }
     tracing::info!(%local_addr, demo = config.demo, "server started");
     Ok(RunningServer {
         local_addr,

@@ -120,6 +120,18 @@ pub(crate) fn ensure_ffmpeg() -> Result {
     )
 }
 
+/// Installs coturn when missing: the server's tests run a real `turnserver` on loopback.
+pub(crate) fn ensure_coturn() -> Result {
+    if output("turnserver", &["--version"]).is_some() {
+        return Ok(());
+    }
+    run("apt-get", &["update"])?;
+    run(
+        "apt-get",
+        &["install", "-y", "--no-install-recommends", "coturn"],
+    )
+}
+
 /// Where Debian puts Firefox ESR; the end-to-end tests get it as `FIREFOX`.
 const FIREFOX: &str = "/usr/bin/firefox-esr";
 /// The geckodriver release the end-to-end tests drive Firefox ESR with (≥ 0.36 pairs with
@@ -199,6 +211,7 @@ pub(crate) fn test() -> Result {
     ensure_wasm_bindgen()?;
     ensure_chromium()?;
     ensure_firefox()?;
+    ensure_coturn()?;
     run("cargo", &["fmt", "--all", "--check"])?;
     run(
         "cargo",

@@ -5,14 +5,14 @@ use std::collections::VecDeque;
 use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{
-    self, ClientMessage, ErrorCode, IceServer, LeaveReason, RecordingMode, RecordingStatus, RoomId,
-    ServerMessage,
+    self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, RecordingMode,
+    RecordingStatus, RoomId, ServerMessage,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::room::{Presence, Room, Seat};
-use super::{ConnId, ConnState, EntropyError, Hub, HubOutput, JoinError};
+use super::{ConnId, ConnState, EntropyError, Hub, HubConfig, HubOutput, JoinError};
 use crate::jwt;
 
 impl Hub {
@@ -115,7 +115,7 @@ impl Hub {
             Err(e) => return self.reject(conn, e.into()),
         };
         if resumable {
-            self.resume(conn, &claims.room, idx, fresh_token);
+            self.resume(conn, &claims.room, idx, fresh_token, now);
         } else {
             self.fresh_join(conn, &claims.room, idx, caps, fresh_token, now);
         }
@@ -193,7 +193,8 @@ impl Hub {
             consent: false,
         });
         tracing::info!(room = %room_id, member = %room.member_id(idx), conn = conn.0, "joined");
-        let welcome = welcome(room, idx, &self.config.ice_servers, false);
+        let ice_servers = ice_servers_for(&self.config, room.member_id(idx), now);
+        let welcome = welcome(room, idx, ice_servers, false);
         self.out.push_back(HubOutput::Send { conn, msg: welcome });
         let joined = ServerMessage::MemberJoined {
             member: room.info(idx),
@@ -213,7 +214,14 @@ impl Hub {
 
     /// Gives the seat back to a new connection: `welcome {resumed: true}`, then what was
     /// buffered; the others see nothing.
-    fn resume(&mut self, conn: ConnId, room_id: &RoomId, idx: usize, resume_token: String) {
+    fn resume(
+        &mut self,
+        conn: ConnId,
+        room_id: &RoomId,
+        idx: usize,
+        resume_token: String,
+        now: Millis,
+    ) {
         let Some(seat) = self.rooms.get_mut(room_id).and_then(|r| r.seat_mut(idx)) else {
             return;
         };
@@ -243,7 +251,8 @@ impl Hub {
             return;
         };
         tracing::info!(room = %room_id, member = %room.member_id(idx), conn = conn.0, buffered = buffered.len(), "resumed");
-        let welcome = welcome(room, idx, &self.config.ice_servers, true);
+        let ice_servers = ice_servers_for(&self.config, room.member_id(idx), now);
+        let welcome = welcome(room, idx, ice_servers, true);
         self.send(conn, welcome);
         for msg in buffered {
             self.send(conn, msg);
@@ -251,8 +260,18 @@ impl Hub {
     }
 }
 
+/// The ICE servers announced to `member` at `now`: the configured ones, then the TURN entry
+/// with credentials issued for this member now (a fresh pair in every `welcome`).
+fn ice_servers_for(config: &HubConfig, member: &MemberId, now: Millis) -> Vec<IceServer> {
+    let mut servers = config.ice_servers.clone();
+    if let Some(turn) = &config.turn {
+        servers.push(turn.ice_server(member.as_str(), now));
+    }
+    servers
+}
+
 /// The `welcome` for the member at `idx`, listing the others present.
-fn welcome(room: &Room, idx: usize, ice_servers: &[IceServer], resumed: bool) -> ServerMessage {
+fn welcome(room: &Room, idx: usize, ice_servers: Vec<IceServer>, resumed: bool) -> ServerMessage {
     let (session_id, caps, resume_token) = room
         .seat(idx)
         .map(|s| (s.session_id.clone(), s.caps, s.resume_token.clone()))
@@ -268,7 +287,7 @@ fn welcome(room: &Room, idx: usize, ice_servers: &[IceServer], resumed: bool) ->
             .collect(),
         permissions: room.def.permissions,
         capabilities: caps,
-        ice_servers: ice_servers.to_vec(),
+        ice_servers,
         resume_token,
         resumed,
     }

@@ -61,6 +61,7 @@ pub(crate) use self::rate::TokenBucket;
 use self::room::{Presence, Room, Seat};
 use crate::jwt::JwtError;
 use crate::store::{NEVER, RoomDefinition};
+use crate::turn::TurnConfig;
 
 /// Default time a dropped member's seat is held for a resume.
 pub const DEFAULT_RESUME_GRACE_MS: u64 = 30_000;
@@ -126,6 +127,9 @@ pub struct HubConfig {
     pub idle_timeout_ms: u64,
     /// ICE servers announced in `welcome`.
     pub ice_servers: Vec<IceServer>,
+    /// TURN servers sharing a secret with this server: every `welcome` also carries their
+    /// entry, with credentials issued for that member at that time.
+    pub turn: Option<TurnConfig>,
     /// Per-connection frame rate limit.
     pub rate_limit: RateLimit,
     /// Frames kept for a held seat; beyond this the oldest are dropped.
@@ -145,6 +149,7 @@ impl std::fmt::Debug for HubConfig {
             .field("session_lifetime_ms", &self.session_lifetime_ms)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
             .field("ice_servers", &self.ice_servers)
+            .field("turn", &self.turn)
             .field("rate_limit", &self.rate_limit)
             .field("max_buffered_frames", &self.max_buffered_frames)
             .field("max_unjoined", &self.max_unjoined)
@@ -162,6 +167,7 @@ impl HubConfig {
             session_lifetime_ms: DEFAULT_SESSION_LIFETIME_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             ice_servers: Vec::new(),
+            turn: None,
             rate_limit: RateLimit::default(),
             max_buffered_frames: DEFAULT_MAX_BUFFERED_FRAMES,
             max_unjoined: DEFAULT_MAX_UNJOINED,

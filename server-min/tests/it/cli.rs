@@ -25,6 +25,7 @@ fn command() -> Command {
         .env_remove("ASSISTRTC_JWT_SECRET")
         .env_remove("ASSISTRTC_ICE_USERNAME")
         .env_remove("ASSISTRTC_ICE_CREDENTIAL")
+        .env_remove("ASSISTRTC_TURN_SECRET")
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -187,4 +188,136 @@ async fn sigterm_does_not_wait_for_a_half_sent_request() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test]
+async fn turn_flags_without_their_pair_are_a_clear_error() {
+    for (args, expected) in [
+        (&["--turn-url", "turn:127.0.0.1:3478"][..], "--turn-secret"),
+        (&["--turn-secret", "s3cret-turn-value"][..], "no --turn-url"),
+    ] {
+        let output = within(
+            "binary exits",
+            tokio::task::spawn_blocking(move || {
+                command()
+                    .args(["--demo", "--listen", "127.0.0.1:0"])
+                    .args(args)
+                    .output()
+            }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("s3cret-turn-value"), "{stderr}");
+    }
+}
+
+/// With TURN configured and debug logging, neither the secret nor a credential a member got
+/// shows up in the server's output.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_turn_secret_and_credentials_are_never_logged() {
+    use assistrtc_core::protocol::{self, ClientMessage, ServerMessage};
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    const SECRET: &str = "s3cret-turn-value";
+    let mut child = command()
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .args(["--turn-url", "turn:127.0.0.1:3478?transport=udp"])
+        .env("ASSISTRTC_TURN_SECRET", SECRET)
+        .env("RUST_LOG", "debug")
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let pid = child.id();
+    let mut guard = Guard(Some(child));
+    let line = within(
+        "listening line",
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let addr = line
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let room: serde_json::Value = within(
+        "demo room",
+        reqwest::Client::new()
+            .post(format!("http://{addr}/v1/demo/rooms"))
+            .send(),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = room["members"][0]["token"].as_str().unwrap().to_owned();
+    let (mut ws, _) = within(
+        "websocket",
+        tokio_tungstenite::connect_async(format!("ws://{addr}/v1/signal")),
+    )
+    .await
+    .unwrap();
+    let join = ClientMessage::Join {
+        token,
+        resume_token: None,
+    };
+    within(
+        "send join",
+        ws.send(Message::text(protocol::encode_client(&join))),
+    )
+    .await
+    .unwrap();
+    let credential = loop {
+        match within("welcome", ws.next()).await {
+            Some(Ok(Message::Text(text))) => {
+                let Ok(ServerMessage::Welcome { ice_servers, .. }) =
+                    protocol::decode_server(text.as_str())
+                else {
+                    panic!("expected welcome, got {text}");
+                };
+                break ice_servers[0]
+                    .credential
+                    .clone()
+                    .expect("a TURN credential");
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    };
+    drop(ws);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut child = guard.0.take().unwrap();
+    let status = within(
+        "graceful exit",
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success(), "{status}");
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert!(err.contains("issuing TURN credentials"), "{err}");
+    assert!(err.contains("joined"), "the join was logged: {err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(!err.contains(&credential), "{err}");
 }

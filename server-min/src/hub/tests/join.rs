@@ -173,3 +173,58 @@ fn connections_waiting_for_their_join_are_capped() {
     let f = h.open();
     assert!(!h.closed.contains(&f));
 }
+
+/// The TURN entry a welcome carries, after the configured STUN entry.
+fn turn_entry(msgs: &[ServerMessage]) -> IceServer {
+    let Some(ServerMessage::Welcome { ice_servers, .. }) = msgs.first() else {
+        panic!("expected welcome, got {msgs:?}");
+    };
+    assert_eq!(ice_servers.len(), 2, "{ice_servers:?}");
+    assert_eq!(ice_servers[0].urls, vec!["stun:127.0.0.1:3478".to_owned()]);
+    ice_servers[1].clone()
+}
+
+#[test]
+fn each_welcome_carries_turn_credentials_of_its_own_issued_at_that_time() {
+    let mut h = Harness::with_config(|c| {
+        c.turn = Some(TurnConfig {
+            ttl_secs: 600,
+            ..TurnConfig::new(vec!["turn:127.0.0.1:3478".into()], "turn-secret")
+        });
+    });
+    let agent = h.join_with(h.token("rm_1", "agent_1", Role::Host), None);
+    let agent_turn = turn_entry(&h.take(agent));
+    let guest = h.join_with(h.token("rm_1", "user_9", Role::Guest), None);
+    let msgs = h.take(guest);
+    let Some(ServerMessage::Welcome { resume_token, .. }) = msgs.first().cloned() else {
+        panic!("expected welcome");
+    };
+    let guest_turn = turn_entry(&msgs);
+
+    let expiry = T0.0 / 1000 + 600;
+    assert_eq!(agent_turn.urls, vec!["turn:127.0.0.1:3478".to_owned()]);
+    assert_eq!(
+        agent_turn.username.as_deref(),
+        Some(format!("{expiry}:agent_1").as_str())
+    );
+    assert_eq!(
+        guest_turn.username.as_deref(),
+        Some(format!("{expiry}:user_9").as_str())
+    );
+    let username = guest_turn.username.clone().unwrap();
+    assert_eq!(
+        guest_turn.credential,
+        Some(crate::turn::credential(b"turn-secret", &username))
+    );
+    assert_ne!(agent_turn.credential, guest_turn.credential);
+
+    // A resume later gets credentials issued then.
+    h.advance(10_000);
+    h.close(guest);
+    let again = h.join_with(h.token("rm_1", "user_9", Role::Guest), Some(resume_token));
+    let resumed = turn_entry(&h.take(again));
+    assert_eq!(
+        resumed.username.as_deref(),
+        Some(format!("{}:user_9", expiry + 10).as_str())
+    );
+}
