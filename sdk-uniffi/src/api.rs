@@ -512,55 +512,7 @@ impl AssistClient {
     /// A client for one call; nothing is contacted until `connect()`.
     #[uniffi::constructor]
     pub fn new(options: ConnectOptions) -> Result<Arc<Self>, AssistError> {
-        if options.token.is_empty() {
-            return Err(AssistError::new("bad_request", "`token` is required"));
-        }
-        let mut call = Call::new(CallConfig::new(options.token));
-        if options.notice_acknowledged {
-            call.acknowledge_notice();
-        }
-        let backend = Arc::new(WebrtcBackend::new());
-        let (app_tx, app_rx) = mpsc::unbounded_channel();
-        let waiters = Arc::new(Mutex::new(Waiters::default()));
-        let settle = waiters.clone();
-        // Converted inside the task, where the call's state is at hand.
-        let sink = Box::new(move |event: &Event, call: &Call| {
-            if let Some(e) = to_event(event, call) {
-                let _ = app_tx.send(Item::Event(e));
-            }
-            let outcome = match event {
-                Event::Joined(_) => Ok(()),
-                Event::Ended(e) => Err(AssistError::new(
-                    e.reason.code().map_or("conflict", |c| c.as_str()),
-                    e.reason.message(),
-                )),
-                _ => return,
-            };
-            let mut w = settle.lock().unwrap_or_else(|e| e.into_inner());
-            let observed = w.observed;
-            for waiter in w.connecting.drain(..) {
-                let outcome = clone_settled(&outcome);
-                if observed {
-                    let _ = app_tx.send(Item::Settle(waiter, outcome));
-                } else {
-                    let _ = waiter.send(outcome);
-                }
-            }
-        });
-        let _guard = runtime().enter();
-        let (inner, _join) = CallHandle::spawn(
-            call,
-            protocol::signal_url(&options.url),
-            backend.clone(),
-            sink,
-        );
-        Ok(Arc::new(Self {
-            inner,
-            events: Mutex::new(Some(app_rx)),
-            waiters,
-            backend,
-            playing: Mutex::new(Vec::new()),
-        }))
+        Self::with_backend(options, WebrtcBackend::new())
     }
 
     /// Delivers every event, from the first, to `observer`, until the returned handle is
@@ -815,6 +767,68 @@ impl AssistClient {
             })
             .await
             .unwrap_or_default()
+    }
+}
+
+/// Rust-only construction, not exported to the bindings.
+impl AssistClient {
+    /// Like [`AssistClient::new`], with peer links created by `backend` instead of the default
+    /// [`WebrtcBackend::new`] (which binds `0.0.0.0:0`, where webrtc-rs skips loopback). For
+    /// Rust apps and benches that need a choice of local addresses, e.g.
+    /// `WebrtcBackend::with_udp_addrs(vec!["127.0.0.1:0".into()])` for clients on loopback.
+    pub fn with_backend(
+        options: ConnectOptions,
+        backend: WebrtcBackend,
+    ) -> Result<Arc<Self>, AssistError> {
+        if options.token.is_empty() {
+            return Err(AssistError::new("bad_request", "`token` is required"));
+        }
+        let mut call = Call::new(CallConfig::new(options.token));
+        if options.notice_acknowledged {
+            call.acknowledge_notice();
+        }
+        let backend = Arc::new(backend);
+        let (app_tx, app_rx) = mpsc::unbounded_channel();
+        let waiters = Arc::new(Mutex::new(Waiters::default()));
+        let settle = waiters.clone();
+        // Converted inside the task, where the call's state is at hand.
+        let sink = Box::new(move |event: &Event, call: &Call| {
+            if let Some(e) = to_event(event, call) {
+                let _ = app_tx.send(Item::Event(e));
+            }
+            let outcome = match event {
+                Event::Joined(_) => Ok(()),
+                Event::Ended(e) => Err(AssistError::new(
+                    e.reason.code().map_or("conflict", |c| c.as_str()),
+                    e.reason.message(),
+                )),
+                _ => return,
+            };
+            let mut w = settle.lock().unwrap_or_else(|e| e.into_inner());
+            let observed = w.observed;
+            for waiter in w.connecting.drain(..) {
+                let outcome = clone_settled(&outcome);
+                if observed {
+                    let _ = app_tx.send(Item::Settle(waiter, outcome));
+                } else {
+                    let _ = waiter.send(outcome);
+                }
+            }
+        });
+        let _guard = runtime().enter();
+        let (inner, _join) = CallHandle::spawn(
+            call,
+            protocol::signal_url(&options.url),
+            backend.clone(),
+            sink,
+        );
+        Ok(Arc::new(Self {
+            inner,
+            events: Mutex::new(Some(app_rx)),
+            waiters,
+            backend,
+            playing: Mutex::new(Vec::new()),
+        }))
     }
 }
 
