@@ -4,7 +4,8 @@
 // page in headless Chromium, joined without media (as in the native ↔ native run of
 // bench-native). The agent sends script steps, highlights (each cleared again), clears and
 // pointer moves one at a time; latency is the SDK call in the native process → the page's
-// `overlayChanged` carrying it. Run: cargo xtask bench native (after the Rust part).
+// `overlayChanged` carrying it; sends are at least 12 ms apart. Run: cargo xtask bench native
+// (after the Rust part).
 //
 // Clocks: Python stamps `time.monotonic_ns()` just before the SDK call; Node reads the same
 // CLOCK_MONOTONIC (process.hrtime); the page's performance.timeOrigin + now() is mapped onto
@@ -127,6 +128,14 @@ const pct = (xs, p) => {
 const pointerX = (i, n) => Math.round(((i + 1) / (n + 2)) * 1e6) / 1e6;
 const title = (step) => `Step ${step}: unplug the router, wait ten seconds`;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Least time between two sends, for every kind (as in bench-native): the pointer's must exceed
+// the sender's coalescing interval (8 ms), and one pace for all keeps the runs alike.
+const PACE_MS = 12;
+let next = 0;
+async function paced() {
+  await sleep(Math.max(0, next - mono()));
+  next = mono() + PACE_MS;
+}
 
 const server = await startServer();
 const browser = await launch();
@@ -161,23 +170,24 @@ try {
     else results[kind].push({ call: seenAt - clock.offset - sent.called, cmd: seenAt - clock.offset - sent.written });
   };
   for (let i = 1; i <= COUNT; i++) {
+    await paced();
     const sent = await native.cmd('script_step', { ticket: TICKET, step: i, total: COUNT, title: title(i) });
     record('step', sent, await waitSeen('steps', `${TICKET}/${i}`));
   }
   for (let i = 0; i < COUNT; i++) {
+    await paced();
     const sent = await native.cmd('highlight', { rect: { x: 0.25, y: 0.25, w: 0.5, h: 0.125 }, color: '#ff3b30' });
     record('highlight', sent, await waitSeen('shapes', sent.ok));
     await page.evaluate(() => window.benchReset());
+    await paced();
     const cleared = await native.cmd('clear', { shape: sent.ok });
     record('clear', cleared, await waitSeen('emptied', null));
   }
-  // Paced so that no move waits for the sender's coalescing interval (8 ms).
   for (let i = 0; i < COUNT; i++) {
-    const started = mono();
     const x = pointerX(i, COUNT);
+    await paced();
     const sent = await native.cmd('pointer', { x, y: 0.5 });
     record('pointer', sent, await waitSeen('cursors', Math.round(x * 1e6)));
-    await sleep(Math.max(0, 12 - (mono() - started)));
   }
   const end = await clockOffset(page);
 

@@ -6,10 +6,11 @@
 //! 1. SDK ([`sdk`]): the reference server in-process on 127.0.0.1:0, two `AssistClient`s
 //!    (agent and customer) joined to one room, their link on 127.0.0.1. The agent sends script
 //!    steps, highlights (each cleared again: the overlay holds at most 64 shapes) and pointer
-//!    moves one at a time; latency is the API call → the customer's observer seeing the
-//!    `OverlayChanged` that carries it. Then a burst of script steps, sent back to back.
+//!    moves one at a time, at least 12 ms apart; latency is the API call → the customer's
+//!    observer seeing the `OverlayChanged` that carries it. Then a burst of script steps, sent
+//!    back to back; done when the last is seen.
 //! 2. Plain ([`plain`]): two webrtc-rs peer connections with the same channels and the same
-//!    wire texts, no SDK: send → the receiving channel's message event.
+//!    wire texts at the same pace, no SDK: send → the receiving channel's message event.
 //!
 //! Everything runs in this process on 2 cores (the SDK's own runtime has two worker threads,
 //! the bench's another two), so the figures include scheduling between the two sides. Every

@@ -3,6 +3,9 @@
 //! (`assist`: ordered, reliable, id 0; `assist-cursor`: unordered, no retransmits, id 1),
 //! signaled by hand (non-trickle: each description after gathering completed). The same wire
 //! texts as the SDK's messages, sent one at a time and in a burst; no SDK in the path.
+//!
+//! The peers run on their own two-worker runtime, as the SDK's links run on the SDK's; the
+//! bench's task sends and waits from the bench's runtime, as it does with the SDK.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +18,7 @@ use webrtc::peer_connection::{
 };
 
 use crate::Options;
-use crate::figures::{self, Burst, Figures, Kind, Latency};
+use crate::figures::{self, Burst, Figures, Kind, Latency, PACE};
 
 /// Longest gathering, the channels opening, or one set-up call may take.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -151,12 +154,31 @@ async fn receive(p: &mut Peer, text: &str, wait: Duration) -> Option<Instant> {
 }
 
 pub(crate) async fn run(options: &Options) -> Result<Figures, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("plain")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("plain pair: runtime: {e}"))?;
+    let result = measure(options, runtime.handle()).await;
+    runtime.shutdown_background();
+    result
+}
+
+async fn measure(options: &Options, runtime: &tokio::runtime::Handle) -> Result<Figures, String> {
     use webrtc::peer_connection::RTCSessionDescription;
 
     let mut figures = Figures::default();
     let started = Instant::now();
-    let mut a = peer().await?;
-    let mut b = peer().await?;
+    // Built on the plain runtime: the connections' drivers and the channel readers run there.
+    let mut a = runtime
+        .spawn(peer())
+        .await
+        .map_err(|e| format!("plain pair: {e}"))??;
+    let mut b = runtime
+        .spawn(peer())
+        .await
+        .map_err(|e| format!("plain pair: {e}"))??;
     let offer = bounded("createOffer", a.pc.create_offer(None))
         .await?
         .map_err(|e| format!("createOffer: {e}"))?;
@@ -199,7 +221,9 @@ pub(crate) async fn run(options: &Options) -> Result<Figures, String> {
     }
 
     figures.latency = latency(options, &a, &mut b).await?;
-    figures.burst = burst(options, &a, &mut b).await?;
+    figures
+        .bursts
+        .push(("plain", burst(options, &a, &mut b).await?));
 
     for p in [&a, &b] {
         let _ = tokio::time::timeout(Duration::from_secs(5), p.pc.close()).await;
@@ -223,17 +247,14 @@ async fn latency(
     let mut out = Vec::new();
     for kind in Kind::ALL {
         let mut l = Latency::default();
-        let (channel, pace) = match kind {
-            Kind::Pointer => (1, Duration::from_millis(12)),
-            _ => (0, Duration::ZERO),
-        };
+        let channel = usize::from(kind == Kind::Pointer);
         let mut next = Instant::now();
         for i in 0..n {
             let text = figures::wire_text(kind, i, n);
             l.bytes += text.len();
             tokio::time::sleep_until(next.into()).await;
             let sent = Instant::now();
-            next = sent + pace;
+            next = sent + PACE;
             send(a, channel, &text).await?;
             match receive(b, &text, options.wait).await {
                 Some(at) => l.samples.push(at.saturating_duration_since(sent)),
@@ -246,6 +267,7 @@ async fn latency(
     Ok(out)
 }
 
+/// The burst, as fast as `send_text` takes it; done when the last arrives.
 async fn burst(options: &Options, a: &Peer, b: &mut Peer) -> Result<Burst, String> {
     let m = options.burst;
     let texts: Vec<String> = (0..m).map(|i| figures::burst_text(i, m)).collect();

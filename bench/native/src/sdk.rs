@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::Options;
-use crate::figures::{self, BURST_TICKET, Burst, Figures, Kind, Latency, TICKET};
+use crate::figures::{self, BURST_TICKET, Burst, Figures, Kind, Latency, PACE, TICKET};
 
 /// Loopback-only secrets for the in-process server.
 const API_KEY: &str = "bench-native-api-key";
@@ -204,7 +204,9 @@ async fn measure(options: &Options, url: &str) -> Result<Figures, String> {
     }
 
     figures.latency = latency(options, &mut agent, &mut customer).await?;
-    figures.burst = burst(options, &mut agent, &mut customer).await?;
+    figures
+        .bursts
+        .push(("SDK", burst(options, &mut agent, &mut customer).await?));
 
     agent.absorb_ready();
     customer.absorb_ready();
@@ -245,9 +247,10 @@ async fn latency(
         }
     };
 
+    let mut next = Instant::now();
     for i in 0..n {
         let step = i as u32 + 1;
-        let sent = Instant::now();
+        let sent = paced(&mut next).await;
         agent
             .api
             .script_step(TICKET.into(), step, n as u32, figures::title(step))
@@ -265,7 +268,7 @@ async fn latency(
         h: figures::RECT.h,
     };
     for i in 0..n {
-        let sent = Instant::now();
+        let sent = paced(&mut next).await;
         let id = agent
             .api
             .highlight(rect, figures::COLOR.into(), 0, 0)
@@ -275,7 +278,7 @@ async fn latency(
         record(Kind::Highlight, sent, seen, i);
         // Removed again, so the overlay never reaches its cap of live shapes.
         customer.seen.emptied = None;
-        let sent = Instant::now();
+        let sent = paced(&mut next).await;
         agent
             .api
             .clear(Some(id), 0)
@@ -285,14 +288,9 @@ async fn latency(
         record(Kind::Clear, sent, seen, i);
     }
 
-    // Paced so that no move waits for the sender's coalescing interval (8 ms).
-    let pace = Duration::from_millis(12);
-    let mut next = Instant::now();
     for i in 0..n {
-        tokio::time::sleep_until(next.into()).await;
         let x = figures::pointer_x(i, n);
-        let sent = Instant::now();
-        next = sent + pace;
+        let sent = paced(&mut next).await;
         agent
             .api
             .pointer(x, 0.5, 0)
@@ -306,6 +304,14 @@ async fn latency(
         l.bytes /= n.max(1);
     }
     Ok(out)
+}
+
+/// Waits until `next`, then sets the next send [`PACE`] later; returns the send time.
+async fn paced(next: &mut Instant) -> Instant {
+    tokio::time::sleep_until((*next).into()).await;
+    let now = Instant::now();
+    *next = now + PACE;
+    now
 }
 
 /// `options.burst` script steps handed to the API back to back; done when the last is seen.
