@@ -559,7 +559,22 @@ impl AssistClient {
     /// contacted until `connect()`.
     #[uniffi::constructor]
     pub fn new(options: ConnectOptions) -> Result<Arc<Self>, AssistError> {
-        let builtin = Arc::new(WebrtcBackend::new());
+        Self::with_backend(options, WebrtcBackend::new())
+    }
+}
+
+/// Rust-only construction, not exported to the bindings.
+#[cfg(feature = "webrtc")]
+impl AssistClient {
+    /// Like [`AssistClient::new`], with peer links created by `backend` instead of the default
+    /// [`WebrtcBackend::new`] (which binds `0.0.0.0:0`, where webrtc-rs skips loopback). For
+    /// Rust apps and benches that need a choice of local addresses, e.g.
+    /// `WebrtcBackend::with_udp_addrs(vec!["127.0.0.1:0".into()])` for clients on loopback.
+    pub fn with_backend(
+        options: ConnectOptions,
+        backend: WebrtcBackend,
+    ) -> Result<Arc<Self>, AssistError> {
+        let builtin = Arc::new(backend);
         let media = Media {
             builtin: Some(builtin.clone()),
             playing: Vec::new(),

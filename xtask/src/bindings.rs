@@ -44,6 +44,38 @@ pub(crate) fn bindings(test_hooks: bool) -> Result<PathBuf> {
     Ok(lib)
 }
 
+/// Python bindings over the release library, for the benchmarks, in
+/// `<target>/bench-python` (the checkout's `bindings/python` keeps the debug build the
+/// end-to-end tests use). Returns the directory to put on `ASSISTRTC_BINDINGS`.
+pub(crate) fn python_release() -> Result<PathBuf> {
+    run("cargo", &["build", "--release", "-p", "assistrtc-uniffi"])?;
+    run("cargo", &["build", "-p", "uniffi-bindgen"])?;
+    let lib = target_dir().join("release").join(LIBRARY);
+    let bindgen = target_dir().join("debug/uniffi-bindgen");
+    let out = target_dir().join("bench-python");
+    let package = out.join("assistrtc");
+    std::fs::create_dir_all(&package).map_err(|e| format!("{}: {e}", package.display()))?;
+    run(
+        &bindgen.to_string_lossy(),
+        &[
+            "generate",
+            "--library",
+            &lib.to_string_lossy(),
+            "--language",
+            "python",
+            "--out-dir",
+            &package.to_string_lossy(),
+        ],
+    )?;
+    let init = "__init__.py";
+    copy(
+        &root().join("bindings/python/assistrtc").join(init),
+        &package.join(init),
+    )?;
+    copy(&lib, &package.join(LIBRARY))?;
+    Ok(out)
+}
+
 fn copy(from: &Path, to: &Path) -> Result {
     std::fs::copy(from, to)
         .map(drop)

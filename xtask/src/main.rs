@@ -6,9 +6,12 @@
 //! - `bench signaling` — the signaling load benchmark (prints figures).
 //! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
 //! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
+//! - `bench native [ARGS]` — native SDK assist latency and DataChannel throughput, native ↔
+//!   native beside a plain webrtc-rs pair, then native → browser (prints figures).
 //!
 //! Every benchmark lives under `bench/`: the signaling one is the `assistrtc-bench` crate
-//! (`bench/src`), the browser ones are `bench/browser/*.mjs` with their pages in `bench/pages`.
+//! (`bench/src`), the native SDK one the `assistrtc-bench-native` crate (`bench/native`), the
+//! browser ones are `bench/browser/*.mjs` with their pages in `bench/pages`.
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
@@ -30,10 +33,11 @@ fn main() -> ExitCode {
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
         ["bench", "cursor"] => steps::bench_cursor(),
+        ["bench", "native", rest @ ..] => steps::bench_native(rest),
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS]>"
             );
             return ExitCode::from(2);
         }

@@ -657,3 +657,31 @@ pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
     let bench = release.join("bench-signaling");
     run(&bench.to_string_lossy(), &args)
 }
+
+/// The native SDK bench: `bench-native` (`bench/native`: two native clients and a plain
+/// webrtc-rs pair in one process), then `bench/browser/native-latency.mjs` (a native agent
+/// through the Python bindings and a Chromium customer page), all release builds.
+pub(crate) fn bench_native(rest: &[&str]) -> Result {
+    run(
+        "cargo",
+        &["build", "--release", "-p", "assistrtc-bench-native"],
+    )?;
+    let release = target_dir().join("release");
+    run(&release.join("bench-native").to_string_lossy(), rest)?;
+
+    ensure_chromium()?;
+    wasm()?;
+    let bindings = crate::bindings::python_release()?;
+    run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
+    ensure_npm(&root().join("tests/e2e"))?;
+    let server = release.join("assistrtc-server");
+    run_in(
+        &root().join("bench/browser"),
+        "node",
+        &["native-latency.mjs"],
+        &[
+            ("ASSISTRTC_SERVER_BIN", &server.to_string_lossy()),
+            ("ASSISTRTC_BINDINGS", &bindings.to_string_lossy()),
+        ],
+    )
+}
