@@ -892,6 +892,64 @@ impl AssistClient {
     }
 }
 
+/// A source the app feeds with encoded frames (VP8 for camera and screen, Opus for the
+/// microphone), from `AssistClient::publish_frames`. Frames written before a link has
+/// negotiated are dropped (the first keyframe after that starts the picture).
+#[cfg(feature = "webrtc")]
+#[derive(uniffi::Object)]
+pub struct FrameSource {
+    track: crate::webrtc_link::LocalTrack,
+}
+
+#[cfg(feature = "webrtc")]
+#[uniffi::export(async_runtime = "tokio")]
+impl FrameSource {
+    /// Sends one encoded frame lasting `duration_ms` on every link that carries the source.
+    pub async fn write_frame(&self, data: Vec<u8>, duration_ms: u32) -> Result<(), AssistError> {
+        self.track
+            .write_frame(
+                data.into(),
+                std::time::Duration::from_millis(u64::from(duration_ms)),
+            )
+            .await
+            .map_err(|e| AssistError::new("internal", e))
+    }
+}
+
+/// Media the app produces itself, with the built-in media.
+#[cfg(feature = "webrtc")]
+#[uniffi::export(async_runtime = "tokio")]
+impl AssistClient {
+    /// Publishes `source` fed by the app: write encoded frames to the returned source. Fails
+    /// with `forbidden` when this member may not publish it.
+    pub async fn publish_frames(&self, source: Source) -> Result<Arc<FrameSource>, AssistError> {
+        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
+        let Some(builtin) = self
+            .media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .builtin
+            .clone()
+        else {
+            return Err(AssistError::new(
+                "conflict",
+                "publish_frames needs the built-in media; with_platform clients use announce_source",
+            ));
+        };
+        let track = builtin.publish(source.into(), &stream);
+        let published = self
+            .inner
+            .call(move |call, now| call.publish(source.into(), Some(stream), now))
+            .await
+            .map_err(gone)?;
+        if let Err(e) = published {
+            builtin.unpublish(source.into());
+            return Err(e.into());
+        }
+        Ok(Arc::new(FrameSource { track }))
+    }
+}
+
 /// Hooks for the end-to-end tests, built only with the `test-hooks` feature.
 #[cfg(feature = "test-hooks")]
 #[uniffi::export(async_runtime = "tokio")]

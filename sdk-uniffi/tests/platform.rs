@@ -5,23 +5,20 @@
 //! WebRTC: so the commands, events and channel ids cross the same API an app implements.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use assistrtc_core::assist::Channel;
 use assistrtc_core::protocol::{IceCandidate, MemberId};
 use assistrtc_core::session::{IceState, LinkId, LinkTarget, PeerCommand, PeerEvent, SdpKind};
-use assistrtc_server::{RunningServer, ServerConfig};
 use assistrtc_uniffi::WebrtcBackend;
-use assistrtc_uniffi::api::{
-    AssistClient, AssistError, CallEvent, CallObserver, ConnectOptions, Rect,
-};
+use assistrtc_uniffi::api::{AssistClient, AssistError, CallEvent, ConnectOptions, Rect};
 use assistrtc_uniffi::link::{LinkReport, PeerBackend, PeerLink};
 use assistrtc_uniffi::platform::{
     IceServerConfig, LinkCommand, LinkEvent, PeerConnection, PeerConnectionFactory, PeerEvents,
     SdpType,
 };
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{Events, start_server, tokens, until};
 
 /// The "app's WebRTC": webrtc-rs links behind the foreign traits.
 struct Platform {
@@ -166,57 +163,11 @@ fn to_link_event(event: PeerEvent) -> LinkEvent {
     }
 }
 
-/// Collects events.
-#[derive(Default)]
-struct Events(Mutex<Vec<CallEvent>>);
-
-impl CallObserver for Events {
-    fn on_event(&self, event: CallEvent) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
-async fn start_server() -> RunningServer {
-    let mut config = ServerConfig::new("platform-key", "platform-secret-0123456789abcdef");
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    tokio::time::timeout(WAIT, assistrtc_server::start(config))
-        .await
-        .expect("server starts in time")
-        .expect("server starts")
-}
-
-/// Creates `rm_platform` and returns the agent's and the customer's tokens.
-async fn tokens(base: &str) -> (String, String) {
-    let body = r#"{"roomId":"rm_platform","members":[{"id":"agent_1","role":"host"},{"id":"user_9","role":"guest"}],"permissions":{"screen":true}}"#;
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/v1/rooms"))
-        .bearer_auth("platform-key")
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("room created");
-    let room: serde_json::Value = resp.json().await.unwrap();
-    let token = |i: usize| room["members"][i]["token"].as_str().unwrap().to_owned();
-    (token(0), token(1))
-}
-
-async fn until<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_platform_webrtc_client_calls_a_built_in_one_and_assist_flows() {
     let server = start_server().await;
     let base = format!("http://{}", server.local_addr());
-    let (agent_token, customer_token) = tokens(&base).await;
+    let (agent_token, customer_token) = tokens(&base, "rm_platform", r#"{"screen":true}"#).await;
     let commands = Arc::new(Mutex::new(Vec::new()));
     let platform = Arc::new(Platform {
         backend: WebrtcBackend::new(),
@@ -291,7 +242,7 @@ async fn a_platform_webrtc_client_calls_a_built_in_one_and_assist_flows() {
     })
     .await;
     customer.leave().await;
-    tokio::time::timeout(WAIT, server.shutdown())
+    tokio::time::timeout(common::WAIT, server.shutdown())
         .await
         .expect("server stops in time")
         .expect("server stops");
