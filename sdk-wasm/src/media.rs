@@ -244,15 +244,13 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
             let reports = Array::from(&result?);
             let out = Array::new();
             for ((member, _), report) in links.iter().zip(reports.iter()) {
-                let Some(iter) = js_sys::try_iter(&report)? else {
-                    continue;
-                };
-                for entry in iter {
-                    let stat = Array::from(&entry?).get(1);
+                // An RTCStatsReport is map-like: forEach needs no iterator protocol glue.
+                let report: &js_sys::Map = report.unchecked_ref();
+                report.for_each(&mut |stat, _| {
                     if get(&stat, "type").as_string().as_deref() != Some("inbound-rtp")
                         || get(&stat, "kind").as_string().as_deref() != Some("video")
                     {
-                        continue;
+                        return;
                     }
                     let track_id = get(&stat, "trackIdentifier")
                         .as_string()
@@ -271,7 +269,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
                         ("framesDecoded", num("framesDecoded").into()),
                         ("bytesReceived", num("bytesReceived").into()),
                     ]));
-                }
+                });
             }
             Ok(out.into())
         }),
