@@ -533,6 +533,11 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
         &[
             "--target",
             "web",
+            // Every browser the SDK supports has TextEncoder.encodeInto, and the entry always
+            // passes the wasm's URL: the glue needs neither fallback.
+            "--encode-into",
+            "always",
+            "--omit-default-module-path",
             "--out-dir",
             &dist_s,
             "--out-name",
