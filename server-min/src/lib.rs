@@ -106,7 +106,7 @@ pub struct ServerConfig {
     /// `assistrtc.sqlite3` there, so a restart loses no room and their tokens stay valid.
     /// Without it, rooms are kept in memory. Local recording uploads are kept here too
     /// (`recordings/<id>/`, indexed in the same file); without it they are refused with
-    /// `501 recordings_disabled`.
+    /// `404 recordings_disabled`.
     pub data_dir: Option<PathBuf>,
     /// Bounds on local recording uploads.
     pub recording: RecordingLimits,

@@ -66,8 +66,9 @@ pub(crate) enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     RequestTimeout(&'static str),
-    /// The server keeps no recordings: started without `--data-dir`
-    /// (`recordings_disabled`, 501).
+    /// The server keeps no recordings: started without `--data-dir` (`recordings_disabled`,
+    /// 404: the feature is not there, as a route that does not exist; not a 5xx, which would
+    /// read as a failure of the server).
     #[error("this server keeps no recordings: start it with --data-dir")]
     RecordingsDisabled,
     #[error("{0}")]
@@ -111,7 +112,7 @@ impl ApiError {
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Self::RecordingsDisabled => StatusCode::NOT_IMPLEMENTED,
+            Self::RecordingsDisabled => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -6,7 +6,7 @@
 //! creation, the member's role). The integrator's API key reads, lists and mints playback
 //! URLs. Files live under `<data-dir>/recordings/<id>/` (see [`files`]), the index and the
 //! audit log in the SQLite store; without `--data-dir` every route answers
-//! `501 recordings_disabled` (an upload must outlive the process that took it).
+//! `404 recordings_disabled` (an upload must outlive the process that took it).
 //!
 //! | route | who | what |
 //! |---|---|---|

@@ -497,9 +497,30 @@ async fn without_a_data_dir_recordings_are_refused() {
     let (status, body) = http
         .post("/v1/recordings", &tokens["agent_1"], json!({}))
         .await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(code(&body), "recordings_disabled");
     let (status, body) = http.get("/v1/recordings?roomId=rm_mem", API_KEY).await;
-    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_recording_routes() {
+    let server = Server::start().await;
+    let (status, text) = server.get_text("/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    for (path, method) in [
+        ("/v1/recordings", "post"),
+        ("/v1/recordings", "get"),
+        ("/v1/recordings/{id}", "get"),
+        ("/v1/recordings/{id}/chunks/{n}", "put"),
+        ("/v1/recordings/{id}/complete", "post"),
+        ("/v1/recordings/{id}/playback", "post"),
+        ("/v1/recordings/{id}/media", "get"),
+        ("/v1/recordings/{id}/audit", "get"),
+    ] {
+        assert!(doc["paths"][path][method].is_object(), "{method} {path}");
+    }
     server.stop().await;
 }
