@@ -33,10 +33,18 @@ pub struct Args {
     #[arg(long, env = "ASSISTRTC_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
-    /// Directory for server state, created if missing. State is kept in memory for now:
-    /// nothing is written here yet, and rooms are lost on restart.
+    /// Directory for server state, created if missing: rooms (SQLite) and local recording
+    /// uploads. Without it rooms are kept in memory and recordings are refused.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Largest chunk of a recording upload, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::DEFAULT_MAX_CHUNK_BYTES)]
+    pub recording_max_chunk_bytes: u64,
+
+    /// Largest recording upload, all chunks together, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::RecordingLimits::default().max_recording_bytes)]
+    pub recording_max_bytes: u64,
 
     /// Local demo mode: fixed, publicly known dev secrets (unless given) and an
     /// unauthenticated POST /v1/demo/rooms. Never expose a demo server.
@@ -266,6 +274,8 @@ impl Args {
         let mut config = ServerConfig::new(api_key, jwt_secret);
         config.listen = self.listen;
         config.data_dir = self.data_dir;
+        config.recording.max_chunk_bytes = self.recording_max_chunk_bytes;
+        config.recording.max_recording_bytes = self.recording_max_bytes;
         config.demo = self.demo;
         config.token_ttl_secs = self.token_ttl_secs;
         config.resume_grace_ms = self.resume_grace_ms;

@@ -8,6 +8,8 @@
 //! - `rest` (private): the HTTP routes.
 //! - `guard` (private): authentication before bodies, body limits, security headers.
 //! - `transport` (private): the accept loop with connection caps and timeouts.
+//! - `recording` (private): local recording uploads (resumable, checksummed chunks under
+//!   `--data-dir`), signed playback URLs, the access audit; limits in [`RecordingLimits`].
 //! - [`turn`]: time-limited TURN credentials for coturn's shared-secret scheme.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
@@ -32,6 +34,7 @@ mod guard;
 pub mod hub;
 pub mod jwt;
 mod metrics;
+mod recording;
 mod rest;
 mod signal;
 pub mod store;
@@ -56,6 +59,7 @@ use crate::clock::{Clock, SystemClock};
 pub use crate::guard::MAX_REST_BODY;
 pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
+pub use crate::recording::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_PLAYBACK_TTL_SECS, RecordingLimits};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
 use crate::store::{MemoryRoomStore, RoomStore, SqliteRoomStore, StoreError};
 pub use crate::transport::raise_fd_limit;
@@ -100,8 +104,12 @@ pub struct ServerConfig {
     pub jwt_secret: String,
     /// Directory for persistent state, created if missing: rooms are kept in
     /// `assistrtc.sqlite3` there, so a restart loses no room and their tokens stay valid.
-    /// Without it, rooms are kept in memory.
+    /// Without it, rooms are kept in memory. Local recording uploads are kept here too
+    /// (`recordings/<id>/`, indexed in the same file); without it they are refused with
+    /// `404 recordings_disabled`.
     pub data_dir: Option<PathBuf>,
+    /// Bounds on local recording uploads.
+    pub recording: RecordingLimits,
     /// Demo mode: adds the unauthenticated `POST /v1/demo/rooms`.
     pub demo: bool,
     /// Lifetime of issued join tokens, in seconds; a room is removed once it has passed and
@@ -164,6 +172,7 @@ impl fmt::Debug for ServerConfig {
             .field("api_key", &"<redacted>")
             .field("jwt_secret", &"<redacted>")
             .field("data_dir", &self.data_dir)
+            .field("recording", &self.recording)
             .field("demo", &self.demo)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("resume_grace_ms", &self.resume_grace_ms)
@@ -193,6 +202,7 @@ impl ServerConfig {
             api_key: api_key.into(),
             jwt_secret: jwt_secret.into(),
             data_dir: None,
+            recording: RecordingLimits::default(),
             demo: false,
             token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
             resume_grace_ms: hub::DEFAULT_RESUME_GRACE_MS,
@@ -349,6 +359,16 @@ pub async fn start_with_store(
     if config.header_read_timeout_ms == 0 || config.body_timeout_ms == 0 {
         return Err(ServerError::ZeroLimit("header or body timeout"));
     }
+    let r = &config.recording;
+    if r.max_chunk_bytes == 0
+        || r.max_chunks == 0
+        || r.max_recording_bytes == 0
+        || r.max_metadata_bytes == 0
+        || r.max_per_room == 0
+        || r.max_playback_ttl_secs == 0
+    {
+        return Err(ServerError::ZeroLimit("recording limit"));
+    }
     if let Some(turn) = &config.turn {
         turn.validate()?;
     }
@@ -444,6 +464,24 @@ pub async fn start_with_store(
         shutdown_rx.clone(),
     ));
 
+    let recordings = match (&config.data_dir, store.recordings().is_some()) {
+        (Some(dir), true) => {
+            let files = recording::RecordingFiles::new(dir);
+            let cleaned = files.clone();
+            tokio::task::spawn_blocking(move || recording::clean_partials(&cleaned)).await?;
+            Some(recording::Recordings {
+                files,
+                limits: config.recording,
+                signer: recording::PlaybackSigner::new(config.jwt_secret.as_bytes()),
+                body_timeout: Duration::from_millis(config.body_timeout_ms),
+            })
+        }
+        (Some(_), false) => {
+            tracing::warn!("the room store keeps no recording index: recordings are refused");
+            None
+        }
+        (None, _) => None,
+    };
     let api_key: Arc<str> = config.api_key.as_str().into();
     let state = rest::AppState::new(rest::Shared {
         api_key: config.api_key,
@@ -462,6 +500,7 @@ pub async fn start_with_store(
         clock: config.clock,
         metrics: Arc::clone(&metrics),
         queued_total: Arc::default(),
+        recordings,
     });
     let guard = guard::ApiGuard {
         api_key: Arc::clone(&api_key),

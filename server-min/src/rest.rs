@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::hub::{ConnId, RateLimit, TokenBucket};
-use crate::jwt::{self, Claims};
+use crate::jwt::{self, Claims, JwtError};
 use crate::signal::{self, HubEvent};
 use crate::store::{self, IssuedToken, MemberSpec, NEVER, RoomDefinition, RoomStore, StoreError};
 
@@ -34,17 +34,30 @@ const WS_READ_BUFFER: usize = 4 * 1024;
 /// the join timeout, and such connections are bounded by the connection caps.
 pub const WS_MAX_MESSAGE: usize = assistrtc_core::protocol::MAX_FRAME_BYTES;
 /// How long a REST call waits for the hub task.
-const HUB_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const HUB_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A REST failure, rendered as `{"error":{"code","message"}}`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A join token that does not verify (`unauthorized`) or has expired (`token_expired`).
+    #[error("{0}")]
+    Token(#[from] JwtError),
+    #[error("{0}")]
+    Forbidden(String),
+    /// A signed link whose time is over (`token_expired`, 403).
+    #[error("{0}")]
+    LinkExpired(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// A body whose SHA-256 is not the one announced (`checksum_mismatch`, 400).
+    #[error("{0}")]
+    ChecksumMismatch(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -53,49 +66,66 @@ pub(crate) enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     RequestTimeout(&'static str),
+    /// The server keeps no recordings: started without `--data-dir` (`recordings_disabled`,
+    /// 404: the feature is not there, as a route that does not exist; not a 5xx, which would
+    /// read as a failure of the server).
+    #[error("this server keeps no recordings: start it with --data-dir")]
+    RecordingsDisabled,
     #[error("{0}")]
     Internal(&'static str),
 }
 
 impl ApiError {
-    fn code(&self) -> ErrorCode {
-        match self {
+    /// The stable code: the protocol's error codes, plus `checksum_mismatch` and
+    /// `recordings_disabled`, which only the REST API answers.
+    fn code(&self) -> String {
+        let wire = match self {
+            Self::ChecksumMismatch(_) => return "checksum_mismatch".into(),
+            Self::RecordingsDisabled => return "recordings_disabled".into(),
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Token(e) => e.code(),
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::LinkExpired(_) => ErrorCode::TokenExpired,
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict(_) => ErrorCode::Conflict,
             Self::Store(StoreError::Full { .. }) => ErrorCode::RateLimited,
             Self::Store(StoreError::Storage(_)) => ErrorCode::Internal,
             Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
             Self::PayloadTooLarge(_) | Self::RequestTimeout(_) => ErrorCode::BadRequest,
             Self::Internal(_) => ErrorCode::Internal,
-        }
+        };
+        wire.as_str().to_owned()
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) | Self::Token(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::LinkExpired(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) | Self::ChecksumMismatch(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Store(StoreError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::Storage(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) => StatusCode::CONFLICT,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::RecordingsDisabled => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+struct ErrorBody {
+    error: ErrorDetail,
 }
 
 #[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
+struct ErrorDetail {
+    code: String,
     message: String,
 }
 
@@ -103,15 +133,22 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: self.code().as_str(),
+                code: self.code(),
                 message: self.to_string(),
             },
         };
         let mut response = (self.status(), Json(body)).into_response();
-        if matches!(self, Self::Unauthorized(_)) {
+        if matches!(self, Self::Unauthorized(_) | Self::Token(_)) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if matches!(self, Self::PayloadTooLarge(_) | Self::RequestTimeout(_)) {
+            // The rest of the body may still be on its way: do not read it as a next request.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
             );
         }
         response
@@ -121,7 +158,7 @@ impl IntoResponse for ApiError {
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    inner: Arc<Shared>,
+    pub(crate) inner: Arc<Shared>,
 }
 
 pub(crate) struct Shared {
@@ -145,6 +182,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Bytes queued for every WebSocket together (see `signal::Backlog`).
     pub(crate) queued_total: Arc<std::sync::atomic::AtomicUsize>,
+    /// Local recording uploads, when the server keeps them (`--data-dir`).
+    pub(crate) recordings: Option<crate::recording::Recordings>,
 }
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
@@ -182,7 +221,8 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/v1/rooms/{id}/tokens", post(issue_token))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
-        .route("/v1/signal", get(signal_upgrade));
+        .route("/v1/signal", get(signal_upgrade))
+        .merge(crate::recording::routes());
     if demo {
         router = router.route("/v1/demo/rooms", post(create_demo_room));
     }
@@ -259,7 +299,7 @@ async fn signal_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> 
 }
 
 /// Runs a store call off the async task (a store on disk may block).
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -271,7 +311,7 @@ async fn blocking<T: Send + 'static>(
     r
 }
 
-async fn get_room_blocking(
+pub(crate) async fn get_room_blocking(
     state: &AppState,
     id: &RoomId,
 ) -> Result<Option<RoomDefinition>, ApiError> {
@@ -279,7 +319,7 @@ async fn get_room_blocking(
     Ok(blocking(state, move || store.get_room(&id)).await??)
 }
 
-fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_api_key(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     check_bearer(&state.inner.api_key, headers)
 }
 
@@ -322,7 +362,7 @@ fn pace_demo(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -17,7 +17,7 @@ use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::clock::{Clock, Sleep};
-use crate::hub::{ConnId, Hub, HubOutput, RateLimit, TokenBucket};
+use crate::hub::{ConnId, Hub, HubOutput, MemberConsent, RateLimit, TokenBucket};
 use crate::metrics::Metrics;
 use crate::store::{RoomDefinition, RoomStore};
 
@@ -120,6 +120,11 @@ pub(crate) enum HubEvent {
         room: RoomId,
         reply: oneshot::Sender<Option<Vec<MemberId>>>,
     },
+    /// `POST /v1/recordings` asks who is present and consents, for the consent record.
+    Consent {
+        room: RoomId,
+        reply: oneshot::Sender<Option<Vec<MemberConsent>>>,
+    },
 }
 
 /// Runs the hub until `shutdown` turns `true` (or its sender is dropped).
@@ -173,8 +178,14 @@ pub(crate) async fn run_hub(
     drop(conns);
     let drained = tokio::time::timeout(SHUTDOWN_DRAIN, async {
         while let Some(event) = events.recv().await {
-            if let HubEvent::Online { reply, .. } = event {
-                let _ = reply.send(None);
+            match event {
+                HubEvent::Online { reply, .. } => {
+                    let _ = reply.send(None);
+                }
+                HubEvent::Consent { reply, .. } => {
+                    let _ = reply.send(None);
+                }
+                _ => {}
             }
         }
     })
@@ -213,6 +224,9 @@ fn apply(hub: &mut Hub, conns: &mut HashMap<ConnId, ConnTx>, event: HubEvent, no
         }
         HubEvent::Online { room, reply } => {
             let _ = reply.send(hub.online_members(&room));
+        }
+        HubEvent::Consent { room, reply } => {
+            let _ = reply.send(hub.recording_consent(&room));
         }
         HubEvent::RoomExtended { room, expires_at } => {
             hub.extend_room(&room, expires_at);

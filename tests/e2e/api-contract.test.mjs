@@ -4,13 +4,19 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { API_KEY, startServer, withTimeout } from './lib.mjs';
 
 describe('REST contract', () => {
   test('the server answers as its OpenAPI document says', async () => {
     const cmd = process.env.ASSISTRTC_SCHEMATHESIS;
     assert.ok(cmd, 'ASSISTRTC_SCHEMATHESIS is set by the test command (cargo xtask test)');
-    const server = await startServer();
+    // With a data directory, so that the recording routes answer as they do in production
+    // (without one they all answer 404 recordings_disabled).
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'assistrtc-contract-'));
+    const server = await startServer(['--data-dir', dataDir]);
     try {
       const doc = await (await fetch(`${server.url}/v1/openapi.json`)).json();
       assert.equal(doc.openapi, '3.1.0');
@@ -31,6 +37,7 @@ describe('REST contract', () => {
       assert.equal(code, 0, Buffer.concat(out).toString());
     } finally {
       await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

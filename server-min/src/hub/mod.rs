@@ -308,6 +308,17 @@ impl std::fmt::Debug for Hub {
     }
 }
 
+/// A member's presence and recording consent ([`Hub::recording_consent`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberConsent {
+    /// The member.
+    pub member: MemberId,
+    /// Whether it holds a seat now.
+    pub present: bool,
+    /// Whether it consents to being recorded (`consent {recording: true}`).
+    pub consented: bool,
+}
+
 impl Hub {
     /// A hub with no rooms, using the OS random source for resume tokens.
     pub fn new(config: HubConfig) -> Self {
@@ -372,6 +383,25 @@ impl Hub {
     /// hub does not know the room.
     pub fn online_members(&self, room: &RoomId) -> Option<Vec<MemberId>> {
         self.rooms.get(room).map(Room::online)
+    }
+
+    /// Each member of the room in definition order: whether it holds a seat (live or inside
+    /// the resume grace) and whether it consents to recording, as the hub knows now; `None`
+    /// for an unknown room. A recording keeps this as its consent record.
+    pub fn recording_consent(&self, room: &RoomId) -> Option<Vec<MemberConsent>> {
+        let room = self.rooms.get(room)?;
+        Some(
+            room.def
+                .members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| MemberConsent {
+                    member: m.id.clone(),
+                    present: room.seat(i).is_some(),
+                    consented: room.seat(i).is_some_and(|s| s.consent),
+                })
+                .collect(),
+        )
     }
 
     /// Number of open connections (joined or not).

@@ -6,8 +6,14 @@
 //! `--data-dir`). The trait is synchronous and small on purpose: callers on async tasks run
 //! it with `spawn_blocking`, so a slow disk never stalls the hub's task.
 
+mod recording;
 mod sqlite;
+mod sqlite_recording;
 
+pub use self::recording::{
+    AuditEntry, ChunkCommit, Completion, NewRecording, RecordingRecord, RecordingState,
+    RecordingStore, StoredChunk,
+};
 pub use self::sqlite::SqliteRoomStore;
 
 use std::collections::HashMap;
@@ -103,6 +109,11 @@ pub trait RoomStore: Send + Sync + 'static {
     fn extend_room(&self, id: &RoomId, expires_at: u64) -> Result<(), StoreError>;
     /// Records issued join tokens by id (for lookups, and revocation later).
     fn record_tokens(&self, tokens: &[IssuedToken]) -> Result<(), StoreError>;
+    /// The recording index and audit log, when this store keeps them (a store on disk);
+    /// `None` refuses recordings (a store in memory: uploads would outlive it).
+    fn recordings(&self) -> Option<&dyn RecordingStore> {
+        None
+    }
 }
 
 /// A join token as issued: its id and what it admits to.

@@ -11,10 +11,10 @@ use std::sync::{Mutex, PoisonError};
 use assistrtc_core::protocol::RoomId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{IssuedToken, RoomDefinition, RoomStore, StoreError};
+use super::{IssuedToken, RecordingStore, RoomDefinition, RoomStore, StoreError};
 
 /// The schema this code reads and writes; recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS rooms (
@@ -72,13 +72,33 @@ const SCHEMA: &str = "
     );
 ";
 
+/// Schema 2: the local recording upload. The `recordings` row gains who uploads it, the room
+/// as it was (context), the sidecar, type, size and completion; chunks get a table.
+const MIGRATE_2: &str = "
+    ALTER TABLE recordings ADD COLUMN member_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE recordings ADD COLUMN context TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE recordings ADD COLUMN mime TEXT;
+    ALTER TABLE recordings ADD COLUMN sidecar TEXT;
+    ALTER TABLE recordings ADD COLUMN chunk_count INTEGER;
+    ALTER TABLE recordings ADD COLUMN completed_at INTEGER;
+    CREATE INDEX IF NOT EXISTS recordings_by_room ON recordings (room_id, created_at);
+    CREATE TABLE IF NOT EXISTS recording_chunks (
+        recording_id TEXT NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        n            INTEGER NOT NULL,
+        bytes        INTEGER NOT NULL,
+        sha256       TEXT NOT NULL,
+        PRIMARY KEY (recording_id, n)
+    );
+    CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (subject, id);
+";
+
 /// A [`RoomStore`] in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteRoomStore {
     conn: Mutex<Connection>,
 }
 
-fn storage(e: impl std::fmt::Display) -> StoreError {
+pub(super) fn storage(e: impl std::fmt::Display) -> StoreError {
     StoreError::Storage(e.to_string())
 }
 
@@ -102,6 +122,13 @@ impl SqliteRoomStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(storage)?;
+        if version < 2 {
+            // One transaction with the version bump: a crash never leaves half a migration.
+            conn.execute_batch(&format!(
+                "BEGIN; {MIGRATE_2} PRAGMA user_version = 2; COMMIT;"
+            ))
+            .map_err(storage)?;
+        }
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
             .map_err(storage)?;
         Ok(Self {
@@ -109,7 +136,7 @@ impl SqliteRoomStore {
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic mid-call leaves SQLite's own transaction state consistent.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -219,6 +246,10 @@ impl RoomStore for SqliteRoomStore {
         )
         .map_err(storage)?;
         tx.commit().map_err(storage)
+    }
+
+    fn recordings(&self) -> Option<&dyn RecordingStore> {
+        Some(self)
     }
 
     fn rooms(&self) -> Result<Vec<RoomDefinition>, StoreError> {

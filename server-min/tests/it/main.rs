@@ -6,6 +6,7 @@
 
 mod cli;
 mod metrics;
+mod recording;
 mod rest;
 mod resume;
 mod session;
