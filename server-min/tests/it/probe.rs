@@ -314,3 +314,56 @@ async fn probes_are_capped_per_server_and_per_address() {
     }
     client.pc.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_probe_session_ends_at_its_bound_and_gives_its_slot_back() {
+    let limits = ProbeLimits {
+        max_per_ip: 1,
+        max_duration_ms: 1_500,
+        ..ProbeLimits::default()
+    };
+    let server = Server::start_with(|c| c.probe = limits).await;
+    let token = preflight_token(&server).await;
+    let client = ProbeClient::new().await;
+    let (status, answer) = post_probe(&server, &token, &client.offer).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    client
+        .pc
+        .set_remote_description(RTCSessionDescription::answer(answer).unwrap())
+        .await
+        .unwrap();
+    while !matches!(client.next_event().await, DataChannelEvent::OnOpen) {}
+    let (status, _) = post_probe(&server, &token, &client.offer).await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the session holds its slot"
+    );
+
+    // The server closes the connection at the bound; the channel closes with it.
+    let opened = Instant::now();
+    within("the session's end", async {
+        while let Some(event) = client.dc.poll().await {
+            if matches!(event, DataChannelEvent::OnClose) {
+                break;
+            }
+        }
+    })
+    .await;
+    let closed = opened.elapsed();
+    assert!(closed.as_millis() < 3_000, "closed after {closed:?}");
+    // Its slot is free again (given back as the session task ends: bounded retries).
+    within("the slot given back", async {
+        loop {
+            let (status, body) = post_probe(&server, &token, &client.offer).await;
+            if status == StatusCode::CREATED {
+                break;
+            }
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    client.pc.close().await.unwrap();
+    server.stop().await;
+}
