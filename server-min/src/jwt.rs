@@ -1,9 +1,15 @@
-//! Join tokens: HS256 JSON Web Tokens, written with `hmac` + `sha2` + `base64`.
+//! Join tokens and preflight tokens: HS256 JSON Web Tokens, written with `hmac` + `sha2` +
+//! `base64`.
 //!
 //! A token is `base64url(header).base64url(claims).base64url(signature)` without padding, the
 //! header is `{"alg":"HS256","typ":"JWT"}`, and the signature is HMAC-SHA256 over the first two
 //! parts with the server's secret. Verification insists on `alg == "HS256"` (no `none`, no
 //! algorithm confusion), checks the signature in constant time, and only then reads the claims.
+//!
+//! Two kinds of token share the secret and must never stand in for each other: a join token
+//! ([`Claims`]) carries no `kind`, a preflight token ([`PreflightClaims`]) carries
+//! `"kind":"preflight"` and `"aud":"assistrtc-preflight"` and names no room. [`verify`] refuses
+//! any token with a `kind`, [`verify_preflight`] any token without the preflight `kind`.
 //!
 //! ```
 //! use assistrtc_core::protocol::{MemberId, Role, RoomId};
@@ -63,6 +69,51 @@ pub struct Claims {
     pub jti: Option<String>,
 }
 
+/// The `kind` of a preflight token.
+pub const PREFLIGHT_KIND: &str = "preflight";
+/// The `aud` of a preflight token.
+pub const PREFLIGHT_AUDIENCE: &str = "assistrtc-preflight";
+/// Longest a preflight token may live, seconds: one that claims more is refused.
+pub const MAX_PREFLIGHT_TTL_SECS: u64 = 120;
+
+/// What a preflight token asserts: its holder may run the network probe until `exp`, and
+/// nothing else (no room, no member).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreflightClaims {
+    /// Always [`PREFLIGHT_KIND`].
+    pub kind: String,
+    /// Always [`PREFLIGHT_AUDIENCE`].
+    pub aud: String,
+    /// Issued at, in seconds since the Unix epoch.
+    pub iat: u64,
+    /// Expires at, in seconds since the Unix epoch; at most [`MAX_PREFLIGHT_TTL_SECS`] after
+    /// `iat`.
+    pub exp: u64,
+    /// The token's id.
+    pub jti: String,
+}
+
+impl PreflightClaims {
+    /// Claims of a preflight token issued at `iat` for `ttl_secs` (capped at
+    /// [`MAX_PREFLIGHT_TTL_SECS`]).
+    pub fn new(iat: u64, ttl_secs: u64, jti: String) -> Self {
+        Self {
+            kind: PREFLIGHT_KIND.into(),
+            aud: PREFLIGHT_AUDIENCE.into(),
+            iat,
+            exp: iat.saturating_add(ttl_secs.min(MAX_PREFLIGHT_TTL_SECS)),
+            jti,
+        }
+    }
+}
+
+/// The `kind` claim alone: join tokens have none.
+#[derive(Deserialize)]
+struct Kind {
+    #[serde(default)]
+    kind: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Header {
     alg: String,
@@ -119,8 +170,17 @@ fn b64_json<T: Serialize>(value: &T) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-/// Signs `claims` with `secret`.
+/// Signs the join token `claims` with `secret`.
 pub fn issue(secret: &[u8], claims: &Claims) -> String {
+    sign(secret, claims)
+}
+
+/// Signs the preflight token `claims` with `secret`.
+pub fn issue_preflight(secret: &[u8], claims: &PreflightClaims) -> String {
+    sign(secret, claims)
+}
+
+fn sign<T: Serialize>(secret: &[u8], claims: &T) -> String {
     let header = Header {
         alg: ALGORITHM.into(),
         typ: Some("JWT".into()),
@@ -138,6 +198,47 @@ pub fn issue(secret: &[u8], claims: &Claims) -> String {
 /// a token that expired since still proves who the member is (the hub bounds this with its
 /// session lifetime, counted from the join).
 pub fn verify_signature(secret: &[u8], token: &str) -> Result<Claims, JwtError> {
+    let payload = signed_payload(secret, token)?;
+    if let Some(kind) = kind_of(&payload)? {
+        return Err(JwtError::InvalidClaims(format!(
+            "a {kind} token is not a join token"
+        )));
+    }
+    serde_json::from_slice(&payload).map_err(|e| JwtError::InvalidClaims(e.to_string()))
+}
+
+/// Checks header, signature, kind, audience, lifetime and expiry of a preflight token against
+/// `now` (seconds since the Unix epoch).
+pub fn verify_preflight(secret: &[u8], token: &str, now: u64) -> Result<PreflightClaims, JwtError> {
+    let payload = signed_payload(secret, token)?;
+    if kind_of(&payload)?.as_deref() != Some(PREFLIGHT_KIND) {
+        return Err(JwtError::InvalidClaims("not a preflight token".into()));
+    }
+    let claims: PreflightClaims =
+        serde_json::from_slice(&payload).map_err(|e| JwtError::InvalidClaims(e.to_string()))?;
+    if claims.aud != PREFLIGHT_AUDIENCE {
+        return Err(JwtError::InvalidClaims("wrong audience".into()));
+    }
+    if claims.exp.saturating_sub(claims.iat) > MAX_PREFLIGHT_TTL_SECS {
+        return Err(JwtError::InvalidClaims("lifetime too long".into()));
+    }
+    if now >= claims.exp {
+        return Err(JwtError::Expired {
+            exp: claims.exp,
+            now,
+        });
+    }
+    Ok(claims)
+}
+
+fn kind_of(payload: &[u8]) -> Result<Option<String>, JwtError> {
+    serde_json::from_slice::<Kind>(payload)
+        .map(|k| k.kind)
+        .map_err(|e| JwtError::InvalidClaims(e.to_string()))
+}
+
+/// The claims bytes of a token whose header and signature check out.
+fn signed_payload(secret: &[u8], token: &str) -> Result<Vec<u8>, JwtError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(JwtError::Malformed("token is too long"));
     }
@@ -164,10 +265,9 @@ pub fn verify_signature(secret: &[u8], token: &str) -> Result<Claims, JwtError> 
     mac.update(signing_input.as_bytes());
     mac.verify_slice(&signature)
         .map_err(|_| JwtError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD
+    URL_SAFE_NO_PAD
         .decode(payload_b64)
-        .map_err(|_| JwtError::Malformed("claims are not base64url"))?;
-    serde_json::from_slice(&payload).map_err(|e| JwtError::InvalidClaims(e.to_string()))
+        .map_err(|_| JwtError::Malformed("claims are not base64url"))
 }
 
 /// Checks header, signature and expiry against `now` (seconds since the Unix epoch).
@@ -293,6 +393,45 @@ mod tests {
             let err = verify(SECRET, bad, 0).unwrap_err();
             assert_eq!(err.code(), ErrorCode::Unauthorized, "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn preflight_and_join_tokens_do_not_stand_in_for_each_other() {
+        let preflight = PreflightClaims::new(100, 600, "p1".into());
+        assert_eq!(
+            preflight.exp,
+            100 + MAX_PREFLIGHT_TTL_SECS,
+            "lifetime is capped"
+        );
+        let token = issue_preflight(SECRET, &preflight);
+        assert_eq!(verify_preflight(SECRET, &token, 219).unwrap(), preflight);
+        assert!(matches!(
+            verify_preflight(SECRET, &token, 220),
+            Err(JwtError::Expired { .. })
+        ));
+        assert!(matches!(
+            verify(SECRET, &token, 100),
+            Err(JwtError::InvalidClaims(_))
+        ));
+        assert!(verify_signature(SECRET, &token).is_err());
+
+        let join = issue(SECRET, &claims());
+        assert!(matches!(
+            verify_preflight(SECRET, &join, 100),
+            Err(JwtError::InvalidClaims(_))
+        ));
+        assert_eq!(
+            verify_preflight(b"other", &token, 100),
+            Err(JwtError::BadSignature)
+        );
+
+        // Signed, but claiming a longer life or another audience.
+        let mut long = preflight.clone();
+        long.exp = long.iat + MAX_PREFLIGHT_TTL_SECS + 1;
+        assert!(verify_preflight(SECRET, &sign(SECRET, &long), 100).is_err());
+        let mut other = preflight;
+        other.aud = "elsewhere".into();
+        assert!(verify_preflight(SECRET, &sign(SECRET, &other), 100).is_err());
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! - `transport` (private): the accept loop with connection caps and timeouts.
 //! - `recording` (private): local recording uploads (resumable, checksummed chunks under
 //!   `--data-dir`), signed playback URLs, the access audit; limits in [`RecordingLimits`].
+//! - `preflight` (private): the preflight token and probe routes.
+//! - [`probe`]: the network probe's far end, a webrtc-rs peer per bandwidth test; bounds in
+//!   [`ProbeLimits`].
 //! - [`turn`]: time-limited TURN credentials for coturn's shared-secret scheme.
 //! - [`cli`]: the `assistrtc-server` command line.
 //!
@@ -34,6 +37,8 @@ mod guard;
 pub mod hub;
 pub mod jwt;
 mod metrics;
+mod preflight;
+pub mod probe;
 mod recording;
 mod rest;
 mod signal;
@@ -59,6 +64,7 @@ use crate::clock::{Clock, SystemClock};
 pub use crate::guard::MAX_REST_BODY;
 pub use crate::hub::RateLimit;
 use crate::hub::{DEFAULT_JOIN_TIMEOUT_MS, DEFAULT_MAX_BUFFERED_FRAMES, Hub, HubConfig};
+pub use crate::probe::ProbeLimits;
 pub use crate::recording::{DEFAULT_MAX_CHUNK_BYTES, DEFAULT_PLAYBACK_TTL_SECS, RecordingLimits};
 pub use crate::rest::{DEMO_GUEST, DEMO_HOST, MAX_MEMBERS, WS_MAX_MESSAGE};
 use crate::store::{MemoryRoomStore, RoomStore, SqliteRoomStore, StoreError};
@@ -163,6 +169,10 @@ pub struct ServerConfig {
     /// How long a client may take to send a whole REST request body, in milliseconds (real
     /// time, like the header timeout).
     pub body_timeout_ms: u64,
+    /// Bounds on network probes (`POST /v1/preflight/probe`) and the lifetime of preflight
+    /// tokens. Probe sessions use [`ServerConfig::ice_servers`] and bind UDP on the host of
+    /// [`ServerConfig::listen`].
+    pub probe: ProbeLimits,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -190,6 +200,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_connections_per_ip", &self.max_connections_per_ip)
             .field("header_read_timeout_ms", &self.header_read_timeout_ms)
             .field("body_timeout_ms", &self.body_timeout_ms)
+            .field("probe", &self.probe)
             .finish_non_exhaustive()
     }
 }
@@ -221,6 +232,7 @@ impl ServerConfig {
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             body_timeout_ms: DEFAULT_BODY_TIMEOUT_MS,
+            probe: ProbeLimits::default(),
         }
     }
 
@@ -369,6 +381,15 @@ pub async fn start_with_store(
     {
         return Err(ServerError::ZeroLimit("recording limit"));
     }
+    let p = &config.probe;
+    if p.max_sessions == 0
+        || p.max_per_ip == 0
+        || p.max_duration_ms == 0
+        || p.max_bytes == 0
+        || p.token_ttl_secs == 0
+    {
+        return Err(ServerError::ZeroLimit("probe limit"));
+    }
     if let Some(turn) = &config.turn {
         turn.validate()?;
     }
@@ -428,6 +449,12 @@ pub async fn start_with_store(
         None => None,
     };
 
+    let probes = probe::Probes::new(
+        config.probe,
+        ice_servers.clone(),
+        local_addr.ip(),
+        shutdown_rx.clone(),
+    );
     let mut hub = Hub::new(HubConfig {
         jwt_secret: config.jwt_secret.as_bytes().to_vec(),
         resume_grace_ms: config.resume_grace_ms,
@@ -501,6 +528,8 @@ pub async fn start_with_store(
         metrics: Arc::clone(&metrics),
         queued_total: Arc::default(),
         recordings,
+        probes,
+        body_timeout: Duration::from_millis(config.body_timeout_ms),
     });
     let guard = guard::ApiGuard {
         api_key: Arc::clone(&api_key),

@@ -71,17 +71,24 @@ pub(crate) enum ApiError {
     /// read as a failure of the server).
     #[error("this server keeps no recordings: start it with --data-dir")]
     RecordingsDisabled,
+    /// The server has no room for another network probe now (`server_busy`, 503).
+    #[error("{0}")]
+    ServerBusy(&'static str),
+    /// The body is not of the media type the route takes (`bad_request`, 415).
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
     #[error("{0}")]
     Internal(&'static str),
 }
 
 impl ApiError {
-    /// The stable code: the protocol's error codes, plus `checksum_mismatch` and
-    /// `recordings_disabled`, which only the REST API answers.
+    /// The stable code: the protocol's error codes, plus `checksum_mismatch`,
+    /// `recordings_disabled` and `server_busy`, which only the REST API answers.
     fn code(&self) -> String {
         let wire = match self {
             Self::ChecksumMismatch(_) => return "checksum_mismatch".into(),
             Self::RecordingsDisabled => return "recordings_disabled".into(),
+            Self::ServerBusy(_) => return "server_busy".into(),
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Token(e) => e.code(),
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -93,7 +100,9 @@ impl ApiError {
             Self::Store(StoreError::Storage(_)) => ErrorCode::Internal,
             Self::Store(_) => ErrorCode::Conflict,
             Self::RateLimited(_) => ErrorCode::RateLimited,
-            Self::PayloadTooLarge(_) | Self::RequestTimeout(_) => ErrorCode::BadRequest,
+            Self::PayloadTooLarge(_) | Self::RequestTimeout(_) | Self::UnsupportedMediaType(_) => {
+                ErrorCode::BadRequest
+            }
             Self::Internal(_) => ErrorCode::Internal,
         };
         wire.as_str().to_owned()
@@ -113,6 +122,8 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::RecordingsDisabled => StatusCode::NOT_FOUND,
+            Self::ServerBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -184,6 +195,10 @@ pub(crate) struct Shared {
     pub(crate) queued_total: Arc<std::sync::atomic::AtomicUsize>,
     /// Local recording uploads, when the server keeps them (`--data-dir`).
     pub(crate) recordings: Option<crate::recording::Recordings>,
+    /// The network probe's sessions (`POST /v1/preflight/probe`).
+    pub(crate) probes: crate::probe::Probes,
+    /// Longest a request body may take to arrive (the probe reads its own).
+    pub(crate) body_timeout: Duration,
 }
 
 /// `POST /v1/demo/rooms` needs no key: at most this many rooms back to back, then one a
@@ -222,7 +237,8 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .route("/v1/signal", get(signal_upgrade))
-        .merge(crate::recording::routes());
+        .merge(crate::recording::routes())
+        .merge(crate::preflight::routes());
     if demo {
         router = router.route("/v1/demo/rooms", post(create_demo_room));
     }

@@ -21,8 +21,10 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -101,9 +103,15 @@ pub(crate) async fn serve(
             tracing::debug!("cannot set TCP_NODELAY: {e}");
         }
         let io = TokioIo::new(Counted { tcp, _slot: slot });
-        let conn = http
-            .serve_connection(io, TowerToHyperService::new(app.clone()))
-            .with_upgrades();
+        // Each request carries the client's address (`ConnectInfo`), for per-address limits.
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            // A `Router` is always ready: it needs no `poll_ready` before `call`.
+            let mut app = app.clone();
+            async move { tower_service::Service::call(&mut app, request).await }
+        });
+        let conn = http.serve_connection(io, service).with_upgrades();
         let mut drain = drain_rx.clone();
         conns.spawn(async move {
             tokio::pin!(conn);

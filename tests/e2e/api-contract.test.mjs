@@ -29,7 +29,12 @@ describe('REST contract', () => {
         '--exclude-checks', 'positive_data_acceptance',
         '--max-examples', '30',
         '--seed', '1',
-      ], { stdio: ['ignore', 'pipe', 'pipe'] });
+      ], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // contract_hooks.py sends the probe's `application/sdp` offers as text.
+        cwd: import.meta.dirname,
+        env: { ...process.env, PYTHONPATH: import.meta.dirname, SCHEMATHESIS_HOOKS: 'contract_hooks' },
+      });
       const out = [];
       child.stdout.on('data', (d) => out.push(d));
       child.stderr.on('data', (d) => out.push(d));

@@ -6,6 +6,7 @@
 
 mod cli;
 mod metrics;
+mod probe;
 mod recording;
 mod rest;
 mod resume;
