@@ -78,6 +78,7 @@ macro_rules! to_json_text {
 
 to_json_text!(
     assist::OverlayView,
+    diagnostics::DiagnosticReport,
     protocol::Permissions,
     permissions::Capabilities,
     protocol::RecordingMode,

@@ -8,6 +8,8 @@ mod driver;
 pub mod link;
 pub mod platform;
 #[cfg(feature = "webrtc")]
+pub mod preflight;
+#[cfg(feature = "webrtc")]
 mod webrtc_link;
 
 pub use driver::LabelledTrack;

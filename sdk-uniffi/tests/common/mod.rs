@@ -1,6 +1,9 @@
 //! What the native SDK's integration tests share: the real server in-process on loopback, a
 //! room with an agent and a customer, an event collector, and bounded polling.
 
+// Each test binary uses part of it.
+#![allow(dead_code)]
+
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -9,7 +12,7 @@ use assistrtc_uniffi::api::{CallEvent, CallObserver};
 
 /// Upper bound of every wait.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
-const API_KEY: &str = "native-test-key";
+pub(crate) const API_KEY: &str = "native-test-key";
 
 /// Collects a client's events.
 #[derive(Default)]
