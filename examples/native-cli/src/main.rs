@@ -1,5 +1,6 @@
 //! `assistrtc-cli --url http://127.0.0.1:8080 --token <jwt> [--publish-ivf camera.ivf]
 //! [--highlight 0.1,0.1,0.3,0.2] [--step "T-1/1/3/Check the cable"] [--stay-secs 30]`
+//! `assistrtc-cli --url http://127.0.0.1:8080 --preflight-token <jwt>` (the pre-call check)
 //!
 //! Joins a room as the member the token names, prints every event as one line, optionally
 //! publishes a VP8 IVF file as its camera (`ffmpeg -f lavfi -i testsrc -c:v libvpx x.ivf`),
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assistrtc_uniffi::api::{AssistClient, CallEvent, CallObserver, ConnectOptions, Rect, Source};
+use assistrtc_uniffi::preflight::{PreflightOptions, preflight};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -19,8 +21,12 @@ struct Args {
     #[arg(long)]
     url: String,
     /// The member's join token.
+    #[arg(long, required_unless_present = "preflight_token")]
+    token: Option<String>,
+    /// Run the pre-call network check with this preflight token (`POST /v1/preflight/tokens`)
+    /// and print its report instead of joining.
     #[arg(long)]
-    token: String,
+    preflight_token: Option<String>,
     /// A VP8 IVF file to publish as the camera, played in a loop.
     #[arg(long)]
     publish_ivf: Option<String>,
@@ -61,9 +67,19 @@ fn rect(text: &str) -> Result<Rect, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
     let args = Args::parse();
+    if let Some(token) = args.preflight_token {
+        let report = preflight(PreflightOptions {
+            url: args.url,
+            token,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        println!("{}", report.json);
+        return Ok(());
+    }
     let client = AssistClient::new(ConnectOptions {
         url: args.url,
-        token: args.token,
+        token: args.token.unwrap_or_default(),
         notice_acknowledged: true,
     })
     .map_err(|e| e.to_string())?;
