@@ -161,6 +161,15 @@ struct Media {
 }
 
 impl AssistClient {
+    /// Tells the room `source` is published in media stream `stream`.
+    async fn announce(&self, source: Source, stream: String) -> Result<(), AssistError> {
+        Ok(self
+            .inner
+            .call(move |call, now| call.publish(source.into(), Some(stream), now))
+            .await
+            .map_err(gone)??)
+    }
+
     fn build(
         options: ConnectOptions,
         backend: Arc<dyn PeerBackend>,
@@ -349,11 +358,7 @@ impl AssistClient {
         source: Source,
         stream_id: String,
     ) -> Result<(), AssistError> {
-        Ok(self
-            .inner
-            .call(move |call, now| call.publish(source.into(), Some(stream_id), now))
-            .await
-            .map_err(gone)??)
+        self.announce(source, stream_id).await
     }
 
     /// Stops publishing `source`.
@@ -501,6 +506,37 @@ impl AssistClient {
     }
 }
 
+/// What publishing on the built-in media shares.
+#[cfg(feature = "webrtc")]
+impl AssistClient {
+    /// The built-in media and the stream id `source` is published in; `conflict` for a
+    /// `with_platform` client, naming the call `what`.
+    fn builtin(
+        &self,
+        what: &str,
+        source: Source,
+    ) -> Result<(Arc<WebrtcBackend>, String), AssistError> {
+        let builtin = self
+            .media
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .builtin
+            .clone()
+            .ok_or_else(|| {
+                AssistError::new(
+                    "conflict",
+                    [
+                        what,
+                        " needs the built-in media; with_platform clients use announce_source",
+                    ]
+                    .concat(),
+                )
+            })?;
+        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
+        Ok((builtin, stream))
+    }
+}
+
 /// Media from files, with the built-in media.
 #[cfg(feature = "webrtc")]
 #[uniffi::export(async_runtime = "tokio")]
@@ -508,19 +544,7 @@ impl AssistClient {
     /// Publishes `source` from a VP8 IVF file played in a loop at its frame rate (a test
     /// pattern, or any pre-encoded video). Fails with `forbidden` when this member may not.
     pub async fn publish_ivf(&self, source: Source, path: String) -> Result<(), AssistError> {
-        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
-        let Some(builtin) = self
-            .media
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .builtin
-            .clone()
-        else {
-            return Err(AssistError::new(
-                "conflict",
-                "publish_ivf needs the built-in media; with_platform clients use announce_source",
-            ));
-        };
+        let (builtin, stream) = self.builtin("publish_ivf", source)?;
         let track = builtin.publish(source.into(), &stream);
         // The file is read and checked first: a bad one is refused before the room hears of it.
         let playback = {
@@ -534,15 +558,10 @@ impl AssistClient {
                 return Err(AssistError::new("bad_request", e));
             }
         };
-        let published = self
-            .inner
-            .call(move |call, now| call.publish(source.into(), Some(stream), now))
-            .await
-            .map_err(gone)?;
-        if let Err(e) = published {
+        if let Err(e) = self.announce(source, stream).await {
             drop(playback);
             builtin.unpublish(source.into());
-            return Err(e.into());
+            return Err(e);
         }
         self.media
             .lock()
@@ -584,28 +603,11 @@ impl AssistClient {
     /// Publishes `source` fed by the app: write encoded frames to the returned source. Fails
     /// with `forbidden` when this member may not publish it.
     pub async fn publish_frames(&self, source: Source) -> Result<Arc<FrameSource>, AssistError> {
-        let stream = ["native-", protocol::Source::from(source).as_str()].concat();
-        let Some(builtin) = self
-            .media
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .builtin
-            .clone()
-        else {
-            return Err(AssistError::new(
-                "conflict",
-                "publish_frames needs the built-in media; with_platform clients use announce_source",
-            ));
-        };
+        let (builtin, stream) = self.builtin("publish_frames", source)?;
         let track = builtin.publish(source.into(), &stream);
-        let published = self
-            .inner
-            .call(move |call, now| call.publish(source.into(), Some(stream), now))
-            .await
-            .map_err(gone)?;
-        if let Err(e) = published {
+        if let Err(e) = self.announce(source, stream).await {
             builtin.unpublish(source.into());
-            return Err(e.into());
+            return Err(e);
         }
         Ok(Arc::new(FrameSource { track }))
     }
