@@ -11,10 +11,8 @@
 // CLOCK_MONOTONIC (process.hrtime); the page's performance.timeOrigin + now() is mapped onto
 // it with an offset taken from the page round trip with the least delay (printed, with its
 // uncertainty, half that round trip). Prints figures, asserts nothing; every wait is bounded.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import path from 'node:path';
-import { createRoom, launch, openPage, root, startServer, withTimeout } from '../../tests/e2e/lib.mjs';
+import { createRoom, launch, openPage, startServer } from '../../tests/e2e/lib.mjs';
+import { mono, nativeClient } from '../../tests/e2e/native-client.mjs';
 
 const COUNT = Number(process.env.COUNT ?? 200);
 const WAIT_MS = 2_000;
@@ -22,50 +20,11 @@ const WARMUP = 20;
 const AGENT = 'agent_1';
 const TICKET = 'T-1042';
 
-/** CLOCK_MONOTONIC in ms, as Python's time.monotonic_ns() reads it. */
-const mono = () => Number(process.hrtime.bigint()) / 1e6;
-
-/** The native client as a child process: `cmd(op, args)` resolves with the whole reply. */
-async function nativeClient(url, token) {
-  const child = spawn('python3', [path.join(root, 'tests/native/client.py'), JSON.stringify({ url, token })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ASSISTRTC_BINDINGS: process.env.ASSISTRTC_BINDINGS ?? path.join(root, 'bindings/python') },
-  });
-  const stderr = [];
-  child.stderr.on('data', (d) => stderr.push(d));
-  const events = [];
-  const pending = new Map();
-  let nextId = 1;
-  let ready;
-  const isReady = new Promise((r) => { ready = r; });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const msg = JSON.parse(line);
-    if (msg.ready) ready();
-    else if (msg.event) events.push(msg.event);
-    else pending.get(msg.id)?.(msg);
-  });
-  child.once('exit', (code) => {
-    for (const settle of pending.values()) settle({ error: { code: 'exited', message: `exit ${code}: ${Buffer.concat(stderr)}` } });
-  });
-  await withTimeout(15_000, 'native client start', isReady);
-  return {
-    events,
-    async cmd(op, args = {}, ms = 20_000) {
-      const id = nextId++;
-      const reply = new Promise((resolve) => pending.set(id, resolve));
-      const written = mono();
-      child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
-      const msg = await withTimeout(ms, `native ${op}`, reply);
-      pending.delete(id);
-      if (msg.error) throw new Error(`native ${op}: ${msg.error.code}: ${msg.error.message}`);
-      return { ok: msg.ok, written, called: msg.called_ns / 1e6, replied: mono() };
-    },
-    async close() {
-      child.stdin.end();
-      await withTimeout(10_000, 'native client exit', new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r))))
-        .catch(() => child.kill('SIGKILL'));
-    },
-  };
+/** `op` through the native client, with when it was written, called in Python and answered. */
+async function timed(native, op, args) {
+  const { msg, written, replied } = await native.request(op, args);
+  if (msg.error) throw new Error(`native ${op}: ${msg.error.code}: ${msg.error.message}`);
+  return { ok: msg.ok, written, called: msg.called_ns / 1e6, replied };
 }
 
 /** Records, in the page, when each step, shape, clear and pointer was first seen. */
@@ -171,22 +130,22 @@ try {
   };
   for (let i = 1; i <= COUNT; i++) {
     await paced();
-    const sent = await native.cmd('script_step', { ticket: TICKET, step: i, total: COUNT, title: title(i) });
+    const sent = await timed(native, 'script_step', { ticket: TICKET, step: i, total: COUNT, title: title(i) });
     record('step', sent, await waitSeen('steps', `${TICKET}/${i}`));
   }
   for (let i = 0; i < COUNT; i++) {
     await paced();
-    const sent = await native.cmd('highlight', { rect: { x: 0.25, y: 0.25, w: 0.5, h: 0.125 }, color: '#ff3b30' });
+    const sent = await timed(native, 'highlight', { rect: { x: 0.25, y: 0.25, w: 0.5, h: 0.125 }, color: '#ff3b30' });
     record('highlight', sent, await waitSeen('shapes', sent.ok));
     await page.evaluate(() => window.benchReset());
     await paced();
-    const cleared = await native.cmd('clear', { shape: sent.ok });
+    const cleared = await timed(native, 'clear', { shape: sent.ok });
     record('clear', cleared, await waitSeen('emptied', null));
   }
   for (let i = 0; i < COUNT; i++) {
     const x = pointerX(i, COUNT);
     await paced();
-    const sent = await native.cmd('pointer', { x, y: 0.5 });
+    const sent = await timed(native, 'pointer', { x, y: 0.5 });
     record('pointer', sent, await waitSeen('cursors', Math.round(x * 1e6)));
   }
   const end = await clockOffset(page);

@@ -5,14 +5,12 @@
 // orders.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  createRoom, openPage, poll, root, serverAndBrowser, waitEvent, waitFrames, withTimeout,
-} from './lib.mjs';
+import { createRoom, openPage, poll, serverAndBrowser, waitEvent, waitFrames } from './lib.mjs';
+import { nativeClient } from './native-client.mjs';
 
 const fx = serverAndBrowser();
 let dir;
@@ -26,55 +24,6 @@ before(() => {
     '-c:v', 'libvpx', '-b:v', '300k', '-g', '15', ivf]);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The native client (tests/native/client.py) as a child process: `cmd(op, args)` and events. */
-async function nativeClient(url, token) {
-  const child = spawn('python3', [path.join(root, 'tests/native/client.py'), JSON.stringify({ url, token })], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ASSISTRTC_BINDINGS: process.env.ASSISTRTC_BINDINGS ?? path.join(root, 'bindings/python') },
-  });
-  const stderr = [];
-  child.stderr.on('data', (d) => stderr.push(d));
-  const events = [];
-  const pending = new Map();
-  let nextId = 1;
-  let ready;
-  const isReady = new Promise((r) => { ready = r; });
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const msg = JSON.parse(line);
-    if (msg.ready) ready();
-    else if (msg.event) events.push(msg.event);
-    else pending.get(msg.id)?.(msg);
-  });
-  child.once('exit', (code) => {
-    for (const settle of pending.values()) settle({ error: { code: 'exited', message: `exit ${code}: ${Buffer.concat(stderr)}` } });
-  });
-  await withTimeout(15_000, 'native client start', isReady);
-  const client = {
-    events,
-    async cmd(op, args = {}, ms = 20_000) {
-      const id = nextId++;
-      const reply = new Promise((resolve) => pending.set(id, resolve));
-      child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
-      const msg = await withTimeout(ms, `native ${op}`, reply);
-      pending.delete(id);
-      if (msg.error) throw Object.assign(new Error(`native ${op}: ${msg.error.message}`), { code: msg.error.code });
-      return msg.ok;
-    },
-    event(name, match = {}, ms = 20_000) {
-      return poll(`native event ${name}`, () => events.find(
-        (e) => e.name === name && Object.entries(match).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v)),
-      ), { ms, every: 50 });
-    },
-    async close() {
-      child.stdin.end();
-      await withTimeout(10_000, 'native client exit', new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r))))
-        .catch(() => child.kill('SIGKILL'));
-    },
-    stderr,
-  };
-  return client;
-}
 
 /** The browser side: the demo page of its role, joined, publishing what its role may. */
 async function browserJoins(role, url, token) {
