@@ -15,9 +15,8 @@ use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
-    RTCConfigurationBuilder, RTCIceConnectionState, RTCIceGatheringState, RTCSessionDescription,
-    Registry, register_default_interceptors,
+    PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
+    RTCSessionDescription,
 };
 
 use crate::api::AssistError;
@@ -107,22 +106,13 @@ async fn run(
 
     let (gathered_tx, mut gathered) = watch::channel(false);
     let (connected_tx, mut connected) = watch::channel(false);
-    let mut media = MediaEngine::default();
-    media.register_default_codecs().map_err(failed)?;
-    let registry = register_default_interceptors(Registry::new(), &mut media).map_err(failed)?;
-    let pc = PeerConnectionBuilder::new()
-        .with_configuration(RTCConfigurationBuilder::new().build())
-        .with_media_engine(media)
-        .with_interceptor_registry(registry)
-        .with_handler(Arc::new(Watch {
-            gathered: gathered_tx,
-            connected: connected_tx,
-        }))
-        .with_udp_addrs(udp_addrs)
-        .build()
+    let handler = Arc::new(Watch {
+        gathered: gathered_tx,
+        connected: connected_tx,
+    });
+    let pc = crate::webrtc_link::peer_connection(&[], handler, udp_addrs)
         .await
         .map_err(failed)?;
-    let pc: Arc<dyn PeerConnection> = Arc::new(pc);
     let report = measure(&pc, &options, &mut m, &mut gathered, &mut connected, &since).await;
     let _ = pc.close().await;
     report?;

@@ -22,6 +22,7 @@ use assistrtc_core::session::{LinkId, PeerCommand};
 use tokio::sync::mpsc::{self, UnboundedSender};
 
 pub use self::media::{LocalTrack, Playback, play_ivf};
+pub(crate) use self::runner::peer_connection;
 use crate::link::{PeerBackend, PeerLink, Report};
 
 /// The built-in backend: webrtc-rs 0.21.

@@ -9,8 +9,8 @@ use rtc::peer_connection::configuration::RTCOfferOptions;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::{
-    MediaEngine, PeerConnection, PeerConnectionBuilder, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceServer, RTCSessionDescription, Registry,
+    MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
+    RTCConfigurationBuilder, RTCIceCandidateInit, RTCIceServer, RTCSessionDescription, Registry,
     register_default_interceptors,
 };
 use webrtc::rtp_transceiver::RtpSender;
@@ -82,6 +82,21 @@ async fn build(
     reporter: &Reporter,
     mid: &Arc<Mutex<Option<String>>>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
+    let events = Events {
+        reporter: reporter.clone(),
+        mid: mid.clone(),
+        ice: Mutex::new(None),
+    };
+    peer_connection(ice_servers, Arc::new(events), shared.udp_addrs.clone()).await
+}
+
+/// A peer connection with the default codecs and interceptors, `ice_servers` and `handler`,
+/// bound to `udp_addrs`: what every webrtc-rs peer of this crate starts from.
+pub(crate) async fn peer_connection(
+    ice_servers: &[IceServer],
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    udp_addrs: Vec<String>,
+) -> Result<Arc<dyn PeerConnection>, String> {
     let mut media_engine = MediaEngine::default();
     media_engine
         .register_default_codecs()
@@ -99,17 +114,12 @@ async fn build(
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
         .build();
-    let events = Events {
-        reporter: reporter.clone(),
-        mid: mid.clone(),
-        ice: Mutex::new(None),
-    };
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
         .with_media_engine(media_engine)
         .with_interceptor_registry(registry)
-        .with_handler(Arc::new(events))
-        .with_udp_addrs(shared.udp_addrs.clone())
+        .with_handler(handler)
+        .with_udp_addrs(udp_addrs)
         .build()
         .await
         .map_err(|e| format!("cannot create the peer connection: {e}"))?;
