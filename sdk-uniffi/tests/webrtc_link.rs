@@ -229,6 +229,19 @@ impl Pair {
     }
 }
 
+/// The first offer side A made in `log`.
+fn offer_of_a(log: &[(usize, PeerEvent)]) -> String {
+    log.iter()
+        .find_map(|(side, e)| match e {
+            PeerEvent::LocalDescription {
+                kind: SdpKind::Offer,
+                sdp,
+            } if *side == A => Some(sdp.clone()),
+            _ => None,
+        })
+        .expect("side A made an offer")
+}
+
 fn index(channel: Channel) -> usize {
     match channel {
         Channel::Reliable => 0,
@@ -396,31 +409,13 @@ async fn ice_restart_renegotiates_and_stays_connected() {
         },
     )
     .await;
-    let offer = pair.log[first..]
-        .iter()
-        .find_map(|(side, e)| match e {
-            PeerEvent::LocalDescription {
-                kind: SdpKind::Offer,
-                sdp,
-            } if *side == A => Some(sdp.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let offer = offer_of_a(&pair.log[first..]);
     let ufrag = |sdp: &str| {
         sdp.lines()
             .find(|l| l.starts_with("a=ice-ufrag:"))
             .map(str::to_owned)
     };
-    let first_offer = pair.log[..first]
-        .iter()
-        .find_map(|(side, e)| match e {
-            PeerEvent::LocalDescription {
-                kind: SdpKind::Offer,
-                sdp,
-            } if *side == A => Some(sdp.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let first_offer = offer_of_a(&pair.log[..first]);
     assert_ne!(
         ufrag(&offer),
         ufrag(&first_offer),
