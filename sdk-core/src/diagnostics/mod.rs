@@ -39,6 +39,7 @@
 //! The bandwidth figures follow what a call needs: 1.1 Mbps up carries a 720p camera (Daily's
 //! "good" line), 400 kbps a small camera or a screen at low frame rate.
 
+pub mod check;
 pub mod probe;
 #[cfg(test)]
 mod tests;
@@ -206,6 +207,8 @@ pub struct Measurements {
     pub websocket_ms: Option<u64>,
     /// Whether the signaling server was reached at all (`None`: not tested).
     pub server_reached: Option<bool>,
+    /// The server answered the check's first request after (ms).
+    pub server_ms: Option<u64>,
     /// ICE connected after (ms).
     pub ice_ms: Option<u64>,
     /// DTLS connected after (ms).
@@ -586,7 +589,8 @@ impl ToJson for DiagnosticReport {
         {
             let t = w.key("timings");
             let mut tw = ObjectWriter::new(t);
-            tw.opt("websocket_ms", m.websocket_ms.as_ref())
+            tw.opt("server_ms", m.server_ms.as_ref())
+                .opt("websocket_ms", m.websocket_ms.as_ref())
                 .opt("ice_ms", m.ice_ms.as_ref())
                 .opt("dtls_ms", m.dtls_ms.as_ref())
                 .opt("first_media_ms", m.first_media_ms.as_ref());
