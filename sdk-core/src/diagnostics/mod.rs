@@ -40,6 +40,7 @@
 //! "good" line), 400 kbps a small camera or a screen at low frame rate.
 
 pub mod check;
+pub mod devices;
 pub mod probe;
 #[cfg(test)]
 mod tests;
