@@ -736,6 +736,22 @@ impl ServerMessage {
 #[cfg(test)]
 mod tests;
 
+/// The server's REST URL for `path` (`/v1/…`) from the URL an app configured: `ws`/`wss`
+/// become `http`/`https`, and any path on the configured URL is replaced.
+pub fn api_url(url: &str, path: &str) -> String {
+    let (scheme, rest) = [
+        ("http://", "http://"),
+        ("https://", "https://"),
+        ("ws://", "http://"),
+        ("wss://", "https://"),
+    ]
+    .iter()
+    .find_map(|(from, to)| url.strip_prefix(from).map(|r| (*to, r)))
+    .unwrap_or(("", url));
+    let host = rest.split('/').next().unwrap_or(rest);
+    [scheme, host, path].concat()
+}
+
 /// The signaling WebSocket URL for what an app was given: a `ws(s)://host/v1/signal` URL as
 /// is, or an `http(s)://host[:port]` base (with or without a trailing `/`) to which the
 /// scheme and the `/v1/signal` path are mapped. Every driver connects to what this returns.

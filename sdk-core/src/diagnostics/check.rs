@@ -36,7 +36,7 @@ use std::collections::VecDeque;
 use super::probe::{ProbeConfig, TrainReceiver, TrainSender};
 use super::{Measurements, NetworkStats, PathResult, Step};
 use crate::Millis;
-use crate::json::{Json, parse_obj};
+use crate::json::{FromJson, Json, parse_obj};
 use crate::protocol::IceServer;
 
 #[cfg(test)]
@@ -57,6 +57,16 @@ pub const REPLY_TIMEOUT_MS: u64 = 1_500;
 
 /// Most train packets sent and not yet echoed (48 KB: under a second of queue at 500 kbps).
 pub const MAX_IN_FLIGHT: u32 = 48;
+
+/// The ICE servers of the check's configuration (`GET /v1/preflight/config`:
+/// `{"ice_servers":[{"urls":[…],"username"?,"credential"?}]}`).
+pub fn config_ice_servers(text: &str) -> Result<Vec<IceServer>, String> {
+    let mut o = parse_obj(text).map_err(|e| e.message())?;
+    match o.take("ice_servers") {
+        Some(list) => Vec::<IceServer>::from_json(list),
+        None => Ok(Vec::new()),
+    }
+}
 
 /// A way to the probe server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

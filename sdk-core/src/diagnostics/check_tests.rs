@@ -488,3 +488,14 @@ fn relay_transports_are_read_from_urls() {
     );
     assert_eq!(RelayTransport::of_url("stun:h:3478"), None);
 }
+
+#[test]
+fn the_config_is_read_with_the_wire_shape_of_ice_servers() {
+    let text = r#"{"ice_servers":[{"urls":["stun:a:1"]},{"urls":["turn:a:1"],"username":"u","credential":"c"}]}"#;
+    let servers = config_ice_servers(text).unwrap();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[1].username.as_deref(), Some("u"));
+    assert_eq!(config_ice_servers("{}").unwrap(), vec![]);
+    assert!(config_ice_servers(r#"{"ice_servers":[{"urls":5}]}"#).is_err());
+    assert!(config_ice_servers("nope").is_err());
+}

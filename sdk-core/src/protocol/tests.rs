@@ -588,3 +588,22 @@ fn signal_urls_are_derived_from_a_base_or_kept() {
     assert_eq!(signal_url("ws://h:1/v1/signal"), "ws://h:1/v1/signal");
     assert_eq!(signal_url("wss://h/custom/path"), "wss://h/custom/path");
 }
+
+#[test]
+fn api_urls_take_the_origin_of_any_configured_url() {
+    use super::api_url;
+    let p = "/v1/preflight/config";
+    assert_eq!(
+        api_url("http://127.0.0.1:8080", p),
+        "http://127.0.0.1:8080/v1/preflight/config"
+    );
+    assert_eq!(api_url("https://h/", p), "https://h/v1/preflight/config");
+    assert_eq!(
+        api_url("ws://h:1/v1/signal", p),
+        "http://h:1/v1/preflight/config"
+    );
+    assert_eq!(
+        api_url("wss://h/v1/signal", p),
+        "https://h/v1/preflight/config"
+    );
+}
