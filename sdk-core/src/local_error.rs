@@ -7,7 +7,7 @@
 //! reads as "this member may not share", which is not what a denied prompt means).
 //! Drivers map their platform's errors onto these; every binding reports the same strings.
 
-use crate::protocol::ErrorCode;
+use crate::protocol::{ErrorCode, Source};
 
 /// What the local platform refused. The string forms are stable API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,9 +84,62 @@ impl From<LocalErrorCode> for Code {
     }
 }
 
+impl Code {
+    /// The code for a capture a browser refused, from the `DOMException`'s name (the names of
+    /// the Media Capture specs, with Chrome's older aliases).
+    pub fn of_capture_failure(source: Source, name: &str) -> Code {
+        match name {
+            "NotAllowedError" | "SecurityError" | "PermissionDeniedError" => {
+                LocalErrorCode::PermissionDenied.into()
+            }
+            "NotFoundError" | "OverconstrainedError" | "DevicesNotFoundError" => {
+                LocalErrorCode::DeviceNotFound.into()
+            }
+            "NotReadableError" | "TrackStartError" | "AbortError" => {
+                LocalErrorCode::DeviceInUse.into()
+            }
+            // Firefox (InvalidStateError) and Safari (InvalidAccessError) refuse screen capture
+            // outside a user gesture.
+            "InvalidStateError" | "InvalidAccessError" if source == Source::Screen => {
+                LocalErrorCode::UserGestureRequired.into()
+            }
+            // Constraints the browser cannot parse.
+            "TypeError" => ErrorCode::BadRequest.into(),
+            _ => ErrorCode::Internal.into(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn capture_failures_get_local_codes_by_exception_name() {
+        let code = |source, name| Code::of_capture_failure(source, name).as_str();
+        assert_eq!(code(Source::Camera, "NotAllowedError"), "permission_denied");
+        assert_eq!(code(Source::Screen, "NotAllowedError"), "permission_denied");
+        assert_eq!(code(Source::Camera, "NotFoundError"), "device_not_found");
+        assert_eq!(
+            code(Source::Camera, "OverconstrainedError"),
+            "device_not_found"
+        );
+        assert_eq!(
+            code(Source::Microphone, "NotReadableError"),
+            "device_in_use"
+        );
+        assert_eq!(
+            code(Source::Screen, "InvalidStateError"),
+            "user_gesture_required"
+        );
+        assert_eq!(
+            code(Source::Screen, "InvalidAccessError"),
+            "user_gesture_required"
+        );
+        // Only screen capture asks for a gesture; elsewhere it is not a gesture problem.
+        assert_eq!(code(Source::Camera, "InvalidStateError"), "internal");
+        assert_eq!(code(Source::Camera, "TypeError"), "bad_request");
+    }
 
     #[test]
     fn local_strings_never_collide_with_wire_strings() {

@@ -1,18 +1,23 @@
-//! The pre-call check on native: a webrtc-rs peer connection to the server's probe endpoint
-//! (`POST /v1/preflight/probe`, admitted by a preflight token from the app's backend), the
-//! core's probe train up and down through it, and the core's judgement of what was measured
-//! (`assistrtc_core::diagnostics::assess`). This module only moves bytes and reads clocks.
+//! The pre-call check on native: the core's check ([`assistrtc_core::diagnostics::check`])
+//! decides which paths to open, what to send and when it is over; this module opens webrtc-rs
+//! peer connections to the server's probe endpoint (`POST /v1/preflight/probe`, admitted by a
+//! preflight token from the app's backend), moves the probe's bytes and reads the clock. The
+//! core judges what was measured (`assistrtc_core::diagnostics::assess`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use assistrtc_core::Millis;
 use assistrtc_core::ToJsonText;
-use assistrtc_core::diagnostics::probe::{ProbeConfig, TrainReceiver, TrainSender};
-use assistrtc_core::diagnostics::{Measurements, NetworkStats, PathResult, Step, assess};
+use assistrtc_core::diagnostics::assess;
+use assistrtc_core::diagnostics::check::{
+    Action, Check, PATH_TIMEOUT_MS, PROBE_LABEL, Path, Payload, config_ice_servers,
+};
+use assistrtc_core::protocol::{IceServer, api_url};
 use bytes::BytesMut;
-use tokio::sync::watch;
-use tokio::time::{Instant, timeout};
+use rtc::data_channel::RTCDataChannelInit;
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
 use webrtc::data_channel::{DataChannel, DataChannelEvent};
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionEventHandler, RTCIceConnectionState, RTCIceGatheringState,
@@ -21,9 +26,10 @@ use webrtc::peer_connection::{
 
 use crate::api::AssistError;
 
-/// Longest the check takes end to end; a step that runs out is reported as incomplete.
-const STEP_TIMEOUT: Duration = Duration::from_secs(8);
-
+/// Longest the whole check may take; past it, what did not finish is reported incomplete.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(14);
+/// Longest one HTTP request of the check may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// What the check found (the same report the browser SDK gives).
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct PreflightReport {
@@ -69,6 +75,7 @@ pub async fn preflight_on(
 struct Watch {
     gathered: watch::Sender<bool>,
     connected: watch::Sender<bool>,
+    failed: watch::Sender<bool>,
 }
 
 #[async_trait::async_trait]
@@ -86,6 +93,9 @@ impl PeerConnectionEventHandler for Watch {
         ) {
             let _ = self.connected.send(true);
         }
+        if state == RTCIceConnectionState::Failed {
+            let _ = self.failed.send(true);
+        }
     }
 }
 
@@ -96,27 +106,87 @@ fn failed(detail: impl ToString) -> AssistError {
     }
 }
 
+/// What one path's task tells the check.
+enum PathEvent {
+    Connected,
+    Open,
+    Failed,
+    Binary(Vec<u8>),
+    Text(String),
+}
+
 async fn run(
     options: PreflightOptions,
     udp_addrs: Vec<String>,
 ) -> Result<PreflightReport, AssistError> {
     let start = Instant::now();
-    let since = move || start.elapsed().as_millis() as u64;
-    let mut m = Measurements::default();
-
-    let (gathered_tx, mut gathered) = watch::channel(false);
-    let (connected_tx, mut connected) = watch::channel(false);
-    let handler = Arc::new(Watch {
-        gathered: gathered_tx,
-        connected: connected_tx,
-    });
-    let pc = crate::webrtc_link::peer_connection(&[], handler, udp_addrs)
-        .await
-        .map_err(failed)?;
-    let report = measure(&pc, &options, &mut m, &mut gathered, &mut connected, &since).await;
-    let _ = pc.close().await;
-    report?;
-    let report = assess(&m);
+    let now = move || Millis(start.elapsed().as_millis() as u64);
+    let mut check = Check::new(now());
+    let http = reqwest::Client::new();
+    match ice_servers(&http, &options).await? {
+        Some(servers) => check.configured(now(), &servers),
+        None => check.unreachable(now()),
+    }
+    let (events_tx, mut events) = mpsc::unbounded_channel::<(Path, PathEvent)>();
+    // One sender per open path; dropping it closes that path's peer connection.
+    let mut direct: Option<mpsc::UnboundedSender<Payload>> = None;
+    let mut relay: Option<mpsc::UnboundedSender<Payload>> = None;
+    let give_up = start + CHECK_TIMEOUT;
+    loop {
+        while let Some(action) = check.poll_action() {
+            match action {
+                Action::OpenPath {
+                    path,
+                    ice_servers,
+                    relay_only,
+                } => {
+                    let (tx, rx) = mpsc::unbounded_channel();
+                    *path_slot(path, &mut direct, &mut relay) = Some(tx);
+                    let opening = Opening {
+                        path,
+                        ice_servers,
+                        relay_only,
+                        udp_addrs: udp_addrs.clone(),
+                        http: http.clone(),
+                        options: options.clone(),
+                        events: events_tx.clone(),
+                    };
+                    tokio::spawn(opening.run(rx));
+                }
+                Action::ClosePath(path) => *path_slot(path, &mut direct, &mut relay) = None,
+                Action::Send(path, payload) => {
+                    if let Some(tx) = path_slot(path, &mut direct, &mut relay) {
+                        let _ = tx.send(payload);
+                    }
+                }
+                Action::Progress(_) => {}
+            }
+        }
+        if check.is_finished() {
+            break;
+        }
+        let wake = check
+            .poll_timeout()
+            .map_or(give_up, |at| start + Duration::from_millis(at.0))
+            .min(give_up);
+        tokio::select! {
+            Some((path, event)) = events.recv() => match event {
+                PathEvent::Connected => check.path_connected(path, now()),
+                PathEvent::Open => check.path_open(path, now(), None),
+                PathEvent::Failed => check.path_failed(path, now()),
+                PathEvent::Binary(bytes) => check.on_binary(path, &bytes, now()),
+                PathEvent::Text(text) => check.on_text(path, &text, now()),
+            },
+            () = sleep_until(wake) => {
+                if Instant::now() >= give_up {
+                    check.abort(now());
+                } else {
+                    check.handle_timeout(now());
+                }
+            }
+        }
+    }
+    let report = assess(check.measurements());
     Ok(PreflightReport {
         verdict: report.verdict.as_str().to_owned(),
         reasons: report
@@ -135,187 +205,189 @@ async fn run(
     })
 }
 
-/// Fills `m` step by step; an `Err` only when the check itself cannot run.
-async fn measure(
-    pc: &Arc<dyn PeerConnection>,
-    options: &PreflightOptions,
-    m: &mut Measurements,
-    gathered: &mut watch::Receiver<bool>,
-    connected: &mut watch::Receiver<bool>,
-    since: &(impl Fn() -> u64 + Sync),
-) -> Result<(), AssistError> {
-    let dc = pc
-        .create_data_channel("probe", None)
-        .await
-        .map_err(failed)?;
-    let offer = pc.create_offer(None).await.map_err(failed)?;
-    pc.set_local_description(offer).await.map_err(failed)?;
-    // Non-trickle: the endpoint takes one complete offer.
-    let _ = timeout(STEP_TIMEOUT, gathered.wait_for(|g| *g)).await;
-    let offer = pc
-        .local_description()
-        .await
-        .ok_or_else(|| failed("no offer"))?
-        .sdp;
+fn path_slot<'a, T>(path: Path, direct: &'a mut T, relay: &'a mut T) -> &'a mut T {
+    match path {
+        Path::Direct => direct,
+        Path::Relay => relay,
+    }
+}
 
-    let url = [options.url.trim_end_matches('/'), "/v1/preflight/probe"].concat();
-    let posted = reqwest::Client::new()
-        .post(url)
+/// The check's ICE servers (`GET /v1/preflight/config`); `None` when the server cannot be
+/// reached. A refused token is an error: the check cannot run.
+async fn ice_servers(
+    http: &reqwest::Client,
+    options: &PreflightOptions,
+) -> Result<Option<Vec<IceServer>>, AssistError> {
+    let url = api_url(&options.url, "/v1/preflight/config");
+    let sent = http
+        .get(url)
         .bearer_auth(&options.token)
-        .header("content-type", "application/sdp")
-        .body(offer)
-        .timeout(STEP_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
         .send()
         .await;
-    let answer = match posted {
-        Err(_) => {
-            m.server_reached = Some(false);
-            return Ok(());
+    let Ok(resp) = sent else {
+        return Ok(None);
+    };
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    if status == 401 {
+        return Err(AssistError::Failed {
+            code: "unauthorized".into(),
+            detail: ["the server refused the preflight token: ", &body].concat(),
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(failed(
+            ["the check's configuration was refused: ", &body].concat(),
+        ));
+    }
+    config_ice_servers(&body).map(Some).map_err(failed)
+}
+
+/// One path being opened and then carrying the probe.
+struct Opening {
+    path: Path,
+    ice_servers: Vec<IceServer>,
+    relay_only: bool,
+    udp_addrs: Vec<String>,
+    http: reqwest::Client,
+    options: PreflightOptions,
+    events: mpsc::UnboundedSender<(Path, PathEvent)>,
+}
+
+impl Opening {
+    async fn run(self, outgoing: mpsc::UnboundedReceiver<Payload>) {
+        let (gathered_tx, gathered) = watch::channel(false);
+        let (connected_tx, connected) = watch::channel(false);
+        let (failed_tx, failed) = watch::channel(false);
+        let handler = Arc::new(Watch {
+            gathered: gathered_tx,
+            connected: connected_tx,
+            failed: failed_tx,
+        });
+        let pc = crate::webrtc_link::peer_connection(
+            &self.ice_servers,
+            self.relay_only,
+            handler,
+            self.udp_addrs.clone(),
+        )
+        .await;
+        let served = match &pc {
+            Ok(pc) => self.serve(pc, gathered, connected, failed, outgoing).await,
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(reason) = served {
+            tracing::debug!("pre-call check, {:?} path: {reason}", self.path);
+            let _ = self.events.send((self.path, PathEvent::Failed));
         }
-        Ok(resp) if !resp.status().is_success() => {
-            let status = resp.status().as_u16();
+        if let Ok(pc) = pc {
+            // Dropping a webrtc-rs peer connection does not close it.
+            let _ = pc.close().await;
+        }
+    }
+
+    /// Opens the path and carries the probe until the check closes it (`Ok`) or it fails.
+    async fn serve(
+        &self,
+        pc: &Arc<dyn PeerConnection>,
+        mut gathered: watch::Receiver<bool>,
+        mut connected: watch::Receiver<bool>,
+        mut failed: watch::Receiver<bool>,
+        mut outgoing: mpsc::UnboundedReceiver<Payload>,
+    ) -> Result<(), String> {
+        // Unordered and never retransmitted: the probe must see loss, not have it repaired.
+        let init = RTCDataChannelInit {
+            ordered: false,
+            max_retransmits: Some(0),
+            ..Default::default()
+        };
+        let dc = pc
+            .create_data_channel(PROBE_LABEL, Some(init))
+            .await
+            .map_err(|e| e.to_string())?;
+        let offer = pc.create_offer(None).await.map_err(|e| e.to_string())?;
+        pc.set_local_description(offer)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Non-trickle: the endpoint takes one complete offer.
+        let path_time = Duration::from_millis(PATH_TIMEOUT_MS);
+        let _ = timeout(path_time, gathered.wait_for(|g| *g)).await;
+        let offer = pc
+            .local_description()
+            .await
+            .ok_or("no local description")?
+            .sdp;
+        let url = [
+            self.options.url.trim_end_matches('/'),
+            "/v1/preflight/probe",
+        ]
+        .concat();
+        let resp = self
+            .http
+            .post(url)
+            .bearer_auth(&self.options.token)
+            .header("content-type", "application/sdp")
+            .body(offer)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            let status = resp.status();
             let body = resp.text().await.unwrap_or_default();
-            return Err(AssistError::Failed {
-                code: if status == 401 {
-                    "unauthorized"
-                } else {
-                    "internal"
-                }
-                .into(),
-                detail: ["the probe endpoint refused the check: ", &body].concat(),
-            });
+            return Err(format!("the probe endpoint answered {status}: {body}"));
         }
-        Ok(resp) => resp.text().await.map_err(failed)?,
-    };
-    m.server_reached = Some(true);
-    let answer = RTCSessionDescription::answer(answer).map_err(failed)?;
-    pc.set_remote_description(answer).await.map_err(failed)?;
+        let answer = resp.text().await.map_err(|e| e.to_string())?;
+        let answer = RTCSessionDescription::answer(answer).map_err(|e| e.to_string())?;
+        pc.set_remote_description(answer)
+            .await
+            .map_err(|e| e.to_string())?;
 
-    // The path: ICE, then the channel (DTLS and SCTP) opening.
-    if timeout(STEP_TIMEOUT, connected.wait_for(|c| *c))
+        let mut told_connected = false;
+        loop {
+            tokio::select! {
+                Ok(()) = connected.changed(), if !told_connected => {
+                    if *connected.borrow() {
+                        told_connected = true;
+                        let _ = self.events.send((self.path, PathEvent::Connected));
+                    }
+                }
+                Ok(()) = failed.changed() => return Err("ICE failed".into()),
+                event = dc.poll() => match event {
+                    Some(DataChannelEvent::OnOpen) => {
+                        let _ = self.events.send((self.path, PathEvent::Open));
+                    }
+                    Some(DataChannelEvent::OnMessage(m)) => {
+                        let event = if m.is_string {
+                            PathEvent::Text(String::from_utf8_lossy(&m.data).into_owned())
+                        } else {
+                            PathEvent::Binary(m.data.to_vec())
+                        };
+                        let _ = self.events.send((self.path, event));
+                    }
+                    Some(DataChannelEvent::OnClose) | None => {
+                        return Err("the probe channel closed".into());
+                    }
+                    Some(_) => {}
+                },
+                payload = outgoing.recv() => match payload {
+                    // The check closed this path.
+                    None => return Ok(()),
+                    Some(Payload::Binary(bytes)) => {
+                        // A full send buffer loses the packet, as the network would.
+                        let _ = send_binary(&dc, bytes).await;
+                    }
+                    Some(Payload::Text(text)) => {
+                        dc.send_text(text).await.map_err(|e| e.to_string())?;
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn send_binary(dc: &Arc<dyn DataChannel>, bytes: Vec<u8>) -> Result<(), String> {
+    dc.send(BytesMut::from(&bytes[..]))
         .await
-        .is_err()
-    {
-        m.reachability.udp = PathResult::Unreachable;
-        m.incomplete.push(Step::Network);
-        return Ok(());
-    }
-    m.ice_ms = Some(since());
-    let open = timeout(STEP_TIMEOUT, async {
-        loop {
-            match dc.poll().await {
-                Some(DataChannelEvent::OnOpen) => return true,
-                Some(_) => {}
-                None => return false,
-            }
-        }
-    })
-    .await;
-    if open != Ok(true) {
-        m.reachability.udp = PathResult::Unreachable;
-        m.incomplete.push(Step::Network);
-        return Ok(());
-    }
-    m.dtls_ms = Some(since());
-    m.reachability.udp = PathResult::Reachable;
-
-    // Upload: our train, echoed; the server says what arrived.
-    let mut sender = TrainSender::new(ProbeConfig::default());
-    let upload = timeout(STEP_TIMEOUT, upload_train(&dc, &mut sender)).await;
-    let rtt = sender.rtt();
-    let server_side = match upload {
-        Ok(Ok(())) => result_text(&dc, "result").await,
-        _ => None,
-    };
-    let up: Option<serde_json::Value> = server_side.and_then(|t| serde_json::from_str(&t).ok());
-    match (rtt, up) {
-        (Some(rtt), Some(up)) if up["type"] == "upload" => {
-            m.network = Some(NetworkStats {
-                rtt_ms: rtt.avg,
-                jitter_ms: up["jitterMs"]["avg"].as_f64().unwrap_or(0.0),
-                loss_pct: up["lossPct"].as_f64().unwrap_or(0.0),
-            });
-            m.upload_kbps = up["throughputKbps"].as_f64();
-        }
-        _ => m.incomplete.push(Step::Bandwidth),
-    }
-
-    // Download: the server's train, measured here and echoed back.
-    if dc.send_text("download").await.is_ok() {
-        let mut receiver = TrainReceiver::new();
-        let done = timeout(STEP_TIMEOUT, download_train(&dc, &mut receiver)).await;
-        match (done, receiver.result().throughput_kbps) {
-            (Ok(true), Some(kbps)) => m.download_kbps = Some(kbps),
-            _ => {
-                if !m.incomplete.contains(&Step::Bandwidth) {
-                    m.incomplete.push(Step::Bandwidth);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-async fn upload_train(
-    dc: &Arc<dyn DataChannel>,
-    sender: &mut TrainSender,
-) -> Result<(), AssistError> {
-    let start = Instant::now();
-    let now = || Millis(start.elapsed().as_millis() as u64);
-    loop {
-        while let Some(p) = sender.poll_transmit(now()) {
-            dc.send(BytesMut::from(&p[..])).await.map_err(failed)?;
-        }
-        if sender.is_done(now()) {
-            return Ok(());
-        }
-        let wake = sender
-            .poll_timeout()
-            .map_or(start, |at| start + Duration::from_millis(at.0));
-        tokio::select! {
-            event = dc.poll() => match event {
-                Some(DataChannelEvent::OnMessage(m)) if !m.is_string => sender.on_echo(&m.data, now()),
-                None => return Err(failed("the probe channel closed")),
-                _ => {}
-            },
-            () = tokio::time::sleep_until(wake) => {}
-        }
-    }
-}
-
-/// Receives the server's train until its closing text; whether it closed.
-async fn download_train(dc: &Arc<dyn DataChannel>, receiver: &mut TrainReceiver) -> bool {
-    let start = Instant::now();
-    loop {
-        match dc.poll().await {
-            Some(DataChannelEvent::OnMessage(m)) if m.is_string => return true,
-            Some(DataChannelEvent::OnMessage(m)) => {
-                let now = Millis(start.elapsed().as_millis() as u64);
-                if let Some(echo) = receiver.on_packet(&m.data, now) {
-                    let _ = dc.send(BytesMut::from(&echo[..])).await;
-                }
-            }
-            Some(_) => {}
-            None => return false,
-        }
-    }
-}
-
-/// Sends `request` and returns the next text reply.
-async fn result_text(dc: &Arc<dyn DataChannel>, request: &str) -> Option<String> {
-    dc.send_text(request).await.ok()?;
-    timeout(STEP_TIMEOUT, async {
-        loop {
-            match dc.poll().await {
-                Some(DataChannelEvent::OnMessage(m)) if m.is_string => {
-                    return String::from_utf8(m.data.to_vec()).ok();
-                }
-                Some(_) => {}
-                None => return None,
-            }
-        }
-    })
-    .await
-    .ok()
-    .flatten()
+        .map_err(|e| e.to_string())
 }

@@ -36,32 +36,10 @@ fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
     Ok(())
 }
 
-/// The code for a capture the browser refused, from the `DOMException`'s name (the names
-/// are those of the Media Capture specs; the older Chrome aliases are kept).
-fn capture_code(source: Source, name: &str) -> Code {
-    match name {
-        "NotAllowedError" | "SecurityError" | "PermissionDeniedError" => {
-            LocalErrorCode::PermissionDenied.into()
-        }
-        "NotFoundError" | "OverconstrainedError" | "DevicesNotFoundError" => {
-            LocalErrorCode::DeviceNotFound.into()
-        }
-        "NotReadableError" | "TrackStartError" | "AbortError" => LocalErrorCode::DeviceInUse.into(),
-        // Firefox (InvalidStateError) and Safari (InvalidAccessError) refuse screen capture
-        // outside a user gesture.
-        "InvalidStateError" | "InvalidAccessError" if source == Source::Screen => {
-            LocalErrorCode::UserGestureRequired.into()
-        }
-        // Constraints the browser cannot parse.
-        "TypeError" => ErrorCode::BadRequest.into(),
-        _ => ErrorCode::Internal.into(),
-    }
-}
-
 /// A refused capture as an SDK error with its local code and the browser's error as `cause`.
 fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
     let name = error_name(cause);
-    browser_error(capture_code(source, &name), what, cause)
+    browser_error(Code::of_capture_failure(source, &name), what, cause)
 }
 
 /// Asks the browser for `source`; the promise settles when the user has chosen.
@@ -274,36 +252,4 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
             Ok(out.into())
         }),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn capture_failures_get_local_codes_by_exception_name() {
-        let code = |source, name| capture_code(source, name).as_str();
-        assert_eq!(code(Source::Camera, "NotAllowedError"), "permission_denied");
-        assert_eq!(code(Source::Screen, "NotAllowedError"), "permission_denied");
-        assert_eq!(code(Source::Camera, "NotFoundError"), "device_not_found");
-        assert_eq!(
-            code(Source::Camera, "OverconstrainedError"),
-            "device_not_found"
-        );
-        assert_eq!(
-            code(Source::Microphone, "NotReadableError"),
-            "device_in_use"
-        );
-        assert_eq!(
-            code(Source::Screen, "InvalidStateError"),
-            "user_gesture_required"
-        );
-        assert_eq!(
-            code(Source::Screen, "InvalidAccessError"),
-            "user_gesture_required"
-        );
-        // Only screen capture asks for a gesture; elsewhere it is not a gesture problem.
-        assert_eq!(code(Source::Camera, "InvalidStateError"), "internal");
-        assert_eq!(code(Source::Camera, "TypeError"), "bad_request");
-    }
 }

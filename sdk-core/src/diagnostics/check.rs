@@ -31,8 +31,6 @@
 //!   then the server's train (`"download"`) measured here; each phase has a deadline, and a
 //!   phase that runs out leaves the bandwidth step incomplete instead of stalling the check.
 
-use std::collections::VecDeque;
-
 use super::probe::{ProbeConfig, TrainReceiver, TrainSender};
 use super::{Measurements, NetworkStats, PathResult, Step};
 use crate::Millis;
@@ -91,12 +89,18 @@ pub enum RelayTransport {
 impl RelayTransport {
     /// The transport of a `turn:`/`turns:` URL; `None` for other schemes.
     pub fn of_url(url: &str) -> Option<Self> {
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("turns:") {
+        // By hand, not `contains`/`to_lowercase`: this runs in the browser's wasm, where a
+        // substring searcher costs more than the whole test.
+        let (scheme, rest) = url.split_once(':')?;
+        let query = rest.split_once('?').map_or("", |(_, q)| q);
+        let tcp = query
+            .split('&')
+            .any(|kv| kv.eq_ignore_ascii_case("transport=tcp"));
+        if scheme.eq_ignore_ascii_case("turns") {
             Some(Self::Tls)
-        } else if !lower.starts_with("turn:") {
+        } else if !scheme.eq_ignore_ascii_case("turn") {
             None
-        } else if lower.contains("transport=tcp") {
+        } else if tcp {
             Some(Self::Tcp)
         } else {
             Some(Self::Udp)
@@ -178,7 +182,8 @@ pub struct Check {
     relay: PathState,
     relay_transports: Vec<RelayTransport>,
     phase: Phase,
-    actions: VecDeque<Action>,
+    /// In order (a `Vec`, smaller in wasm than a deque; it holds a few dozen at most).
+    actions: Vec<Action>,
     config: ProbeConfig,
 }
 
@@ -197,7 +202,7 @@ impl Check {
             relay: PathState::Unused,
             relay_transports: Vec::new(),
             phase: Phase::Paths,
-            actions: VecDeque::from([Action::Progress(Step::Signaling)]),
+            actions: vec![Action::Progress(Step::Signaling)],
             config,
         }
     }
@@ -239,9 +244,9 @@ impl Check {
                 .collect()
         };
         let (stun, turn) = (pick(false), pick(true));
-        self.actions.push_back(Action::Progress(Step::Network));
+        self.push(Action::Progress(Step::Network));
         self.direct = PathState::Opening { since: now };
-        self.actions.push_back(Action::OpenPath {
+        self.push(Action::OpenPath {
             path: Path::Direct,
             ice_servers: stun,
             relay_only: false,
@@ -252,7 +257,7 @@ impl Check {
                 .flat_map(|s| s.urls.iter().filter_map(|u| RelayTransport::of_url(u)))
                 .collect();
             self.relay = PathState::Opening { since: now };
-            self.actions.push_back(Action::OpenPath {
+            self.push(Action::OpenPath {
                 path: Path::Relay,
                 ice_servers: turn,
                 relay_only: true,
@@ -380,8 +385,7 @@ impl Check {
                 path: p, receiver, ..
             } if *p == path => {
                 if let Some(echo) = receiver.on_packet(bytes, now) {
-                    self.actions
-                        .push_back(Action::Send(path, Payload::Binary(echo)));
+                    self.actions.push(Action::Send(path, Payload::Binary(echo)));
                 }
             }
             _ => {}
@@ -429,7 +433,7 @@ impl Check {
                     _ => self.bandwidth_incomplete(),
                 }
                 self.actions
-                    .push_back(Action::Send(path, Payload::Text("download")));
+                    .push(Action::Send(path, Payload::Text("download")));
                 self.phase = Phase::Download {
                     path,
                     receiver: TrainReceiver::new(),
@@ -451,7 +455,7 @@ impl Check {
 
     fn finish_probe(&mut self) {
         if let Some(path) = self.probe_path() {
-            self.actions.push_back(Action::ClosePath(path));
+            self.push(Action::ClosePath(path));
             *self.state_mut(path) = PathState::Closed;
         }
         self.phase = Phase::Over;
@@ -494,7 +498,7 @@ impl Check {
             if let PathState::Opening { since } = *self.state_mut(path)
                 && now >= since.after(PATH_TIMEOUT_MS)
             {
-                self.actions.push_back(Action::ClosePath(path));
+                self.push(Action::ClosePath(path));
                 self.path_failed(path, now);
             }
         }
@@ -532,7 +536,7 @@ impl Check {
         if matches!(self.phase, Phase::Paths)
             && let Some(path) = self.pick_probe_path(now)
         {
-            self.actions.push_back(Action::Progress(Step::Bandwidth));
+            self.push(Action::Progress(Step::Bandwidth));
             self.phase = Phase::Upload {
                 path,
                 sender: TrainSender::new(self.config),
@@ -546,8 +550,7 @@ impl Check {
             while !window_full(sender)
                 && let Some(p) = sender.poll_transmit(now)
             {
-                self.actions
-                    .push_back(Action::Send(path, Payload::Binary(p)));
+                self.actions.push(Action::Send(path, Payload::Binary(p)));
             }
             if sender.is_done(now) {
                 let rtt_ms = sender.rtt().map(|s| s.avg);
@@ -565,7 +568,7 @@ impl Check {
             for path in [Path::Direct, Path::Relay] {
                 if Some(path) != probing && matches!(*self.state_mut(path), PathState::Open { .. })
                 {
-                    self.actions.push_back(Action::ClosePath(path));
+                    self.push(Action::ClosePath(path));
                     *self.state_mut(path) = PathState::Closed;
                 }
             }
@@ -573,8 +576,7 @@ impl Check {
     }
 
     fn ask_result(&mut self, path: Path, rtt_ms: Option<f64>, now: Millis) {
-        self.actions
-            .push_back(Action::Send(path, Payload::Text("result")));
+        self.push(Action::Send(path, Payload::Text("result")));
         self.phase = Phase::Result {
             path,
             rtt_ms,
@@ -602,7 +604,11 @@ impl Check {
 
     /// The next thing for the driver to do.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        (!self.actions.is_empty()).then(|| self.actions.remove(0))
+    }
+
+    fn push(&mut self, action: Action) {
+        self.actions.push(action);
     }
 
     /// Whether the network part is over (nothing more will be sent or awaited).
@@ -633,7 +639,7 @@ impl Check {
         self.finish_probe();
         for path in [Path::Direct, Path::Relay] {
             if matches!(*self.state_mut(path), PathState::Opening { .. }) {
-                self.actions.push_back(Action::ClosePath(path));
+                self.push(Action::ClosePath(path));
                 *self.state_mut(path) = PathState::Closed;
             }
         }

@@ -499,8 +499,13 @@ pub fn assess(m: &Measurements) -> DiagnosticReport {
     if !m.incomplete.is_empty() {
         find(Verdict::Fair, Reason::Incomplete, &[Advice::RetryCheck]);
     }
-    // Worst first; the sort is stable, so equal grades keep the order above.
-    findings.sort_by_key(|f| std::cmp::Reverse(f.0));
+    // Worst first, equal grades in the order above (two passes, not a sort: the browser's
+    // wasm carries no sort routine for this).
+    let findings: Vec<_> = [Verdict::Poor, Verdict::Fair]
+        .iter()
+        .flat_map(|grade| findings.iter().filter(move |f| f.0 == *grade))
+        .copied()
+        .collect();
     let verdict = findings.first().map_or(Verdict::Good, |f| f.0);
     let mut advice: Vec<Advice> = Vec::new();
     for (_, _, a) in &findings {

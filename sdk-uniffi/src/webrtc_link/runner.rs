@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use assistrtc_core::protocol::{IceCandidate, IceServer, Source};
 use assistrtc_core::session::{LinkId, PeerCommand, PeerEvent, SdpKind};
-use rtc::peer_connection::configuration::RTCOfferOptions;
+use rtc::peer_connection::configuration::{RTCIceTransportPolicy, RTCOfferOptions};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use webrtc::media_stream::track_local::TrackLocal;
 use webrtc::peer_connection::{
@@ -87,13 +87,20 @@ async fn build(
         mid: mid.clone(),
         ice: Mutex::new(None),
     };
-    peer_connection(ice_servers, Arc::new(events), shared.udp_addrs.clone()).await
+    peer_connection(
+        ice_servers,
+        false,
+        Arc::new(events),
+        shared.udp_addrs.clone(),
+    )
+    .await
 }
 
 /// A peer connection with the default codecs and interceptors, `ice_servers` and `handler`,
 /// bound to `udp_addrs`: what every webrtc-rs peer of this crate starts from.
 pub(crate) async fn peer_connection(
     ice_servers: &[IceServer],
+    relay_only: bool,
     handler: Arc<dyn PeerConnectionEventHandler>,
     udp_addrs: Vec<String>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
@@ -111,8 +118,14 @@ pub(crate) async fn peer_connection(
             credential: s.credential.clone().unwrap_or_default(),
         })
         .collect();
+    let policy = if relay_only {
+        RTCIceTransportPolicy::Relay
+    } else {
+        RTCIceTransportPolicy::All
+    };
     let config = RTCConfigurationBuilder::new()
         .with_ice_servers(ice_servers)
+        .with_ice_transport_policy(policy)
         .build();
     let pc = PeerConnectionBuilder::new()
         .with_configuration(config)
