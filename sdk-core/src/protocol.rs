@@ -36,6 +36,8 @@ pub const MAX_TOKEN_BYTES: usize = 4096;
 pub const MAX_MID_BYTES: usize = 64;
 /// Largest accepted free-text field (error messages), in bytes.
 pub const MAX_TEXT_BYTES: usize = 1024;
+/// Largest shared pre-call report (`diagnostics`), bytes of JSON text.
+pub const MAX_REPORT_BYTES: usize = 8 * 1024;
 /// Longest accepted room or member id.
 pub const MAX_ID_LEN: usize = 64;
 
@@ -322,6 +324,8 @@ pub struct MemberInfo {
     pub role: Role,
     /// Sources the member currently publishes.
     pub published: Vec<Published>,
+    /// The pre-call check report the member shared (`diagnostics`), as JSON text.
+    pub diagnostics: Option<String>,
 }
 
 /// One published source and the media stream id that carries it, so a receiver can tell a
@@ -439,6 +443,14 @@ pub enum ClientMessage {
         /// Local or cloud.
         mode: RecordingMode,
     },
+    /// Shares this member's pre-call check report with the room (the user agreed to it):
+    /// the server keeps it on the member, lists it in `welcome`, and tells the others.
+    Diagnostics {
+        /// The report (`diagnostics::DiagnosticReport`'s JSON object), as text, at most
+        /// [`MAX_REPORT_BYTES`]. Text, not a nested object, so the server keeps and forwards
+        /// exactly what the member sent.
+        report: String,
+    },
     /// An agent takes the next waiting customer.
     QueueNext,
     /// Leave the room for good.
@@ -547,6 +559,13 @@ pub enum ServerMessage {
         /// Recording or stopped.
         state: RecordingStatus,
     },
+    /// A member shared its pre-call check report (`diagnostics`).
+    MemberDiagnostics {
+        /// Who.
+        member: MemberId,
+        /// The report, JSON object text as the member sent it.
+        report: String,
+    },
     /// A request failed; the connection stays usable unless it was a failed join.
     Error {
         /// Stable code.
@@ -644,6 +663,17 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
     }
 }
 
+/// A shared report: at most [`MAX_REPORT_BYTES`] of a JSON object's text.
+fn check_report(report: &str) -> Result<(), ProtocolError> {
+    cap("report", report, MAX_REPORT_BYTES)?;
+    json::parse_obj(report)
+        .map(drop)
+        .map_err(|e| ProtocolError::Invalid {
+            field: "report",
+            reason: ["is not a JSON object: ", &e.message()].concat(),
+        })
+}
+
 fn cap(field: &'static str, value: &str, max: usize) -> Result<(), ProtocolError> {
     if value.len() > max {
         return Err(ProtocolError::Invalid {
@@ -707,6 +737,7 @@ impl ClientMessage {
             Self::Offer { sdp, .. } | Self::Answer { sdp, .. } => check_sdp(sdp),
             Self::Candidate { candidate, .. } => check_candidate(candidate),
             Self::Publish { stream, .. } => check_stream(stream.as_ref()),
+            Self::Diagnostics { report } => check_report(report),
             Self::Unpublish { .. }
             | Self::Consent { .. }
             | Self::Recording { .. }
@@ -727,6 +758,7 @@ impl ServerMessage {
             Self::Offer { sdp, .. } | Self::Answer { sdp, .. } => check_sdp(sdp),
             Self::Candidate { candidate, .. } => check_candidate(candidate),
             Self::Published { stream, .. } => check_stream(stream.as_ref()),
+            Self::MemberDiagnostics { report, .. } => check_report(report),
             Self::Error { message, .. } => cap("message", message, MAX_TEXT_BYTES),
             _ => Ok(()),
         }

@@ -89,3 +89,70 @@ async fn an_unreachable_server_is_a_poor_report_and_a_bad_token_an_error() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customers_report_travels_with_the_join_and_the_agent_sees_it() {
+    use std::sync::Arc;
+
+    use assistrtc_uniffi::WebrtcBackend;
+    use assistrtc_uniffi::api::{AssistClient, CallEvent, ConnectOptions};
+    use common::{Events, tokens, until};
+
+    let server = start_server().await;
+    let base = format!("http://{}", server.local_addr());
+    let token = preflight_token(&base).await;
+    let report = preflight_on(
+        PreflightOptions {
+            url: base.clone(),
+            token,
+        },
+        loopback(),
+    )
+    .await
+    .expect("the check runs");
+    let (agent_token, customer_token) = tokens(&base, "rm_report", r#"{"screen":true}"#).await;
+    let client = |token: String| {
+        let options = ConnectOptions {
+            url: base.clone(),
+            token,
+            notice_acknowledged: true,
+        };
+        AssistClient::with_backend(options, WebrtcBackend::with_udp_addrs(loopback())).unwrap()
+    };
+    let (agent, customer) = (client(agent_token), client(customer_token));
+    let seen = Arc::new(Events::default());
+    let _observing = agent.set_observer(seen.clone()).unwrap();
+    agent.connect().await.unwrap();
+
+    // Not a report: refused with a code, nothing shared.
+    let bad = customer.share_diagnostics("[]".into()).await.unwrap_err();
+    assert!(matches!(&bad, AssistError::Failed { code, .. } if code == "bad_request"));
+    // Shared before joining (the user agreed on the pre-call screen): it goes with the join.
+    customer
+        .share_diagnostics(report.json.clone())
+        .await
+        .unwrap();
+    customer.connect().await.unwrap();
+    let got = until("the agent is told of the report", async || {
+        seen.0.lock().unwrap().iter().find_map(|e| match e {
+            CallEvent::MemberDiagnostics { member, report } if member == "user_9" => {
+                Some(report.clone())
+            }
+            _ => None,
+        })
+    })
+    .await;
+    assert_eq!(got, report.json);
+    let members = agent.members().await;
+    assert_eq!(
+        members[0].diagnostics.as_deref(),
+        Some(report.json.as_str())
+    );
+
+    customer.leave().await;
+    agent.leave().await;
+    tokio::time::timeout(common::WAIT, server.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}

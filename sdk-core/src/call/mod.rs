@@ -186,6 +186,14 @@ impl Call {
         Ok(r?)
     }
 
+    /// Shares this member's pre-call report with the room (see
+    /// [`Session::share_diagnostics`]).
+    pub fn share_diagnostics(&mut self, report: String, now: Millis) -> Result<(), CallError> {
+        let r = self.session.share_diagnostics(report);
+        self.after(now);
+        Ok(r?)
+    }
+
     /// Asks the server to start or stop a recording (see [`Session::request_recording`]).
     pub fn request_recording(
         &mut self,

@@ -70,6 +70,7 @@ impl ToJson for MemberInfo {
             if !self.published.is_empty() {
                 w.field("published", &self.published);
             }
+            w.opt("diagnostics", self.diagnostics.as_ref());
         });
     }
 }
@@ -79,6 +80,7 @@ impl FromJson for MemberInfo {
         Fields::nested(value, |f| {
             let id = f.req("id")?;
             let role = f.req("role")?;
+            let diagnostics = f.opt("diagnostics")?;
             let items: Vec<Json> = f.or_default("published")?;
             let mut published = Vec::with_capacity(items.len());
             for item in items {
@@ -92,6 +94,7 @@ impl FromJson for MemberInfo {
                 id,
                 role,
                 published,
+                diagnostics,
             })
         })
     }
@@ -292,6 +295,7 @@ messages! {
     Unpublish = "unpublish" { source: req "source" },
     Consent = "consent" { recording: req "recording" },
     Recording = "recording" { action: req "action", mode: req "mode" },
+    Diagnostics = "diagnostics" { report: req "report" },
     QueueNext = "queue_next" {},
     Leave = "leave" {},
     Ping = "ping" {},
@@ -322,6 +326,7 @@ messages! {
     Assigned = "assigned" { room: req "room", agent: req "agent" },
     Permissions = "permissions" { permissions: req "permissions", capabilities: req "capabilities" },
     RecordingState = "recording_state" { mode: req "mode", state: req "state" },
+    MemberDiagnostics = "member_diagnostics" { member: req "member", report: req "report" },
     Error = "error" { code: req "code", message: req "message", reference: opt "ref" },
     Pong = "pong" {};
     unlisted Self::Unsupported { kind, .. } => kind

@@ -38,6 +38,9 @@ fn client_examples() -> Vec<ClientMessage> {
         ClientMessage::Unpublish {
             source: Source::Camera,
         },
+        ClientMessage::Diagnostics {
+            report: r#"{"verdict":"fair","reasons":["high_rtt"]}"#.into(),
+        },
         ClientMessage::Consent { recording: true },
         ClientMessage::Recording {
             action: RecordingAction::Start,
@@ -54,6 +57,7 @@ fn server_examples() -> Vec<ServerMessage> {
         id: member("agent_1"),
         role: Role::Host,
         published: vec![],
+        diagnostics: None,
     };
     let user = MemberInfo {
         id: member("user_9"),
@@ -62,6 +66,7 @@ fn server_examples() -> Vec<ServerMessage> {
             source: Source::Camera,
             stream: Some("s-cam".into()),
         }],
+        diagnostics: None,
     };
     let permissions = Permissions {
         screen: true,
@@ -127,6 +132,10 @@ fn server_examples() -> Vec<ServerMessage> {
         ServerMessage::RecordingState {
             mode: RecordingMode::Cloud,
             state: RecordingStatus::Recording,
+        },
+        ServerMessage::MemberDiagnostics {
+            member: member("user_9"),
+            report: r#"{"verdict":"good"}"#.into(),
         },
         ServerMessage::error(
             ErrorCode::Forbidden,
@@ -606,4 +615,23 @@ fn api_urls_take_the_origin_of_any_configured_url() {
         api_url("wss://h/v1/signal", p),
         "https://h/v1/preflight/config"
     );
+}
+
+#[test]
+fn a_shared_report_must_be_a_capped_json_object() {
+    let report = |r: &str| ClientMessage::Diagnostics { report: r.into() }.validate();
+    assert!(report(r#"{"verdict":"good"}"#).is_ok());
+    for bad in ["", "[]", "\"good\"", "{"] {
+        let Err(ProtocolError::Invalid { field, .. }) = report(bad) else {
+            panic!("{bad:?} accepted");
+        };
+        assert_eq!(field, "report");
+    }
+    let big = ["{\"x\":\"", &"a".repeat(MAX_REPORT_BYTES), "\"}"].concat();
+    assert!(report(&big).is_err());
+    // A member listing carries a shared report and reads it back.
+    let listed = r#"{"id":"user_9","role":"guest","diagnostics":"{\"verdict\":\"poor\"}"}"#;
+    let m = MemberInfo::from_json(json::parse(listed).unwrap()).unwrap();
+    assert_eq!(m.diagnostics.as_deref(), Some(r#"{"verdict":"poor"}"#));
+    assert_eq!(json::to_string(&m), listed);
 }

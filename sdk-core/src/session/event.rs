@@ -35,6 +35,8 @@ pub enum Event {
     Reconnected(Reconnected),
     /// A recording started or stopped.
     RecordingChanged(RecordingChanged),
+    /// A member shared its pre-call check report.
+    MemberDiagnostics(MemberDiagnostics),
     /// A remote track arrived and is labelled with its member and source (a track that
     /// arrives before the `published` naming its source is held until then).
     TrackAdded(TrackAdded),
@@ -73,6 +75,15 @@ pub struct Joined {
 pub struct MemberJoined {
     /// Who.
     pub member: MemberInfo,
+}
+
+/// A member shared its pre-call check report (`diagnostics::DiagnosticReport` JSON text).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberDiagnostics {
+    /// Who.
+    pub member: MemberId,
+    /// The report.
+    pub report: String,
 }
 
 /// Another member left.

@@ -202,6 +202,8 @@ pub enum SessionError {
     Consent(#[from] ConsentError),
     /// The peer link named does not exist.
     UnknownPeer(MemberId),
+    /// An argument breaks a protocol rule (a shared report that is not a JSON object, say).
+    Invalid(protocol::ProtocolError),
 }
 
 impl SessionError {
@@ -221,6 +223,7 @@ impl SessionError {
             Self::Forbidden(e) => e.message(),
             Self::Consent(e) => e.message(),
             Self::UnknownPeer(member) => ["no peer link to member ", member.as_str()].concat(),
+            Self::Invalid(e) => e.message(),
         }
     }
 
@@ -231,6 +234,7 @@ impl SessionError {
             Self::UnknownPeer(_) => ErrorCode::NotFound,
             Self::AlreadyJoined | Self::NotJoined | Self::Ended => ErrorCode::Conflict,
             Self::OutputNotDrained => ErrorCode::Internal,
+            Self::Invalid(_) => ErrorCode::BadRequest,
         }
     }
 }
@@ -274,6 +278,10 @@ pub struct Session {
     /// The time of the input or timeout being handled.
     now: Millis,
     remote_published: VecMap<MemberId, Vec<Published>>,
+    /// The pre-call reports other members shared, JSON text.
+    diagnostics: VecMap<MemberId, String>,
+    /// The report this member shares; sent again to a fresh seat.
+    shared_report: Option<String>,
     roles: VecMap<MemberId, Role>,
     published: Vec<Published>,
     /// The room's recordings as the server last reported them: local, cloud.
@@ -308,6 +316,8 @@ impl Session {
             stale_results: 0,
             now: Millis(0),
             remote_published: VecMap::default(),
+            diagnostics: VecMap::default(),
+            shared_report: None,
             roles: VecMap::default(),
             published: Vec::new(),
             recording: [RecordingStatus::Stopped; 2],
@@ -434,6 +444,29 @@ impl Session {
         self.consent.set_recording(granted);
         self.send(&ClientMessage::Consent { recording: granted });
         Ok(())
+    }
+
+    /// Shares this member's pre-call check report with the room (call it only once the user
+    /// agreed): the others get [`Event::MemberDiagnostics`], and members joining later find it
+    /// in the listing. Before joining, it is kept and sent with the join; a fresh seat after a
+    /// reconnect gets it again. `report` must be a JSON object's text of at most
+    /// [`protocol::MAX_REPORT_BYTES`] (`diagnostics::DiagnosticReport`'s JSON).
+    pub fn share_diagnostics(&mut self, report: String) -> Result<(), SessionError> {
+        let msg = ClientMessage::Diagnostics { report };
+        msg.validate().map_err(SessionError::Invalid)?;
+        let ClientMessage::Diagnostics { report } = msg else {
+            return Ok(());
+        };
+        self.shared_report = Some(report.clone());
+        if self.signal == Signal::Up {
+            self.send(&ClientMessage::Diagnostics { report });
+        }
+        Ok(())
+    }
+
+    /// The pre-call report `member` shared, JSON text.
+    pub fn diagnostics_of(&self, member: &MemberId) -> Option<&str> {
+        self.diagnostics.get(member).map(String::as_str)
     }
 
     /// Asks the server to start or stop a recording of the room. Needs the capability

@@ -54,6 +54,7 @@ impl Session {
                 self.roles.insert(member.id.clone(), member.role);
                 self.ensure_peer(&member.id);
                 self.set_remote_published(&member.id, member.published.clone());
+                self.note_diagnostics(&member);
                 self.emit(Event::MemberJoined(MemberJoined { member }));
                 self.refresh_state();
             }
@@ -61,6 +62,7 @@ impl Session {
                 self.roles.remove(&member.id);
                 self.drop_peer(&member.id);
                 self.remote_published.remove(&member.id);
+                self.diagnostics.remove(&member.id);
                 self.emit(Event::MemberLeft(MemberLeft {
                     member: member.id,
                     reason,
@@ -138,6 +140,15 @@ impl Session {
                 self.recording[mode_index(mode)] = state;
                 self.emit(Event::RecordingChanged(RecordingChanged { mode, state }));
             }
+            ServerMessage::MemberDiagnostics { member, report } => {
+                if self.roles.get(&member).is_some() {
+                    self.diagnostics.insert(member.clone(), report.clone());
+                    self.emit(Event::MemberDiagnostics(MemberDiagnostics {
+                        member,
+                        report,
+                    }));
+                }
+            }
             ServerMessage::Pong
             | ServerMessage::Queue { .. }
             | ServerMessage::Assigned { .. }
@@ -181,6 +192,7 @@ impl Session {
                 self.roles.remove(&id);
                 self.drop_peer(&id);
                 self.remote_published.remove(&id);
+                self.diagnostics.remove(&id);
                 self.emit(Event::MemberLeft(MemberLeft {
                     member: id,
                     reason: LeaveReason::Timeout,
@@ -200,6 +212,7 @@ impl Session {
             // A fresh seat: everything negotiated before is void on both sides.
             self.close_all_peers();
             self.remote_published.clear();
+            self.diagnostics.clear();
             self.outbox.clear();
             // The server tells a new seat of a running recording right after `welcome`.
             self.recording = [RecordingStatus::Stopped; 2];
@@ -217,6 +230,12 @@ impl Session {
                     recording: true,
                 }));
             }
+            // And the report this member shared (or asked to share before joining).
+            if let Some(report) = self.shared_report.clone() {
+                self.push_frame(protocol::encode_client(&ClientMessage::Diagnostics {
+                    report,
+                }));
+            }
         }
         let new_members: Vec<MemberInfo> = members
             .iter()
@@ -231,6 +250,7 @@ impl Session {
         }
         for m in &members {
             self.roles.insert(m.id.clone(), m.role);
+            self.note_diagnostics(m);
         }
         for m in if resumed { &new_members } else { &members } {
             self.ensure_peer(&m.id);
@@ -278,6 +298,13 @@ impl Session {
                 message,
                 reference,
             }));
+        }
+    }
+
+    /// Keeps the report a member's listing carries (one shared while we were away too).
+    fn note_diagnostics(&mut self, member: &MemberInfo) {
+        if let Some(report) = &member.diagnostics {
+            self.diagnostics.insert(member.id.clone(), report.clone());
         }
     }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{IceCandidate, RoomId, decode_client, encode_server};
+use crate::protocol::{IceCandidate, MemberRef, RoomId, decode_client, encode_server};
 
 fn id(s: &str) -> MemberId {
     MemberId::new(s).unwrap()
@@ -43,6 +43,7 @@ fn welcome_in(
             id: id(me),
             role,
             published: vec![],
+            diagnostics: None,
         },
         room: RoomId::new("rm_1").unwrap(),
         members: others
@@ -51,6 +52,7 @@ fn welcome_in(
                 id: id(o),
                 role: Role::Host,
                 published: vec![],
+                diagnostics: None,
             })
             .collect(),
         permissions,
@@ -497,4 +499,78 @@ fn end_reasons_carry_wire_or_local_codes() {
         message: "expired".into(),
     };
     assert_eq!(rejected.code(), Some(Code::Wire(ErrorCode::TokenExpired)));
+}
+
+#[test]
+fn a_report_shared_before_joining_goes_with_the_join_and_to_every_fresh_seat() {
+    let report = r#"{"verdict":"fair","reasons":["high_rtt"]}"#;
+    let shared = ClientMessage::Diagnostics {
+        report: report.into(),
+    };
+    let mut s = Session::new(SessionConfig::new("tok"));
+    s.share_diagnostics(report.into()).unwrap();
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    assert!(
+        !sent(&drain(&mut s)).contains(&shared),
+        "not before welcome"
+    );
+    s.handle_input(
+        Input::Frame(welcome("user_9", Role::Guest, &["agent_1"], false)),
+        Millis(2),
+    )
+    .unwrap();
+    assert!(sent(&drain(&mut s)).contains(&shared));
+    // A bad report is refused locally, with the protocol's reason, and nothing is sent.
+    let err = s.share_diagnostics("not json".into()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::BadRequest);
+    assert!(err.message().contains("report"), "{}", err.message());
+    assert!(sent(&drain(&mut s)).is_empty());
+}
+
+#[test]
+fn reports_of_others_arrive_with_the_listing_and_as_events_and_leave_with_them() {
+    let mut s = joined("agent_1", Role::Host, &["user_9"]);
+    let frame = encode_server(&ServerMessage::MemberDiagnostics {
+        member: id("user_9"),
+        report: r#"{"verdict":"poor"}"#.into(),
+    });
+    s.handle_input(Input::Frame(frame), Millis(5)).unwrap();
+    let got = drain(&mut s);
+    assert!(got.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::MemberDiagnostics(MemberDiagnostics { member, report }))
+            if member == &id("user_9") && report == r#"{"verdict":"poor"}"#
+    )));
+    assert_eq!(
+        s.diagnostics_of(&id("user_9")),
+        Some(r#"{"verdict":"poor"}"#)
+    );
+    // From a member not in the room: ignored.
+    let stranger = encode_server(&ServerMessage::MemberDiagnostics {
+        member: id("ghost_1"),
+        report: "{}".into(),
+    });
+    s.handle_input(Input::Frame(stranger), Millis(6)).unwrap();
+    assert_eq!(s.diagnostics_of(&id("ghost_1")), None);
+    let left = encode_server(&ServerMessage::MemberLeft {
+        member: MemberRef { id: id("user_9") },
+        reason: LeaveReason::Left,
+    });
+    s.handle_input(Input::Frame(left), Millis(7)).unwrap();
+    assert_eq!(s.diagnostics_of(&id("user_9")), None);
+
+    // A member joining with a report already shared (it re-joined) carries it in its listing.
+    let member = MemberInfo {
+        id: id("user_9"),
+        role: Role::Guest,
+        published: vec![],
+        diagnostics: Some(r#"{"verdict":"good"}"#.into()),
+    };
+    let frame = encode_server(&ServerMessage::MemberJoined { member });
+    s.handle_input(Input::Frame(frame), Millis(8)).unwrap();
+    assert_eq!(
+        s.diagnostics_of(&id("user_9")),
+        Some(r#"{"verdict":"good"}"#)
+    );
 }

@@ -393,6 +393,18 @@ impl AssistClient {
             .map_err(gone)??)
     }
 
+    /// Shares a pre-call report (`PreflightReport.json`) with the room; call it only once
+    /// the user agreed. Before `connect` it is kept and sent when the call joins. The others
+    /// get `MemberDiagnostics` and see it on the member; `bad_request` for text that is not
+    /// a report's JSON object (at most 8 KiB).
+    pub async fn share_diagnostics(&self, report: String) -> Result<(), AssistError> {
+        Ok(self
+            .inner
+            .call(move |call, now| call.share_diagnostics(report, now))
+            .await
+            .map_err(gone)??)
+    }
+
     /// Asks the server to start (`true`) or stop a local recording.
     pub async fn request_local_recording(&self, start: bool) -> Result<(), AssistError> {
         let action = if start {

@@ -45,6 +45,8 @@ pub struct Member {
     pub role: String,
     /// What it publishes now.
     pub sources: Vec<Source>,
+    /// The pre-call check report it shared (the report's JSON), if any.
+    pub diagnostics: Option<String>,
 }
 
 /// A point, 0..1 on the shared surface.
@@ -235,6 +237,13 @@ pub enum CallEvent {
         /// Whether the seat was kept.
         resumed: bool,
     },
+    /// A member shared its pre-call check report (the report's JSON).
+    MemberDiagnostics {
+        /// Who.
+        member: String,
+        /// The report.
+        report: String,
+    },
     /// A recording started or stopped.
     RecordingChanged {
         /// `local` or `cloud`.
@@ -274,10 +283,13 @@ pub(crate) fn members_of(call: &Call) -> Vec<Member> {
 }
 
 fn member(call: &Call, id: &str, role: protocol::Role) -> Member {
-    let sources = protocol::MemberId::new(id)
+    let known = protocol::MemberId::new(id).ok();
+    let session = call.session();
+    let sources = known
+        .as_ref()
         .map(|m| {
-            call.session()
-                .published_by(&m)
+            session
+                .published_by(m)
                 .iter()
                 .map(|p| p.source.into())
                 .collect()
@@ -287,6 +299,10 @@ fn member(call: &Call, id: &str, role: protocol::Role) -> Member {
         id: id.to_owned(),
         role: role.as_str().to_owned(),
         sources,
+        diagnostics: known
+            .as_ref()
+            .and_then(|m| session.diagnostics_of(m))
+            .map(str::to_owned),
     }
 }
 
@@ -330,6 +346,10 @@ pub(crate) fn to_event(event: &Event, call: &Call) -> Option<CallEvent> {
             delay_ms: e.delay_ms,
         },
         Event::Reconnected(e) => CallEvent::Reconnected { resumed: e.resumed },
+        Event::MemberDiagnostics(e) => CallEvent::MemberDiagnostics {
+            member: e.member.as_str().to_owned(),
+            report: e.report.clone(),
+        },
         Event::RecordingChanged(e) => CallEvent::RecordingChanged {
             mode: e.mode.as_str().to_owned(),
             state: e.state.as_str().to_owned(),

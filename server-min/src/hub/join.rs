@@ -191,6 +191,7 @@ impl Hub {
             presence: Presence::Live(conn),
             published: Vec::new(),
             consent: false,
+            diagnostics: None,
         });
         tracing::info!(room = %room_id, member = %room.member_id(idx), conn = conn.0, "joined");
         let ice_servers = ice_servers_for(&self.config, room.member_id(idx), now);

@@ -84,6 +84,11 @@ impl Hub {
                     stop_recording(room, &mut self.out, max_buffered);
                 }
             }
+            ClientMessage::Diagnostics { report } => {
+                seat.diagnostics = Some(report.clone());
+                let msg = ServerMessage::MemberDiagnostics { member: me, report };
+                room.broadcast(Some(idx), &msg, &mut self.out, max_buffered);
+            }
             ClientMessage::Recording { action, mode } => {
                 self.on_recording(conn, room_id, idx, action, mode);
             }

@@ -32,6 +32,9 @@ pub(super) struct Seat {
     pub(super) published: Vec<Published>,
     /// Whether the member consents to being recorded.
     pub(super) consent: bool,
+    /// The pre-call report the member shared (JSON text, validated by the codec); it lives as
+    /// long as the seat.
+    pub(super) diagnostics: Option<String>,
 }
 
 /// Whether a seat's member is connected now or away inside the resume grace period (not to
@@ -95,6 +98,7 @@ impl Room {
                 .seat(idx)
                 .map(|s| s.published.clone())
                 .unwrap_or_default(),
+            diagnostics: self.seat(idx).and_then(|s| s.diagnostics.clone()),
         }
     }
 

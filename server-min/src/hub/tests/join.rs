@@ -46,6 +46,7 @@ fn join_welcomes_and_announces() {
                 id: id("user_9"),
                 role: Role::Guest,
                 published: vec![],
+                diagnostics: None,
             }
         }]
     );

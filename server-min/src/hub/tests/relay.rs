@@ -433,3 +433,44 @@ fn rate_limit_drops_excess_and_reports_once_per_second() {
         })
     ));
 }
+
+#[test]
+fn a_shared_report_reaches_the_others_and_later_joiners_and_a_bad_one_is_refused() {
+    let mut h = Harness::new();
+    let (guest, _) = h.join("rm_1", "user_9", Role::Guest);
+    let (agent, _) = h.join("rm_1", "agent_1", Role::Host);
+    h.take(guest);
+    h.take(agent);
+    let report = r#"{"verdict":"fair","reasons":["udp_blocked"]}"#;
+    h.send(
+        guest,
+        &ClientMessage::Diagnostics {
+            report: report.into(),
+        },
+    );
+    assert_eq!(
+        h.take(agent),
+        vec![ServerMessage::MemberDiagnostics {
+            member: id("user_9"),
+            report: report.into(),
+        }]
+    );
+    assert!(h.take(guest).is_empty(), "not echoed to the sender");
+
+    // Not a JSON object: refused by the codec's rules, nobody hears of it.
+    h.raw(guest, r#"{"v":1,"type":"diagnostics","report":"[1,2]"}"#);
+    assert_eq!(
+        error_code(&h.take(guest)),
+        Some((ErrorCode::BadRequest, Some("diagnostics".into())))
+    );
+    assert!(h.take(agent).is_empty());
+
+    // An agent joining later finds it in the welcome's listing.
+    let watcher = h.join_with(h.token("rm_1", "watcher", Role::Observer), None);
+    let msgs = h.take(watcher);
+    let Some(ServerMessage::Welcome { members, .. }) = msgs.first() else {
+        panic!("{msgs:?}");
+    };
+    let user = members.iter().find(|m| m.id == id("user_9")).unwrap();
+    assert_eq!(user.diagnostics.as_deref(), Some(report));
+}
