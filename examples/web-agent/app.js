@@ -30,7 +30,11 @@ async function join(token) {
         if (e.source === 'screen') byId('screen').srcObject = null;
         if (e.source === 'camera') byId('camera').srcObject = null;
       }
-      if (name === 'memberJoined') byId('customer-status').textContent = `${e.member.id} joined`;
+      if (name === 'memberJoined') {
+        byId('customer-status').textContent = `${e.member.id} joined`;
+        if (e.member.diagnostics) showReport(e.member.diagnostics);
+      }
+      if (name === 'memberDiagnostics') showReport(e.report);
       if (name === 'overlayChanged') {
         view = e;
         redraw();
@@ -44,6 +48,7 @@ async function join(token) {
   window.assist.client = client;
   const present = client.members.find((m) => m.role === 'guest');
   if (present) byId('customer-status').textContent = `${present.id} is here`;
+  if (present?.diagnostics) showReport(present.diagnostics);
   byId('start').classList.add('hidden');
   byId('call').classList.remove('hidden');
 }
@@ -110,6 +115,40 @@ byId('leave').onclick = async () => {
 // Tests and integrations can hand the agent a token directly: /agent/#token=…
 const token = tokenFromUrl();
 if (token) join(token).catch(showError);
+
+// ---- the customer's pre-call check, beside the call ----
+
+// Display names for the report's stable codes (an app localises these).
+const REASONS = {
+  server_unreachable: 'Could not reach the server', no_media_path: 'No network path for media',
+  udp_blocked: 'UDP blocked: media goes through a relay', high_rtt: 'High round-trip time',
+  high_jitter: 'High jitter', packet_loss: 'Packet loss', low_upload: 'Low upload bandwidth',
+  low_download: 'Low download bandwidth', camera_unavailable: 'Camera unavailable',
+  camera_black: 'Camera shows only black', camera_frozen: 'Camera picture frozen',
+  camera_low_quality: 'Camera picture small or slow', microphone_unavailable: 'Microphone unavailable',
+  microphone_silent: 'Microphone silent', speaker_unconfirmed: 'Speaker not confirmed',
+  screen_share_denied: 'Screen sharing refused', incomplete: 'Some checks did not finish',
+};
+
+function showReport(report) {
+  byId('report').classList.remove('hidden');
+  const verdict = byId('report-verdict');
+  verdict.textContent = report.verdict;
+  verdict.dataset.verdict = report.verdict;
+  const n = report.network;
+  const figures = [
+    n && `RTT ${n.rtt_ms} ms`, n && `jitter ${n.jitter_ms} ms`, n && `loss ${n.loss_pct} %`,
+    report.upload_kbps !== undefined && `up ${report.upload_kbps} kbps`,
+    report.download_kbps !== undefined && `down ${report.download_kbps} kbps`,
+  ].filter(Boolean);
+  byId('report-figures').textContent = figures.join(' · ');
+  byId('report-reasons').replaceChildren(...report.reasons.map((code) => {
+    const li = document.createElement('li');
+    li.textContent = REASONS[code] ?? code;
+    li.dataset.code = code;
+    return li;
+  }));
+}
 
 // ---- assist tools over the customer's screen ----
 

@@ -5,7 +5,7 @@ import type { AssistEventMap, ConnectOptions, Driver } from './assistrtc_wasm.js
 
 export type {
   Assist, AssistError, AssistEventMap, Capability, ConnectOptions, Ended, ErrorCode, InboundVideoStats,
-  LocalErrorCode, Member, OverlayView, Permissions, RecordingMode, RecordingState, Role, ScriptStep,
+  LocalErrorCode, Member, OverlayView, Permissions, PreflightReport, RecordingMode, RecordingState, Role, ScriptStep,
   SessionState, Shape, ShapeOptions, ShareScreenOptions, Source, WireErrorCode,
 } from './assistrtc_wasm.js';
 

@@ -280,6 +280,8 @@ impl Task {
                     PeerCommand::Create {
                         polite,
                         ice_servers,
+                        // Always false: the native options do not offer relay-only calls yet.
+                        relay_only: _,
                     },
             } => match self.backend.create(
                 link.clone(),

@@ -252,8 +252,18 @@ impl Shared {
             }
             Output::Peer {
                 link,
-                command: PeerCommand::Create { ice_servers, .. },
-            } => match PeerLink::new(link.clone(), &ice_servers, Rc::new(self.handle())) {
+                command:
+                    PeerCommand::Create {
+                        ice_servers,
+                        relay_only,
+                        ..
+                    },
+            } => match PeerLink::new(
+                link.clone(),
+                &ice_servers,
+                relay_only,
+                Rc::new(self.handle()),
+            ) {
                 Ok(peer) => {
                     st.links.insert(link, peer);
                 }

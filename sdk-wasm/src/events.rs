@@ -13,7 +13,13 @@ fn member(m: &MemberInfo, call: &Call) -> JsValue {
     member_value(&m.id, m.role, call)
 }
 
-/// `{id, role, sources}`: a member and what it publishes now.
+/// A shared report's JSON text as a JS object.
+fn report(text: &str) -> JsValue {
+    js_sys::JSON::parse(text).unwrap_or(JsValue::NULL)
+}
+
+/// `{id, role, sources, diagnostics?}`: a member, what it publishes now, and the pre-call
+/// report it shared.
 pub(crate) fn member_value(id: &MemberId, role: Role, call: &Call) -> JsValue {
     let sources: js_sys::Array = call
         .session()
@@ -25,6 +31,12 @@ pub(crate) fn member_value(id: &MemberId, role: Role, call: &Call) -> JsValue {
         ("id", id.as_str().into()),
         ("role", role.as_str().into()),
         ("sources", sources.into()),
+        (
+            "diagnostics",
+            call.session()
+                .diagnostics_of(id)
+                .map_or(JsValue::UNDEFINED, report),
+        ),
     ])
 }
 
@@ -107,6 +119,13 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
             obj(&[
                 ("mode", e.mode.as_str().into()),
                 ("state", e.state.as_str().into()),
+            ]),
+        ),
+        Event::MemberDiagnostics(e) => (
+            "memberDiagnostics",
+            obj(&[
+                ("member", e.member.as_str().into()),
+                ("report", report(&e.report)),
             ]),
         ),
         Event::Error(e) => (

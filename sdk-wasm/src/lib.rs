@@ -75,7 +75,11 @@ export type Capability = "publish_camera" | "publish_microphone" | "share_screen
   | "record_local" | "record_cloud" | "download";
 export type Role = "host" | "guest" | "observer";
 /** A member of the call and the sources it publishes now. */
-export interface Member { id: string; role: Role; sources: Source[]; }
+export interface Member {
+  id: string; role: Role; sources: Source[];
+  /** The pre-call check report this member shared, if any. */
+  diagnostics?: PreflightReport;
+}
 export interface Permissions { screen: boolean; recording: "none" | "local" | "cloud"; }
 export type RecordingMode = "local" | "cloud";
 export type RecordingState = "recording" | "stopped";
@@ -84,10 +88,36 @@ export interface ConnectOptions {
   url: string;
   /** The member's join token from `POST /v1/rooms`. */
   token: string;
+  /** `"relay"`: media only through the server's TURN relays, never a direct path. */
+  iceTransportPolicy?: "all" | "relay";
   /** The user has seen and accepted the call notice; media cannot start before this. */
   noticeAcknowledged?: boolean;
 }
 export interface ShareScreenOptions { audio?: boolean; }
+type PathResult = "not_tested" | "reachable" | "unreachable";
+/**
+ * A pre-call check report, the same schema on every platform. `reasons` and `advice` are
+ * stable codes (worst first) for an app to localise; absent measurements are left out.
+ */
+export interface PreflightReport {
+  verdict: "good" | "fair" | "poor";
+  reasons: string[];
+  advice: string[];
+  partial: boolean;
+  mos?: number;
+  timings: { server_ms?: number; websocket_ms?: number; ice_ms?: number; dtls_ms?: number; first_media_ms?: number };
+  reachability: { udp: PathResult; tcp: PathResult; turn_udp: PathResult; turn_tls: PathResult };
+  network?: { rtt_ms: number; jitter_ms: number; loss_pct: number };
+  upload_kbps?: number;
+  download_kbps?: number;
+  devices: {
+    camera?: { width: number; height: number; fps: number; black: boolean; frozen: boolean } | { error: LocalErrorCode };
+    microphone?: { peak_dbfs: number; silent: boolean } | { error: LocalErrorCode };
+    speaker_confirmed?: boolean;
+    screen?: "allowed" | LocalErrorCode;
+  };
+  incomplete: string[];
+}
 export interface InboundVideoStats { member: string; source: Source | null; kind: string; framesDecoded: number; bytesReceived: number; }
 export interface ShapeOptions { color?: string; ttlMs?: number; at?: number; }
 export interface ScriptStep { ticket: string; step: number; total: number; title: string; }
@@ -122,6 +152,8 @@ export interface AssistEventMap {
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { resumed: boolean };
   recordingChanged: { mode: RecordingMode; state: RecordingState };
+  /** A member shared its pre-call check report. */
+  memberDiagnostics: { member: string; report: PreflightReport };
   overlayChanged: OverlayView;
   error: { code: ErrorCode; message: string; ref?: string };
   ended: Ended;
@@ -177,6 +209,8 @@ impl Driver {
         })?;
         let mut config = CallConfig::new(token);
         config.session.jitter_seed = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        config.session.relay_only =
+            get(&options, "iceTransportPolicy").as_string().as_deref() == Some("relay");
         let mut call = Call::new(config);
         if get(&options, "noticeAcknowledged").as_bool() == Some(true) {
             call.acknowledge_notice();
@@ -296,6 +330,23 @@ impl Driver {
     pub fn set_recording_consent(&self, granted: bool) -> Result<(), JsValue> {
         self.shared
             .command(|call, now| call.set_recording_consent(granted, now))
+    }
+
+    /// Shares the pre-call check's report with the room; call it only once the user agreed.
+    /// Before `connect()` it is kept and goes with the join. The others get
+    /// `memberDiagnostics` and find it on the member (`members[i].diagnostics`). Throws
+    /// `bad_request` for a value that is not a report object (at most 8 KiB of JSON).
+    #[wasm_bindgen(js_name = shareDiagnostics)]
+    pub fn share_diagnostics(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PreflightReport")] report: JsValue,
+    ) -> Result<(), JsValue> {
+        let text = js_sys::JSON::stringify(&report)
+            .ok()
+            .and_then(|t| t.as_string())
+            .unwrap_or_default();
+        self.shared
+            .command(|call, now| call.share_diagnostics(text, now))
     }
 
     /// The room's recordings as the server last reported them.

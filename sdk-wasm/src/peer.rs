@@ -14,8 +14,8 @@ use assistrtc_core::vecmap::VecMap;
 use wasm_bindgen::prelude::*;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
-    RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use crate::channels::{ChannelObserver, Channels};
@@ -67,7 +67,9 @@ pub(crate) struct PeerLink {
     _on_ice_state: Closure<dyn FnMut()>,
     _on_track: Closure<dyn FnMut(RtcTrackEvent)>,
 }
-fn ice_config(servers: &[IceServer]) -> RtcConfiguration {
+
+/// The `RTCConfiguration` for `servers`; relay candidates only when `relay_only`.
+pub(crate) fn ice_config(servers: &[IceServer], relay_only: bool) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     let list = js_sys::Array::new();
     for s in servers {
@@ -83,6 +85,9 @@ fn ice_config(servers: &[IceServer]) -> RtcConfiguration {
         list.push(&server);
     }
     config.set_ice_servers(&list);
+    if relay_only {
+        config.set_ice_transport_policy(RtcIceTransportPolicy::Relay);
+    }
     config
 }
 
@@ -101,9 +106,10 @@ impl PeerLink {
     pub(crate) fn new(
         id: LinkId,
         ice_servers: &[IceServer],
+        relay_only: bool,
         observer: Rc<dyn PeerObserver>,
     ) -> Result<Self, JsValue> {
-        let pc = RtcPeerConnection::new_with_configuration(&ice_config(ice_servers))?;
+        let pc = RtcPeerConnection::new_with_configuration(&ice_config(ice_servers, relay_only))?;
 
         let on_negotiation = {
             let (obs, id) = (observer.clone(), id.clone());

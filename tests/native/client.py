@@ -75,6 +75,11 @@ async def run(client, cmd):
         return await client.simulate_signaling_drop()
     if op == "leave":
         return await client.leave()
+    if op == "preflight":
+        report = await sdk.preflight(sdk.PreflightOptions(url=cmd["url"], token=cmd["token"]))
+        return plain(report)
+    if op == "share_diagnostics":
+        return await client.share_diagnostics(cmd["report"])
     raise ValueError(f"unknown op {op}")
 
 

@@ -181,6 +181,8 @@ pub struct Check {
     direct: PathState,
     relay: PathState,
     relay_transports: Vec<RelayTransport>,
+    /// The relay opened and its transport is still to be inferred (see `settle_relay`).
+    relay_unknown: bool,
     phase: Phase,
     /// In order (a `Vec`, smaller in wasm than a deque; it holds a few dozen at most).
     actions: Vec<Action>,
@@ -201,6 +203,7 @@ impl Check {
             direct: PathState::Unused,
             relay: PathState::Unused,
             relay_transports: Vec::new(),
+            relay_unknown: false,
             phase: Phase::Paths,
             actions: vec![Action::Progress(Step::Signaling)],
             config,
@@ -290,31 +293,52 @@ impl Check {
             self.m.dtls_ms = Some(self.since(now));
         }
         match path {
-            Path::Direct => self.m.reachability.udp = PathResult::Reachable,
+            Path::Direct => {
+                self.m.reachability.udp = PathResult::Reachable;
+                self.settle_relay();
+            }
             Path::Relay => self.relay_reached(transport),
         }
         self.advance(now);
     }
 
     fn relay_reached(&mut self, transport: Option<RelayTransport>) {
-        // Without the platform's word, only a relay list of one kind tells which one worked;
-        // a mixed list credits TCP/TLS, which is what a UDP-blocked network leaves.
-        let t = transport.unwrap_or_else(|| {
-            if self
-                .relay_transports
-                .iter()
-                .all(|t| *t == RelayTransport::Udp)
-            {
-                RelayTransport::Udp
-            } else {
-                RelayTransport::Tcp
+        match transport {
+            Some(t) => self.credit_relay(t),
+            None => {
+                self.relay_unknown = true;
+                self.settle_relay();
             }
-        });
+        }
+    }
+
+    fn credit_relay(&mut self, t: RelayTransport) {
         let r = &mut self.m.reachability;
         match t {
             RelayTransport::Udp => r.turn_udp = PathResult::Reachable,
             RelayTransport::Tcp | RelayTransport::Tls => r.turn_tls = PathResult::Reachable,
         }
+    }
+
+    /// Credits an opened relay whose transport the platform did not tell. A relay list of one
+    /// kind says which; a mixed one is read from the direct path: where direct UDP works, TURN
+    /// over UDP does too and is preferred by ICE; where it does not, UDP is blocked and the
+    /// relay got through over TCP or TLS. Until the direct path is decided, it waits.
+    fn settle_relay(&mut self) {
+        if !self.relay_unknown {
+            return;
+        }
+        let has = |t: RelayTransport| self.relay_transports.contains(&t);
+        let udp_only = !has(RelayTransport::Tcp) && !has(RelayTransport::Tls);
+        let t = match self.m.reachability.udp {
+            _ if udp_only => RelayTransport::Udp,
+            _ if !has(RelayTransport::Udp) => RelayTransport::Tcp,
+            PathResult::Reachable => RelayTransport::Udp,
+            PathResult::Unreachable => RelayTransport::Tcp,
+            PathResult::NotTested => return,
+        };
+        self.relay_unknown = false;
+        self.credit_relay(t);
     }
 
     /// Opening `path` failed (ICE failed, the offer was refused, the channel closed early).
@@ -342,7 +366,10 @@ impl Check {
     fn mark_unreachable(&mut self, path: Path) {
         let r = &mut self.m.reachability;
         match path {
-            Path::Direct => r.udp = PathResult::Unreachable,
+            Path::Direct => {
+                r.udp = PathResult::Unreachable;
+                self.settle_relay();
+            }
             Path::Relay => {
                 for t in &self.relay_transports {
                     let slot = match t {

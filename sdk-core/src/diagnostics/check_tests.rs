@@ -499,3 +499,27 @@ fn the_config_is_read_with_the_wire_shape_of_ice_servers() {
     assert!(config_ice_servers(r#"{"ice_servers":[{"urls":5}]}"#).is_err());
     assert!(config_ice_servers("nope").is_err());
 }
+
+#[test]
+fn a_relay_of_unknown_transport_is_credited_from_the_direct_path() {
+    let mixed = ["turn:h:3478", "turn:h:3478?transport=tcp"];
+    // Direct UDP works: the relay went over UDP too.
+    let r = run(&servers(&mixed), Scenario::clean());
+    assert_eq!(r.m.reachability.turn_udp, PathResult::Reachable);
+    assert_eq!(r.m.reachability.turn_tls, PathResult::NotTested);
+    // UDP blocked: it got through over TCP.
+    let mut s = Scenario::clean();
+    s.direct_opens_ms = None;
+    let r = run(&servers(&mixed), s);
+    assert_eq!(r.m.reachability.turn_tls, PathResult::Reachable);
+    assert_eq!(r.m.reachability.turn_udp, PathResult::NotTested);
+    assert_eq!(judged(&r.m), (Verdict::Fair, vec![Reason::UdpBlocked]));
+    // The platform's word wins.
+    let mut check = Check::new(Millis(0));
+    check.configured(Millis(1), &servers(&mixed));
+    check.path_open(Path::Relay, Millis(5), Some(RelayTransport::Tls));
+    assert_eq!(
+        check.measurements().reachability.turn_tls,
+        PathResult::Reachable
+    );
+}

@@ -143,6 +143,9 @@ pub enum PeerCommand {
         polite: bool,
         /// ICE servers to configure.
         ice_servers: Vec<IceServer>,
+        /// Gather relay candidates only (`iceTransportPolicy: "relay"`): media goes through
+        /// the TURN servers, never directly.
+        relay_only: bool,
     },
     /// Create an offer and set it as local description; report `LocalDescription`.
     CreateOffer {

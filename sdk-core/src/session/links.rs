@@ -156,6 +156,7 @@ impl Session {
             command: PeerCommand::Create {
                 polite,
                 ice_servers: self.ice_servers.clone(),
+                relay_only: self.config.relay_only,
             },
         });
     }

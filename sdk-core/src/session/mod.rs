@@ -90,6 +90,9 @@ pub struct SessionConfig {
     pub backoff: BackoffConfig,
     /// Seed for reconnect jitter; give every client a different one.
     pub jitter_seed: u64,
+    /// Media only through the TURN servers (`iceTransportPolicy: "relay"`): the member's
+    /// address is never offered to the others. Needs TURN in `welcome.ice_servers`.
+    pub relay_only: bool,
 }
 
 impl SessionConfig {
@@ -102,6 +105,7 @@ impl SessionConfig {
             join_timeout_ms: 10_000,
             backoff: BackoffConfig::default(),
             jitter_seed: 0x5EED,
+            relay_only: false,
         }
     }
 }

@@ -98,7 +98,8 @@ fn join_sends_token_and_reaches_joined() {
         link: link("agent_1", 1),
         command: PeerCommand::Create {
             polite: false,
-            ice_servers: vec![]
+            ice_servers: vec![],
+            relay_only: false,
         }
     }));
     assert!(
@@ -573,4 +574,28 @@ fn reports_of_others_arrive_with_the_listing_and_as_events_and_leave_with_them()
         s.diagnostics_of(&id("user_9")),
         Some(r#"{"verdict":"good"}"#)
     );
+}
+
+#[test]
+fn a_relay_only_session_asks_for_relay_only_links() {
+    let mut config = SessionConfig::new("tok");
+    config.relay_only = true;
+    let mut s = Session::new(config);
+    s.join(Millis(0)).unwrap();
+    s.handle_input(Input::TransportOpened, Millis(1)).unwrap();
+    s.handle_input(
+        Input::Frame(welcome("user_9", Role::Guest, &["agent_1"], false)),
+        Millis(2),
+    )
+    .unwrap();
+    assert!(drain(&mut s).iter().any(|o| matches!(
+        o,
+        Output::Peer {
+            command: PeerCommand::Create {
+                relay_only: true,
+                ..
+            },
+            ..
+        }
+    )));
 }

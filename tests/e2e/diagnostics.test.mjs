@@ -1,0 +1,186 @@
+// Pre-call diagnostics end to end: a native customer (the Rust core over webrtc-rs, through the
+// Python bindings) runs the pre-call check against the real server's probe endpoint, shares
+// the report with its join, and the agent console in Chromium shows it beside the call; and a
+// browser call forced through a real coturn relay (`iceTransportPolicy: "relay"`) connects,
+// carries only relay candidates, and decodes frames.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { API_KEY, createRoom, launch, openPage, poll, root, startServer, waitEvent, withTimeout } from './lib.mjs';
+import { nativeClient } from './native-client.mjs';
+
+const TURN_SECRET = 'e2e-turn-shared-secret';
+
+/** A free TCP (and, in practice, UDP) port on loopback. */
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+/** coturn from the repo's documented configuration, on a free loopback port. */
+async function startCoturn() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'assistrtc-coturn-'));
+  const port = await freePort();
+  const child = spawn('turnserver', ['-c', path.join(root, 'server-min/coturn/turnserver.conf'),
+    '--listening-port', String(port), '--static-auth-secret', TURN_SECRET,
+    '--pidfile', path.join(dir, 'turnserver.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = [];
+  child.stdout.on('data', (d) => log.push(d));
+  child.stderr.on('data', (d) => log.push(d));
+  // Ready once it accepts TCP (it opens UDP first).
+  await poll('coturn listens', () => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  }), { ms: 10_000, every: 100 });
+  return {
+    port,
+    log: () => Buffer.concat(log).toString(),
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await withTimeout(10_000, 'coturn stop', once(child, 'exit'));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let coturn;
+let server;
+let browser;
+
+before(async () => {
+  coturn = await startCoturn();
+  server = await startServer([
+    '--turn-url', `turn:127.0.0.1:${coturn.port}?transport=udp`,
+    '--turn-url', `turn:127.0.0.1:${coturn.port}?transport=tcp`,
+    '--turn-secret', TURN_SECRET,
+  ]);
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  await coturn?.stop();
+});
+
+async function preflightToken() {
+  const res = await fetch(`${server.url}/v1/preflight/tokens`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } });
+  assert.equal(res.status, 201);
+  return (await res.json()).token;
+}
+
+describe('pre-call diagnostics', () => {
+  test('a native customer shares its pre-call report with the join; the agent console shows it', async () => {
+    const tokens = await createRoom(server, { roomId: 'rm_diag_report', permissions: { screen: true } });
+    const native = await nativeClient(server.url, tokens.user_9);
+    let page;
+    try {
+      const report = await native.cmd('preflight', { url: server.url, token: await preflightToken() }, 30_000);
+      const parsed = JSON.parse(report.json);
+      // The check ran for real: the probe measured the loopback, and the relay was tried too.
+      assert.ok(['good', 'fair'].includes(report.verdict), JSON.stringify(report));
+      assert.equal(parsed.verdict, report.verdict);
+      assert.ok(parsed.network && parsed.upload_kbps > 0 && parsed.download_kbps > 0, report.json);
+      assert.notEqual(parsed.reachability.turn_udp, 'not_tested', report.json);
+
+      // Shared before joining (the user agreed on the pre-call screen): it goes with the join.
+      await native.cmd('share_diagnostics', { report: report.json });
+      await native.cmd('connect');
+      page = await openPage(browser, `${server.url}/agent/#token=${tokens.agent_1}`);
+      await waitEvent(page, 'joined');
+      const shown = await poll('the agent console shows the report', () => page.evaluate(() => {
+        const panel = document.getElementById('report');
+        return panel.classList.contains('hidden') ? null : {
+          verdict: document.getElementById('report-verdict').textContent,
+          figures: document.getElementById('report-figures').textContent,
+          reasons: [...document.querySelectorAll('#report-reasons li')].map((li) => li.dataset.code),
+        };
+      }));
+      assert.equal(shown.verdict, report.verdict);
+      assert.deepEqual(shown.reasons, report.reasons);
+      assert.match(shown.figures, /RTT \d+ ms/);
+      const member = await page.evaluate(() => window.assist.client.members.find((m) => m.id === 'user_9'));
+      assert.deepEqual(member.diagnostics, parsed);
+
+      // Shared again during the call (a re-run): the agent gets it as an event.
+      const rerun = { ...parsed, verdict: 'poor', reasons: ['packet_loss'] };
+      await native.cmd('share_diagnostics', { report: JSON.stringify(rerun) });
+      const event = await waitEvent(page, 'memberDiagnostics');
+      assert.equal(event.member, 'user_9');
+      assert.deepEqual(event.report, rerun);
+      await poll('the console shows the re-run', () => page.evaluate(
+        () => document.getElementById('report-verdict').textContent === 'poor'));
+    } catch (e) {
+      e.message += `\nnative stderr: ${Buffer.concat(native.stderr).toString().slice(-2000)}`;
+      throw e;
+    } finally {
+      await native.close();
+      await page?.context().close();
+    }
+  });
+
+  test('a call forced through the coturn relay connects, uses only relay candidates and decodes frames', async () => {
+    const tokens = await createRoom(server, { roomId: 'rm_diag_relay', permissions: { screen: true } });
+    // Records every peer connection the page makes, to read its selected candidate pair.
+    const init = () => {
+      const Native = window.RTCPeerConnection;
+      window.peerConnections = [];
+      window.RTCPeerConnection = class extends Native {
+        constructor(...args) {
+          super(...args);
+          window.peerConnections.push(this);
+        }
+      };
+    };
+    const pages = [];
+    try {
+      for (const [id, camera] of [['agent_1', false], ['user_9', true]]) {
+        const context = await browser.newContext();
+        await context.addInitScript(init);
+        const page = await context.newPage();
+        pages.push(page);
+        await page.goto(`${server.url}/healthz`);
+        await page.evaluate(async ([token, withCamera]) => {
+          const { AssistClient } = await import('/sdk/index.js');
+          window.client = new AssistClient({ url: location.origin, token, noticeAcknowledged: true, iceTransportPolicy: 'relay' });
+          await window.client.connect();
+          if (withCamera) await window.client.startCamera();
+        }, [tokens[id], camera]);
+      }
+      const [agent] = pages;
+      const decoded = await poll('the agent decodes the customer camera through the relay', async () => {
+        const stats = await agent.evaluate(() => window.client.inboundVideoStats());
+        return stats.find((s) => s.source === 'camera' && s.framesDecoded > 10);
+      }, { ms: 30_000 });
+      assert.equal(decoded.member, 'user_9');
+      for (const page of pages) {
+        const pair = await page.evaluate(async () => {
+          for (const pc of window.peerConnections) {
+            const stats = [...(await pc.getStats()).values()];
+            const selected = stats.find((s) => s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated);
+            if (!selected) continue;
+            const byId = (id) => stats.find((s) => s.id === id);
+            return { local: byId(selected.localCandidateId).candidateType, remote: byId(selected.remoteCandidateId).candidateType };
+          }
+          return null;
+        });
+        assert.deepEqual(pair, { local: 'relay', remote: 'relay' });
+      }
+    } catch (e) {
+      e.message += `\ncoturn log: ${coturn.log().slice(-2000)}`;
+      throw e;
+    } finally {
+      for (const page of pages) await page.context().close();
+    }
+  });
+});
