@@ -139,8 +139,8 @@ fn pump(
 #[wasm_bindgen_test]
 async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     let (ra, rb) = (Rc::new(Recorder::default()), Rc::new(Recorder::default()));
-    let a = RefCell::new(PeerLink::new(link("agent_1"), &[], ra.clone()).unwrap());
-    let b = RefCell::new(PeerLink::new(link("user_9"), &[], rb.clone()).unwrap());
+    let a = RefCell::new(PeerLink::new(link("agent_1"), &[], false, ra.clone()).unwrap());
+    let b = RefCell::new(PeerLink::new(link("user_9"), &[], false, rb.clone()).unwrap());
     let stream = camera().await;
     let track: MediaStreamTrack = stream.get_video_tracks().get(0).dyn_into().unwrap();
     let mut local = VecMap::default();
