@@ -27,17 +27,16 @@ pub(crate) fn member_value(id: &MemberId, role: Role, call: &Call) -> JsValue {
         .iter()
         .map(|p| JsValue::from_str(p.source.as_str()))
         .collect();
-    obj(&[
+    let member = obj(&[
         ("id", id.as_str().into()),
         ("role", role.as_str().into()),
         ("sources", sources.into()),
-        (
-            "diagnostics",
-            call.session()
-                .diagnostics_of(id)
-                .map_or(JsValue::UNDEFINED, report),
-        ),
-    ])
+    ]);
+    // Only when shared: a member without one has no `diagnostics` key at all.
+    if let Some(text) = call.session().diagnostics_of(id) {
+        let _ = js_sys::Reflect::set(&member, &JsValue::from_str("diagnostics"), &report(text));
+    }
+    member
 }
 
 /// A core value as a plain JS value, through its JSON form (the core writes it; one
