@@ -10,7 +10,7 @@ export function byId(id) {
 export function wire(client, { onEvent } = {}) {
   const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackPublished', 'trackAdded',
     'trackRemoved', 'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged',
-    'overlayChanged', 'memberDiagnostics', 'error', 'ended'];
+    'overlayChanged', 'memberDiagnostics', 'preflightProgress', 'error', 'ended'];
   for (const name of names) {
     client.on(name, (e) => {
       window.assist.events.push({ name, at: performance.now(), ...summarise(e) });

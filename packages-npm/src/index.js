@@ -6,7 +6,9 @@
 // The module loads itself: loading starts when this file is imported in a browser, so neither
 // a bundler plugin, top-level await nor an init call is needed (Vite and a plain
 // <script type="module"> page both work), and importing it in Node fetches nothing.
-import init, { Driver } from './assistrtc_wasm.js';
+import * as wasm from './assistrtc_wasm.js';
+
+const { default: init, Driver } = wasm;
 
 let ready;
 
@@ -34,6 +36,7 @@ const IDLE = { memberId: undefined, members: [], capabilities: [], permissions: 
 export class AssistClient {
   #options;
   #driver = null;
+  #report;
   #listeners = new Map();
   #disposed = false;
 
@@ -78,7 +81,21 @@ export class AssistClient {
     await initialize();
     if (this.#driver || this.#disposed) throw misuse('connect() was already called on this client');
     this.#driver = new Driver(this.#options, (type, event) => this.#emit(type, event));
+    if (this.#report !== undefined) this.#driver.shareDiagnostics(this.#report);
     return this.#driver.connect();
+  }
+
+  /** Runs the pre-call check; usable before `connect()`. Only in builds that have it. */
+  async preflight(options) {
+    await initialize();
+    return wasm.runPreflight(this.#options.url, options, (type, event) => this.#emit(type, event));
+  }
+
+  /** Shares a pre-call report; before `connect()` it is kept and goes with the join. */
+  shareDiagnostics(report) {
+    if (this.#driver) return this.#driver.shareDiagnostics(report);
+    if (this.#disposed) throw misuse('shareDiagnostics: this client was disposed');
+    this.#report = report;
   }
 
   get state() {
@@ -111,6 +128,8 @@ export class AssistClient {
   }
 
   static {
+    // The pre-call check is a build option of the wasm module.
+    if (!wasm.runPreflight) delete AssistClient.prototype.preflight;
     // Every other member of the driver, forwarded.
     for (const [name, d] of Object.entries(Object.getOwnPropertyDescriptors(Driver.prototype))) {
       if (name in AssistClient.prototype || name === 'free') continue;

@@ -25,6 +25,8 @@ mod events;
 mod js;
 mod media;
 mod peer;
+#[cfg(feature = "preflight")]
+mod preflight;
 mod socket;
 
 use std::rc::Rc;
@@ -94,6 +96,13 @@ export interface ConnectOptions {
   noticeAcknowledged?: boolean;
 }
 export interface ShareScreenOptions { audio?: boolean; }
+/** What `preflight()` checks: each part is on unless set to `false`. */
+export interface PreflightOptions {
+  /** A preflight token from `POST /v1/preflight/tokens` (via the app's backend). */
+  token: string;
+  network?: boolean; camera?: boolean; microphone?: boolean;
+}
+export type PreflightStep = "signaling" | "network" | "bandwidth" | "camera" | "microphone";
 type PathResult = "not_tested" | "reachable" | "unreachable";
 /**
  * A pre-call check report, the same schema on every platform. `reasons` and `advice` are
@@ -152,6 +161,8 @@ export interface AssistEventMap {
   reconnecting: { attempt: number; delayMs: number };
   reconnected: { resumed: boolean };
   recordingChanged: { mode: RecordingMode; state: RecordingState };
+  /** The pre-call check moved on to a step. */
+  preflightProgress: { step: PreflightStep };
   /** A member shared its pre-call check report. */
   memberDiagnostics: { member: string; report: PreflightReport };
   overlayChanged: OverlayView;
@@ -184,6 +195,18 @@ fn recording_mode(mode: Option<String>) -> Result<RecordingMode, JsValue> {
 fn has_webrtc() -> bool {
     js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("RTCPeerConnection"))
         .is_ok_and(|c| c.is_function())
+}
+
+/// The pre-call check against the server at `url` (see `AssistClient.preflight`); progress
+/// goes to `emit` as `preflightProgress` events.
+#[cfg(feature = "preflight")]
+#[wasm_bindgen(js_name = runPreflight, unchecked_return_type = "Promise<PreflightReport>")]
+pub fn run_preflight(
+    url: &str,
+    #[wasm_bindgen(unchecked_param_type = "PreflightOptions")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "(type: string, event: unknown) => void")] emit: Function,
+) -> Result<Promise, JsValue> {
+    preflight::run(url, &options, emit)
 }
 
 #[wasm_bindgen]

@@ -50,6 +50,19 @@ async fn issue_preflight_token(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     check_api_key(&state, &headers)?;
+    preflight_token(&state)
+}
+
+/// `POST /v1/demo/preflight-tokens` (demo mode only, no key, paced with the demo rooms): a
+/// preflight token for the demo customer page's pre-call check.
+pub(crate) async fn issue_demo_preflight_token(
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    crate::rest::pace_demo(&state)?;
+    preflight_token(&state)
+}
+
+fn preflight_token(state: &AppState) -> Result<Response, ApiError> {
     let jti = store::new_epoch().map_err(|_| ApiError::Internal("no randomness"))?;
     let iat = state.inner.clock.now().0 / 1000;
     let claims = PreflightClaims::new(iat, state.inner.probes.limits().token_ttl_secs, jti);

@@ -227,7 +227,7 @@ pub(crate) const WEB_PATHS: [(&str, &str); 5] = [
     ("/bench", "bench/pages"),
 ];
 
-/// The routes; `demo` adds `POST /v1/demo/rooms`; `web_root` adds the demo pages and SDK.
+/// The routes; `demo` adds `POST /v1/demo/rooms` and `POST /v1/demo/preflight-tokens`; `web_root` adds the demo pages and SDK.
 pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::Path>) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(healthz))
@@ -240,7 +240,12 @@ pub(crate) fn router(state: AppState, demo: bool, web_root: Option<&std::path::P
         .merge(crate::recording::routes())
         .merge(crate::preflight::routes());
     if demo {
-        router = router.route("/v1/demo/rooms", post(create_demo_room));
+        router = router
+            .route("/v1/demo/rooms", post(create_demo_room))
+            .route(
+                "/v1/demo/preflight-tokens",
+                post(crate::preflight::issue_demo_preflight_token),
+            );
     }
     if let Some(root) = web_root {
         for (prefix, dir) in WEB_PATHS {
@@ -361,7 +366,7 @@ pub(crate) fn check_bearer(api_key: &str, headers: &HeaderMap) -> Result<(), Api
 }
 
 /// Takes one room from the demo budget ([`DEMO_ROOM_RATE`]).
-fn pace_demo(state: &AppState) -> Result<(), ApiError> {
+pub(crate) fn pace_demo(state: &AppState) -> Result<(), ApiError> {
     let now = state.inner.clock.now();
     let allowed = state
         .inner

@@ -127,9 +127,11 @@ async fn unknown_rooms_and_routes_are_not_found() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert_error(&resp, "not_found");
     }
-    // The demo route exists only in demo mode.
-    let (status, _) = server.post("/v1/demo/rooms", None, "").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The demo routes exist only in demo mode.
+    for path in ["/v1/demo/rooms", "/v1/demo/preflight-tokens"] {
+        let (status, _) = server.post(path, None, "").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
+    }
     let (status, health) = server.get("/healthz", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(health, json!({"status": "ok"}));
@@ -165,6 +167,13 @@ async fn demo_rooms_need_no_key_and_are_joinable() {
         .join(members[0]["token"].as_str().unwrap(), None)
         .await;
     agent.barrier().await;
+
+    // The demo customer page's pre-call check gets its preflight token the same way.
+    let (status, issued) = server.post("/v1/demo/preflight-tokens", None, "").await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let token = issued["token"].as_str().unwrap();
+    let (status, _) = server.get("/v1/preflight/config", Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "the token admits to the check");
     server.stop().await;
 }
 
