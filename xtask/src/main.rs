@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
         ["bench", "join"] => steps::bench_join(),
         ["bench", "cursor"] => steps::bench_cursor(),
+        ["bench", "preflight-browser"] => steps::bench_preflight_browser(),
         ["bench", "native", rest @ ..] => steps::bench_native(rest),
 
         _ => {

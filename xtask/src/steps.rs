@@ -434,6 +434,25 @@ pub(crate) fn bench_cursor() -> Result {
     browser_bench("cursor-latency.mjs")
 }
 
+/// The browser pre-call check's time to its verdict (`bench/browser/preflight-time.mjs`), on
+/// the end-to-end bundle: the published one does not carry the check yet.
+pub(crate) fn bench_preflight_browser() -> Result {
+    ensure_chromium()?;
+    let web = test_web_root()?;
+    run("cargo", &["build", "--release", "-p", "assistrtc-server"])?;
+    ensure_npm(&root().join("tests/e2e"))?;
+    let bin = target_dir().join("release/assistrtc-server");
+    run_in(
+        &root().join("bench/browser"),
+        "node",
+        &["preflight-time.mjs"],
+        &[
+            ("ASSISTRTC_SERVER_BIN", &bin.to_string_lossy()),
+            ("ASSISTRTC_WEB_ROOT", &web.to_string_lossy()),
+        ],
+    )
+}
+
 /// Runs `bench/browser/<script>` against the release server, which serves `bench/pages` at
 /// `/bench/`. The scripts use the end-to-end fixtures, so their npm packages are installed
 /// in `tests/e2e`, not in a second copy.

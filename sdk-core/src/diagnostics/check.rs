@@ -227,26 +227,29 @@ impl Check {
         }
         self.m.server_reached = Some(true);
         self.m.server_ms = Some(self.since(now));
-        let is_turn = |u: &String| RelayTransport::of_url(u).is_some();
-        let pick = |turn: bool| -> Vec<IceServer> {
-            ice_servers
-                .iter()
-                .filter_map(|s| {
-                    let urls: Vec<String> = s
-                        .urls
-                        .iter()
-                        .filter(|u| is_turn(u) == turn)
-                        .cloned()
-                        .collect();
-                    (!urls.is_empty()).then(|| IceServer {
+        // Each server's STUN URLs for the direct path, its TURN URLs for the relay.
+        let (mut stun, mut turn) = (Vec::new(), Vec::new());
+        for server in ice_servers {
+            let (mut direct, mut relayed) = (Vec::new(), Vec::new());
+            for url in &server.urls {
+                match RelayTransport::of_url(url) {
+                    Some(t) => {
+                        self.relay_transports.push(t);
+                        relayed.push(url.clone());
+                    }
+                    None => direct.push(url.clone()),
+                }
+            }
+            for (urls, list) in [(direct, &mut stun), (relayed, &mut turn)] {
+                if !urls.is_empty() {
+                    list.push(IceServer {
                         urls,
-                        username: s.username.clone(),
-                        credential: s.credential.clone(),
-                    })
-                })
-                .collect()
-        };
-        let (stun, turn) = (pick(false), pick(true));
+                        username: server.username.clone(),
+                        credential: server.credential.clone(),
+                    });
+                }
+            }
+        }
         self.push(Action::Progress(Step::Network));
         self.direct = PathState::Opening { since: now };
         self.push(Action::OpenPath {
@@ -255,10 +258,6 @@ impl Check {
             relay_only: false,
         });
         if !turn.is_empty() {
-            self.relay_transports = turn
-                .iter()
-                .flat_map(|s| s.urls.iter().filter_map(|u| RelayTransport::of_url(u)))
-                .collect();
             self.relay = PathState::Opening { since: now };
             self.push(Action::OpenPath {
                 path: Path::Relay,

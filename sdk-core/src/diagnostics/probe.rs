@@ -66,19 +66,32 @@ pub struct Spread {
     pub max: f64,
 }
 
-impl Spread {
-    fn of(values: &[f64]) -> Option<Self> {
-        let first = *values.first()?;
-        let (mut min, mut max, mut sum) = (first, first, 0.0);
-        for &v in values {
-            min = min.min(v);
-            max = max.max(v);
-            sum += v;
+/// A running [`Spread`]: no list of values is kept.
+#[derive(Debug, Clone, Copy, Default)]
+struct Tally {
+    n: u32,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Tally {
+    fn add(&mut self, v: f64) {
+        if self.n == 0 || v < self.min {
+            self.min = v;
         }
-        Some(Self {
-            min,
-            avg: sum / values.len() as f64,
-            max,
+        if self.n == 0 || v > self.max {
+            self.max = v;
+        }
+        self.n += 1;
+        self.sum += v;
+    }
+
+    fn spread(&self) -> Option<Spread> {
+        (self.n > 0).then(|| Spread {
+            min: self.min,
+            avg: self.sum / f64::from(self.n),
+            max: self.max,
         })
     }
 }
@@ -89,7 +102,7 @@ pub struct TrainSender {
     config: ProbeConfig,
     started: Option<Millis>,
     next: u32,
-    rtts: Vec<f64>,
+    rtts: Tally,
     echoed: Vec<bool>,
     last_sent: Option<Millis>,
 }
@@ -102,7 +115,7 @@ impl TrainSender {
             config,
             started: None,
             next: 0,
-            rtts: Vec::new(),
+            rtts: Tally::default(),
             last_sent: None,
         }
     }
@@ -153,17 +166,17 @@ impl TrainSender {
             return;
         }
         *seen = true;
-        self.rtts.push((now.0 - sent.0) as f64);
+        self.rtts.add((now.0 - sent.0) as f64);
     }
 
     /// Round-trip times of the echoed packets.
     pub fn rtt(&self) -> Option<Spread> {
-        Spread::of(&self.rtts)
+        self.rtts.spread()
     }
 
     /// Packets sent, and of them echoed.
     pub fn counts(&self) -> (u32, u32) {
-        (self.next, self.rtts.len() as u32)
+        (self.next, self.rtts.n)
     }
 }
 
@@ -192,7 +205,7 @@ pub struct TrainReceiver {
     /// Transit time of the previous packet (arrival − sent), ms.
     prev_transit: Option<f64>,
     jitter: f64,
-    jitters: Vec<f64>,
+    jitters: Tally,
 }
 
 impl TrainReceiver {
@@ -229,7 +242,7 @@ impl TrainReceiver {
         let transit = now.0 as f64 - sent.0 as f64;
         if let Some(prev) = self.prev_transit {
             self.jitter += ((transit - prev).abs() - self.jitter) / 16.0;
-            self.jitters.push(self.jitter);
+            self.jitters.add(self.jitter);
         }
         self.prev_transit = Some(transit);
         Some(echo)
@@ -250,7 +263,7 @@ impl TrainReceiver {
         TrainResult {
             received: self.received,
             loss_pct,
-            jitter: Spread::of(&self.jitters),
+            jitter: self.jitters.spread(),
             // bits per ms = kbps
             throughput_kbps: span.map(|ms| self.bytes_after_first as f64 * 8.0 / ms),
         }
