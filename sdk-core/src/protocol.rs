@@ -638,7 +638,7 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
         None => return Err(ProtocolError::UnsupportedVersion("missing".into())),
     }
     match obj.take("type") {
-        Some(Json::Str(t)) if known.contains(&t.as_str()) => Ok((t, fields::Fields(obj))),
+        Some(Json::Str(t)) if known.contains(&t.as_str()) => Ok((t, fields::Fields::new(obj))),
         Some(other) => Err(ProtocolError::UnknownType(other.describe())),
         None => Err(ProtocolError::UnknownType("missing".into())),
     }
