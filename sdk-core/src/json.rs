@@ -234,17 +234,22 @@ impl FromJson for f64 {
 
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: Json) -> Result<Self, String> {
-        match value {
-            Json::Arr(items) => {
-                // A plain loop: `collect::<Result<Vec<_>, _>>()` costs far more code per `T`.
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    out.push(T::from_json(item)?);
-                }
-                Ok(out)
-            }
-            other => Err(expected("an array", &other)),
-        }
+        let mut out = Vec::new();
+        for_each_item(value, &mut |item| {
+            out.push(T::from_json(item)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Runs `f` on each item of an array, in order, up to the first error. One body for every
+/// `Vec<T>` read: the loop, the error paths and the drop of the items left after an error
+/// were each instantiated again per `T`.
+fn for_each_item(value: Json, f: &mut dyn FnMut(Json) -> Result<(), String>) -> Result<(), String> {
+    match value {
+        Json::Arr(items) => items.into_iter().try_for_each(f),
+        other => Err(expected("an array", &other)),
     }
 }
 

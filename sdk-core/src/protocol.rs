@@ -657,7 +657,7 @@ fn parse_envelope(text: &str, known: &[&str]) -> Result<(String, fields::Fields)
         None => return Err(ProtocolError::UnsupportedVersion("missing".into())),
     }
     match obj.take("type") {
-        Some(Json::Str(t)) if known.contains(&t.as_str()) => Ok((t, fields::Fields(obj))),
+        Some(Json::Str(t)) if known.contains(&t.as_str()) => Ok((t, fields::Fields::new(obj))),
         Some(other) => Err(ProtocolError::UnknownType(other.describe())),
         None => Err(ProtocolError::UnknownType("missing".into())),
     }
@@ -704,7 +704,8 @@ fn check_sdp(sdp: &str) -> Result<(), ProtocolError> {
 
 fn check_candidate(c: &IceCandidate) -> Result<(), ProtocolError> {
     cap("candidate", &c.candidate, MAX_CANDIDATE_BYTES)?;
-    if c.candidate.contains(['\r', '\n']) {
+    // A byte scan (both are ASCII): `contains` with a char pattern brings UTF-8 decoding.
+    if c.candidate.bytes().any(|b| b == b'\r' || b == b'\n') {
         return Err(ProtocolError::Invalid {
             field: "candidate",
             reason: "must be a single line".into(),
@@ -799,8 +800,14 @@ pub fn signal_url(url: &str) -> String {
     } else {
         return url.to_owned();
     };
-    let rest = rest.trim_end_matches('/');
-    if rest.contains('/') {
+    // Byte scans: `trim_end_matches` and `contains` bring a char searcher and `memchr` into
+    // the browser build for this one use.
+    let mut end = rest.len();
+    while end > 0 && rest.as_bytes()[end - 1] == b'/' {
+        end -= 1;
+    }
+    let rest = rest.get(..end).unwrap_or(rest);
+    if rest.bytes().any(|b| b == b'/') {
         [scheme, rest].concat()
     } else {
         [scheme, rest, "/v1/signal"].concat()

@@ -204,7 +204,7 @@ impl Shared {
     ) -> Result<T, JsValue> {
         let r = f(&mut self.state.borrow_mut().call, Millis(now_ms()));
         self.drive();
-        r.map_err(|e| error(e.code(), &e.message()))
+        r.map_err(call_error)
     }
 
     /// Drains the call's outputs, re-arms the timer, then tells the listeners.
@@ -354,6 +354,12 @@ impl Shared {
         st.remote.clear();
         st.clear_timer();
     }
+}
+
+/// A refused command as a JS error; one body for every command.
+#[inline(never)]
+fn call_error(e: CallError) -> JsValue {
+    error(e.code(), &e.message())
 }
 
 impl State {

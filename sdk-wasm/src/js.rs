@@ -26,7 +26,12 @@ pub(crate) fn get(o: &JsValue, key: &str) -> JsValue {
 /// An `Error` with a stable `code` property (a wire or a local code), the shape every SDK
 /// failure takes.
 pub(crate) fn error(code: impl Into<Code>, message: &str) -> JsValue {
-    let code = code.into();
+    coded_error(code.into(), message)
+}
+
+/// The body of [`error`], once for every kind of code.
+#[inline(never)]
+fn coded_error(code: Code, message: &str) -> JsValue {
     let e = js_sys::Error::new(message);
     let _ = Reflect::set(
         &e,

@@ -2,7 +2,7 @@
 
 use super::AssistError;
 use crate::json::{self, FromJson, Json, ObjectWriter, ToJson};
-use crate::protocol::fields::{FieldError, Fields};
+use crate::protocol::fields::{Fields, Read};
 
 /// Assist protocol version.
 pub const ASSIST_VERSION: u64 = 1;
@@ -321,7 +321,10 @@ impl AssistMessage {
             Some(other) => return Err(AssistError::UnknownKind(other.describe())),
             None => return Err(AssistError::UnknownKind("missing".into())),
         };
-        let mut msg = Self::from_fields(&kind, Fields(obj))
+        let mut fields = Fields::new(obj);
+        let read = Self::from_fields(&kind, &mut fields);
+        let mut msg = fields
+            .finish(read)
             .map_err(|(field, e)| AssistError::Malformed([field, ": ", &e].concat()))?
             .ok_or_else(|| AssistError::UnknownKind(Json::Str(kind).describe()))?;
         // Whatever precision the sender wrote, both sides hold grid values.
@@ -394,7 +397,7 @@ impl AssistMessage {
     /// Fields added after the first version are optional, so the design's minimal messages
     /// (`{"t":"cursor","x":0.5,"y":0.4}`) decode: `at` and `seq` default to 0, `color` to
     /// [`DEFAULT_COLOR`], `ttl_ms` to 0 (until cleared).
-    fn from_fields(kind: &str, mut f: Fields) -> Result<Option<Self>, FieldError> {
+    fn from_fields(kind: &str, f: &mut Fields) -> Read<Option<Self>> {
         Ok(Some(match kind {
             "cursor" => Self::Cursor {
                 x: f.req("x")?,

@@ -274,7 +274,12 @@ impl Big {
                 self.0.push(carry);
             }
         }
-        self.0.splice(0..0, std::iter::repeat_n(0, limbs));
+        if limbs > 0 {
+            // Not `splice`: its drop guard is several times this code in the browser build.
+            let mut shifted = vec![0; limbs];
+            shifted.extend_from_slice(&self.0);
+            self.0 = shifted;
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! encoder and the decoder are generated from them. Field order in a table is the order on
 //! the wire; the snapshots in `tests.rs` pin it.
 
-use super::fields::{FieldError, Fields};
+use super::fields::{FieldError, Fields, Read};
 use super::*;
 use crate::json::{ObjectWriter, ToJson};
 
@@ -86,7 +86,8 @@ impl FromJson for MemberInfo {
             for item in items {
                 // A source a newer server added is skipped: this client cannot receive it as
                 // anything it knows, and the rest of the member is still good.
-                if let Some(p) = Published::from_json_open(item).map_err(|e| ("published", e))? {
+                let item = Published::from_json_open(item);
+                if let Some(p) = f.check("published", item)? {
                     published.push(p);
                 }
             }
@@ -174,7 +175,7 @@ impl FromJson for IceServer {
 /// A group of fields written into, and read from, the enclosing frame (not a nested object).
 trait Flattened: Sized {
     fn write_fields(&self, w: &mut ObjectWriter<'_>);
-    fn from_fields(f: &mut Fields) -> Result<Self, FieldError>;
+    fn from_fields(f: &mut Fields) -> Read<Self>;
 }
 
 impl Flattened for IceCandidate {
@@ -184,7 +185,7 @@ impl Flattened for IceCandidate {
             .opt("sdp_m_line_index", self.sdp_m_line_index.as_ref());
     }
 
-    fn from_fields(f: &mut Fields) -> Result<Self, FieldError> {
+    fn from_fields(f: &mut Fields) -> Read<Self> {
         Ok(IceCandidate {
             candidate: f.req("candidate")?,
             sdp_mid: f.opt("sdp_mid")?,
@@ -270,14 +271,17 @@ macro_rules! messages {
 
             /// The message of type `kind` (one of the type names) from its fields.
             pub(super) fn from_fields(kind: &str, mut fields: Fields) -> Result<Self, FieldError> {
-                #[allow(unused_variables)]
-                let f = &mut fields;
+                let read = Self::read_fields(kind, &mut fields);
+                fields.finish(read)
+            }
+
+            fn read_fields(kind: &str, f: &mut Fields) -> Read<Self> {
                 match kind {
                     $($name => {
                         $(let $field = read_field!(f, $name, $mode, $wire);)*
                         Ok(Self::$variant { $($field),* })
                     })+
-                    other => Err(("type", json::unknown_name(other))),
+                    other => Err(f.fail("type", json::unknown_name(other))),
                 }
             }
         }

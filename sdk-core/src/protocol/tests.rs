@@ -596,6 +596,10 @@ fn signal_urls_are_derived_from_a_base_or_kept() {
     );
     assert_eq!(signal_url("ws://h:1/v1/signal"), "ws://h:1/v1/signal");
     assert_eq!(signal_url("wss://h/custom/path"), "wss://h/custom/path");
+    // Every trailing `/` goes; a path left after that is kept.
+    assert_eq!(signal_url("http://h:1//"), "ws://h:1/v1/signal");
+    assert_eq!(signal_url("https://h/base/"), "wss://h/base");
+    assert_eq!(signal_url("https://"), "wss:///v1/signal");
 }
 
 #[test]

@@ -198,9 +198,10 @@ impl Session {
                     reason: LeaveReason::Timeout,
                 }));
             }
-            // Frames held for members who left meanwhile would only earn `not_found`.
-            let outbox: Vec<(Option<MemberId>, String)> = std::mem::take(&mut self.outbox).into();
-            for (to, frame) in outbox {
+            // Frames held for members who left meanwhile would only earn `not_found`. Iterated
+            // as the deque it is: converting it to a `Vec` first brings in the deque's
+            // rotation code (about 450 B gzip in the browser build).
+            for (to, frame) in std::mem::take(&mut self.outbox) {
                 if to.is_some_and(|m| !self.peers.contains_key(&m)) {
                     continue;
                 }
