@@ -452,6 +452,7 @@ pub async fn start_with_store(
     let probes = probe::Probes::new(
         config.probe,
         ice_servers.clone(),
+        config.turn.clone(),
         local_addr.ip(),
         shutdown_rx.clone(),
     );

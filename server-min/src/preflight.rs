@@ -6,16 +6,22 @@
 //! - `POST /v1/preflight/probe` (`Authorization: Bearer <preflight token>`, body: the SDP
 //!   offer as `application/sdp`) → `201` with the SDP answer as `application/sdp`; the session
 //!   then runs on the DataChannel (see [`crate::probe`]). A join token is refused (401).
+//! - `GET /v1/preflight/config` (`Authorization: Bearer <preflight token>`) → `200
+//!   {"ice_servers":[{"urls":[…],"username"?,"credential"?}]}`: the ICE servers the check
+//!   tries a relayed path through, in the shape of the signaling `welcome`'s `ice_servers`.
+//!   The TURN entry carries credentials issued now to `preflight-<jti>` (the token's id), for
+//!   the same lifetime as a member's.
 
 use std::net::SocketAddr;
 
+use assistrtc_core::protocol::IceServer;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::jwt::{self, PreflightClaims};
@@ -27,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/preflight/tokens", post(issue_preflight_token))
         .route("/v1/preflight/probe", post(probe))
+        .route("/v1/preflight/config", get(config))
 }
 
 /// `POST /v1/preflight/tokens` answer.
@@ -66,6 +73,56 @@ fn check_preflight(state: &AppState, headers: &HeaderMap) -> Result<PreflightCla
         ))?;
     let now = state.inner.clock.now().0 / 1000;
     Ok(jwt::verify_preflight(&state.inner.jwt_secret, token, now)?)
+}
+
+/// `GET /v1/preflight/config` answer: `ice_servers` as the wire protocol's `welcome` has them.
+#[derive(Serialize)]
+struct PreflightConfig {
+    ice_servers: Vec<IceServerJson>,
+}
+
+/// One ICE server, snake_case; STUN entries have no username or credential.
+#[derive(Serialize)]
+struct IceServerJson {
+    urls: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credential: Option<String>,
+}
+
+impl From<IceServer> for IceServerJson {
+    fn from(s: IceServer) -> Self {
+        Self {
+            urls: s.urls,
+            username: s.username,
+            credential: s.credential,
+        }
+    }
+}
+
+/// The TURN user a preflight token's credentials are issued to. The jti is ours (the token is
+/// verified), but coturn splits the username at `:`, so only id characters are kept.
+fn turn_user(jti: &str) -> String {
+    let id: String = jti
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        .take(64)
+        .collect();
+    ["preflight-", &id].concat()
+}
+
+async fn config(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let claims = check_preflight(&state, &headers)?;
+    let now = state.inner.clock.now();
+    let ice_servers = state
+        .inner
+        .probes
+        .client_ice_servers(&turn_user(&claims.jti), now)
+        .into_iter()
+        .map(IceServerJson::from)
+        .collect();
+    Ok((StatusCode::OK, Json(PreflightConfig { ice_servers })).into_response())
 }
 
 async fn probe(
@@ -132,4 +189,16 @@ async fn probe(
         answer,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::turn_user;
+
+    #[test]
+    fn the_turn_user_keeps_id_characters_only() {
+        assert_eq!(turn_user("0a1b2c3d4e5f6a7b"), "preflight-0a1b2c3d4e5f6a7b");
+        // coturn reads `<expiry>:<user>`: a `:` must not reach it.
+        assert_eq!(turn_user("1:x y/z"), "preflight-1xyz");
+    }
 }

@@ -41,6 +41,8 @@ use webrtc::peer_connection::{
     RTCSessionDescription, Registry, register_default_interceptors,
 };
 
+use crate::turn::TurnConfig;
+
 /// The label of the probe's DataChannel.
 pub const CHANNEL_LABEL: &str = "probe";
 /// Largest SDP offer accepted, bytes.
@@ -96,6 +98,8 @@ pub(crate) enum ProbeError {
 pub(crate) struct Probes {
     limits: ProbeLimits,
     ice_servers: Vec<IceServer>,
+    /// TURN servers announced to the check's clients, with credentials of their own.
+    turn: Option<TurnConfig>,
     /// Local UDP addresses the sessions bind (the listen host, port 0).
     udp_addrs: Vec<String>,
     counts: Arc<Mutex<Counts>>,
@@ -131,12 +135,14 @@ impl Probes {
     pub(crate) fn new(
         limits: ProbeLimits,
         ice_servers: Vec<IceServer>,
+        turn: Option<TurnConfig>,
         listen_ip: IpAddr,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
         Self {
             limits,
             ice_servers,
+            turn,
             udp_addrs: vec![std::net::SocketAddr::new(listen_ip, 0).to_string()],
             counts: Arc::default(),
             shutdown,
@@ -145,6 +151,16 @@ impl Probes {
 
     pub(crate) fn limits(&self) -> &ProbeLimits {
         &self.limits
+    }
+
+    /// The ICE servers a check's client uses at `now`, as a member's `welcome` lists them: the
+    /// configured ones, then the TURN entry with credentials issued to `user` now.
+    pub(crate) fn client_ice_servers(&self, user: &str, now: Millis) -> Vec<IceServer> {
+        let mut servers = self.ice_servers.clone();
+        if let Some(turn) = &self.turn {
+            servers.push(turn.ice_server(user, now));
+        }
+        servers
     }
 
     fn take_slot(&self, ip: IpAddr) -> Result<Slot, ProbeError> {

@@ -10,6 +10,7 @@ use assistrtc_core::diagnostics::probe::{ProbeConfig, TrainReceiver, TrainSender
 use assistrtc_core::protocol::{ClientMessage, ErrorCode};
 use assistrtc_server::ProbeLimits;
 use assistrtc_server::jwt::{self, PreflightClaims};
+use assistrtc_server::turn::{self, TurnConfig};
 use bytes::BytesMut;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ use webrtc::peer_connection::{
     register_default_interceptors,
 };
 
-use crate::support::{API_KEY, Server, within};
+use crate::support::{API_KEY, JWT_SECRET, Server, within};
 
 struct Gathering(watch::Sender<bool>);
 
@@ -366,4 +367,73 @@ async fn a_probe_session_ends_at_its_bound_and_gives_its_slot_back() {
     .await;
     client.pc.close().await.unwrap();
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_check_gets_its_ice_servers_with_turn_credentials_of_its_own() {
+    const SECRET: &str = "it-preflight-turn-secret";
+    let urls = vec![
+        "turn:127.0.0.1:3478?transport=udp".to_owned(),
+        "turn:127.0.0.1:3478?transport=tcp".to_owned(),
+    ];
+    let server = Server::start_with(|c| {
+        c.stun_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.turn = Some(TurnConfig {
+            ttl_secs: 900,
+            ..TurnConfig::new(urls.clone(), SECRET)
+        });
+    })
+    .await;
+    let get_config = |token: String| {
+        let req = reqwest::Client::new()
+            .get(format!("{}/v1/preflight/config", server.base))
+            .bearer_auth(token);
+        async move {
+            let resp = within("GET preflight config", req.send()).await.unwrap();
+            let status = resp.status();
+            (status, within("config body", resp.text()).await.unwrap())
+        }
+    };
+
+    // Join tokens, the API key and no token are refused.
+    let tokens = server
+        .create_room("rm_cfg", &[("agent_1", "host")], json!({}))
+        .await;
+    for bad in [tokens["agent_1"].as_str(), API_KEY, ""] {
+        let (status, body) = get_config(bad.to_owned()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}: {body}");
+        assert_eq!(error_code(&body), "unauthorized");
+    }
+
+    let token = preflight_token(&server).await;
+    let now = server.unix_secs();
+    let (status, body) = get_config(token.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let config: Value = serde_json::from_str(&body).unwrap();
+    let ice = config["ice_servers"].as_array().expect("ice_servers");
+    assert_eq!(ice.len(), 2, "STUN, then TURN: {config}");
+    // The STUN entry as a welcome has it: urls only.
+    let stun = server.stun_addr().unwrap();
+    assert_eq!(ice[0], json!({"urls": [format!("stun:{stun}")]}));
+    assert_eq!(ice[1]["urls"], json!(urls));
+    let username = ice[1]["username"].as_str().expect("a TURN username");
+    let credential = ice[1]["credential"].as_str().expect("a TURN credential");
+    let jti = jwt::verify_preflight(JWT_SECRET.as_bytes(), &token, now)
+        .unwrap()
+        .jti;
+    assert_eq!(username, format!("{}:preflight-{jti}", now + 900));
+    assert_eq!(credential, turn::credential(SECRET.as_bytes(), username));
+    server.stop().await;
+
+    // Without TURN: the configured servers only (none here).
+    let plain = Server::start().await;
+    let token = preflight_token(&plain).await;
+    let req = reqwest::Client::new()
+        .get(format!("{}/v1/preflight/config", plain.base))
+        .bearer_auth(token);
+    let resp = within("GET preflight config", req.send()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = within("config body", resp.json()).await.unwrap();
+    assert_eq!(body, json!({"ice_servers": []}));
+    plain.stop().await;
 }
