@@ -430,4 +430,143 @@ mod tests {
         let gap = ok[ok.len() - 1].duration_since(ok[ok.len() - 2]);
         assert_eq!(gap, Duration::from_millis(10));
     }
+
+    /// A UDP echo on loopback.
+    async fn echo() -> SocketAddr {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 2_048];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                let _ = socket.send_to(&buf[..n], from).await;
+            }
+        });
+        addr
+    }
+
+    /// Sends `count` datagrams of `size` bytes, one every `gap`, from a client socket through
+    /// `relay` to an echo; for each, when it was sent and when its echo came back.
+    async fn through(
+        relay: &Relay,
+        count: usize,
+        size: usize,
+        gap: Duration,
+    ) -> Vec<(Instant, Option<Instant>)> {
+        let stand_in = relay.stand_in(echo().await).await.unwrap();
+        let client = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap());
+        let receiver = Arc::clone(&client);
+        let echoes = tokio::spawn(async move {
+            let mut at = vec![None; count];
+            let mut buf = vec![0u8; 2_048];
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(1), receiver.recv(&mut buf)).await
+            {
+                let seq = u32::from_be_bytes(buf[..4].try_into().unwrap()) as usize;
+                if n == size && seq < count {
+                    at[seq] = Some(Instant::now());
+                }
+            }
+            at
+        });
+        let mut sent = Vec::with_capacity(count);
+        let mut tick = tokio::time::interval(gap);
+        // A late tick must not be made up for with a burst.
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for seq in 0..count as u32 {
+            tick.tick().await;
+            let mut datagram = seq.to_be_bytes().to_vec();
+            datagram.resize(size, 0);
+            sent.push(Instant::now());
+            client.send_to(&datagram, stand_in).await.unwrap();
+        }
+        let echoed = tokio::time::timeout(Duration::from_secs(10), echoes)
+            .await
+            .unwrap()
+            .unwrap();
+        sent.into_iter().zip(echoed).collect()
+    }
+
+    fn ms(d: Duration) -> f64 {
+        d.as_secs_f64() * 1_000.0
+    }
+
+    #[test]
+    fn the_jitter_condition_draws_40_ms_of_rfc3550_jitter() {
+        let mut link = Link::new(crate::conditions::JITTER_40, 12);
+        let t0 = Instant::now();
+        let delays: Vec<f64> = (0..100_000)
+            .map(|_| ms(link.admit(100, t0).unwrap() - t0))
+            .collect();
+        let jitter =
+            delays.windows(2).map(|w| (w[1] - w[0]).abs()).sum::<f64>() / (delays.len() - 1) as f64;
+        assert!((39.0..41.0).contains(&jitter), "mean |D| {jitter} ms");
+    }
+
+    // The relay is the bench's instrument: this checks, on real sockets and timers, that the
+    // conditions are what they say, within what 2 cores' timers allow. One test, so that its
+    // parts do not compete with each other for the cores.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_relay_delays_drops_jitters_caps_and_gates_as_asked() {
+        // Delay and loss.
+        let imp = Impairment {
+            loss_pct: 3.0,
+            delay_ms: 75.0,
+            ..Impairment::default()
+        };
+        let relay = Relay::new(imp, imp, Gate::Open, 11);
+        let runs = through(&relay, 1_000, 100, Duration::from_millis(1)).await;
+        let rtts: Vec<f64> = runs
+            .iter()
+            .filter_map(|(s, e)| e.map(|e| ms(e - *s)))
+            .collect();
+        // 3 % each way: 5.9 % of round trips lost (binomial sd 0.75 % over 1,000).
+        let lost = 100.0 * (runs.len() - rtts.len()) as f64 / runs.len() as f64;
+        assert!((3.5..8.5).contains(&lost), "round-trip loss {lost} %");
+        let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+        assert!((149.0..175.0).contains(&mean), "mean RTT {mean} ms");
+
+        // Jitter, one way: 150 draws (this seed's sample has a mean |D| of ~36.5 ms).
+        let relay = Relay::new(
+            crate::conditions::JITTER_40,
+            Impairment::default(),
+            Gate::Open,
+            12,
+        );
+        let runs = through(&relay, 150, 100, Duration::from_millis(10)).await;
+        let transits: Vec<f64> = runs
+            .iter()
+            .filter_map(|(s, e)| e.map(|e| ms(e - *s)))
+            .collect();
+        assert_eq!(transits.len(), 150);
+        let jitter = transits
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .sum::<f64>()
+            / (transits.len() - 1) as f64;
+        assert!((30.0..46.0).contains(&jitter), "mean |D| {jitter} ms");
+
+        // A rate cap, one way: 1,000 bytes every 15 ms is 533 kbps offered, above the cap.
+        let capped = Impairment {
+            rate_kbps: Some(500.0),
+            ..Impairment::default()
+        };
+        let relay = Relay::new(capped, Impairment::default(), Gate::Open, 13);
+        let runs = through(&relay, 50, 1_000, Duration::from_millis(15)).await;
+        let arrivals: Vec<Instant> = runs.iter().filter_map(|(_, e)| *e).collect();
+        assert_eq!(arrivals.len(), 50, "the queue holds the excess");
+        let span = ms(arrivals[49] - arrivals[0]);
+        let kbps = 49.0 * 1_000.0 * 8.0 / span;
+        assert!((450.0..550.0).contains(&kbps), "{kbps} kbps");
+
+        // The gate: a client's own port is refused.
+        let relay = Relay::new(
+            Impairment::default(),
+            Impairment::default(),
+            Gate::OnlyFromPorts(61_000..=61_999),
+            14,
+        );
+        let runs = through(&relay, 20, 100, Duration::from_millis(1)).await;
+        assert!(runs.iter().all(|(_, e)| e.is_none()));
+        assert_eq!(relay.counts.gated.load(AtomicOrdering::Relaxed), 20);
+    }
 }
