@@ -8,10 +8,13 @@
 //! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
 //! - `bench native [ARGS]` — native SDK assist latency and DataChannel throughput, native ↔
 //!   native beside a plain webrtc-rs pair, then native → browser (prints figures).
+//! - `bench preflight [ARGS]` — accuracy of the native pre-call check over scripted network
+//!   conditions (a confusion table; fails below 95 % right).
 //!
 //! Every benchmark lives under `bench/`: the signaling one is the `assistrtc-bench` crate
 //! (`bench/src`), the native SDK one the `assistrtc-bench-native` crate (`bench/native`), the
-//! browser ones are `bench/browser/*.mjs` with their pages in `bench/pages`.
+//! pre-call check's the `assistrtc-bench-preflight` crate (`bench/preflight`), the browser
+//! ones are `bench/browser/*.mjs` with their pages in `bench/pages`.
 //!
 //! Each step prints what it runs; the first failing step fails the command.
 
@@ -35,10 +38,11 @@ fn main() -> ExitCode {
         ["bench", "cursor"] => steps::bench_cursor(),
         ["bench", "preflight-browser"] => steps::bench_preflight_browser(),
         ["bench", "native", rest @ ..] => steps::bench_native(rest),
+        ["bench", "preflight", rest @ ..] => steps::bench_preflight(rest),
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS]>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS] | bench preflight [ARGS]>"
             );
             return ExitCode::from(2);
         }

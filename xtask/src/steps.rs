@@ -705,6 +705,25 @@ pub(crate) fn bench_signaling(rest: &[&str]) -> Result {
     run(&bench.to_string_lossy(), &args)
 }
 
+/// The pre-call check's accuracy: `bench-preflight` (`bench/preflight`) with the release
+/// server next to it and coturn installed; `rest` goes to it (`--runs N`, `--quick`, `--only`).
+pub(crate) fn bench_preflight(rest: &[&str]) -> Result {
+    ensure_coturn()?;
+    run(
+        "cargo",
+        &[
+            "build",
+            "--release",
+            "-p",
+            "assistrtc-bench-preflight",
+            "-p",
+            "assistrtc-server",
+        ],
+    )?;
+    let release = target_dir().join("release");
+    run(&release.join("bench-preflight").to_string_lossy(), rest)
+}
+
 /// The native SDK bench: `bench-native` (`bench/native`: two native clients and a plain
 /// webrtc-rs pair in one process), then `bench/browser/native-latency.mjs` (a native agent
 /// through the Python bindings and a Chromium customer page), all release builds.
