@@ -10,6 +10,8 @@
 //! - every **binary** message is a probe packet of the client's `TrainSender`: the server feeds
 //!   it to a `TrainReceiver` and sends the echo straight back (the client measures the round
 //!   trip);
+//! - the **text** `"reset"` makes the receiver forget what it counted (the client's sparse
+//!   round-trip train came first) and is answered `{"type":"reset"}`;
 //! - the **text** `"result"` is answered with the receiver's figures, the client's upload:
 //!   `{"type":"upload","received","lossPct","jitterMs":{"min","avg","max"}|null,"throughputKbps"}`;
 //! - the **text** `"download"` starts a `TrainSender` towards the client (the default train,
@@ -333,6 +335,8 @@ enum Reply {
         jitter_ms: Option<SpreadMs>,
         throughput_kbps: Option<f64>,
     },
+    /// The receiver forgot what it had counted.
+    Reset,
     /// The download train is over.
     #[serde(rename_all = "camelCase")]
     DownloadDone {
@@ -458,6 +462,10 @@ impl Session {
             }
             let reply = match std::str::from_utf8(&message.data).map(str::trim) {
                 Ok("result") => Reply::from(receiver.result()),
+                Ok("reset") => {
+                    receiver = TrainReceiver::new();
+                    Reply::Reset
+                }
                 Ok("download") => {
                     if download.is_none() {
                         download = Some(TrainSender::new(ProbeConfig::default()));
@@ -468,7 +476,7 @@ impl Session {
                     continue;
                 }
                 _ => Reply::Error {
-                    message: "unknown command: send \"result\" or \"download\"".into(),
+                    message: "unknown command: send \"reset\", \"result\" or \"download\"".into(),
                 },
             };
             if let Err(end) = self.send_reply(&dc, &reply).await {

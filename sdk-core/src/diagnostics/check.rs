@@ -52,6 +52,8 @@ pub const RELAY_GRACE_MS: u64 = 1_500;
 pub const TRAIN_TIMEOUT_MS: u64 = 2_500;
 /// Longest the server may take to answer `"result"` or start its train, ms.
 pub const REPLY_TIMEOUT_MS: u64 = 1_500;
+/// Longest the sparse train (round trips and jitter, about 0.5 s) may take, ms.
+pub const PING_TIMEOUT_MS: u64 = 1_500;
 
 /// Most train packets sent and not yet echoed (48 KB: under a second of queue at 500 kbps).
 pub const MAX_IN_FLIGHT: u32 = 48;
@@ -150,6 +152,18 @@ enum PathState {
 enum Phase {
     /// Paths are opening.
     Paths,
+    /// The sparse train: round trips and jitter.
+    Ping {
+        path: Path,
+        sender: TrainSender,
+        until: Millis,
+    },
+    /// The server forgets the sparse train (`"reset"`), so the bandwidth train's figures are
+    /// its own; the bandwidth train starts once it says so.
+    Reset {
+        path: Path,
+        until: Millis,
+    },
     Upload {
         path: Path,
         sender: TrainSender,
@@ -157,6 +171,7 @@ enum Phase {
     },
     Result {
         path: Path,
+        /// The bandwidth train's fastest round trip (when the sparse train gave none).
         rtt_ms: Option<f64>,
         until: Millis,
     },
@@ -184,6 +199,8 @@ pub struct Check {
     /// The relay opened and its transport is still to be inferred (see `settle_relay`).
     relay_unknown: bool,
     phase: Phase,
+    /// Round trip (average) and jitter from the sparse train.
+    ping: Option<(f64, f64)>,
     /// In order (a `Vec`, smaller in wasm than a deque; it holds a few dozen at most).
     actions: Vec<Action>,
     config: ProbeConfig,
@@ -205,6 +222,7 @@ impl Check {
             relay_transports: Vec::new(),
             relay_unknown: false,
             phase: Phase::Paths,
+            ping: None,
             actions: vec![Action::Progress(Step::Signaling)],
             config,
         }
@@ -385,7 +403,9 @@ impl Check {
 
     fn probe_path(&self) -> Option<Path> {
         match self.phase {
-            Phase::Upload { path, .. }
+            Phase::Ping { path, .. }
+            | Phase::Reset { path, .. }
+            | Phase::Upload { path, .. }
             | Phase::Result { path, .. }
             | Phase::Download { path, .. } => Some(path),
             Phase::Paths | Phase::Over => None,
@@ -404,7 +424,10 @@ impl Check {
             self.m.first_media_ms = Some(self.since(now));
         }
         match &mut self.phase {
-            Phase::Upload {
+            Phase::Ping {
+                path: p, sender, ..
+            }
+            | Phase::Upload {
                 path: p, sender, ..
             } if *p == path => sender.on_echo(bytes, now),
             Phase::Download {
@@ -432,8 +455,12 @@ impl Check {
             (kind, o)
         });
         match (&self.phase, kind) {
+            // The server's answer to `"reset"` (an older server answers with an error: the
+            // bandwidth train goes ahead all the same).
+            (Phase::Reset { .. }, _) => self.start_upload(path, now),
             (Phase::Result { rtt_ms, .. }, Some((kind, o))) if kind == "upload" => {
-                let rtt_ms = *rtt_ms;
+                let (ping_rtt, ping_jitter) = self.ping.unzip();
+                let rtt_ms = ping_rtt.or(*rtt_ms);
                 let num = |key: &str| match o.get(key) {
                     Some(Json::Int(i)) => Some(*i as f64),
                     Some(Json::Num(n)) => Some(*n),
@@ -451,7 +478,7 @@ impl Check {
                     (Some(rtt_ms), Some(loss_pct)) => {
                         self.m.network = Some(NetworkStats {
                             rtt_ms,
-                            jitter_ms: jitter.unwrap_or(0.0),
+                            jitter_ms: ping_jitter.or(jitter).unwrap_or(0.0),
                             loss_pct,
                         });
                         self.m.upload_kbps = num("throughputKbps");
@@ -509,7 +536,12 @@ impl Check {
                     .filter(|_| !window_full(sender) || sender.counts().0 >= self.config.packets)
                     .map_or(*until, |t| t.min(*until)),
             ),
-            Phase::Result { until, .. } | Phase::Download { until, .. } => Some(*until),
+            Phase::Ping { sender, until, .. } => {
+                Some(sender.poll_timeout().map_or(*until, |t| t.min(*until)))
+            }
+            Phase::Reset { until, .. }
+            | Phase::Result { until, .. }
+            | Phase::Download { until, .. } => Some(*until),
             Phase::Paths | Phase::Over => None,
         };
         [opening(self.direct), opening(self.relay), grace, phase]
@@ -529,6 +561,14 @@ impl Check {
             }
         }
         match &mut self.phase {
+            Phase::Ping { path, until, .. } if now >= *until => {
+                let path = *path;
+                self.end_ping(path, now);
+            }
+            Phase::Reset { path, until } if now >= *until => {
+                let path = *path;
+                self.start_upload(path, now);
+            }
             // A slow line stretches the train past its time; what arrived so far still tells
             // the rate (dispersion), so the check moves on instead of failing.
             Phase::Upload {
@@ -536,7 +576,7 @@ impl Check {
                 sender,
                 until,
             } if now >= *until => {
-                let (path, rtt_ms) = (*path, sender.rtt().map(|s| s.avg));
+                let (path, rtt_ms) = (*path, sender.rtt().map(|s| s.min));
                 self.ask_result(path, rtt_ms, now);
             }
             Phase::Download {
@@ -563,11 +603,20 @@ impl Check {
             && let Some(path) = self.pick_probe_path(now)
         {
             self.push(Action::Progress(Step::Bandwidth));
-            self.phase = Phase::Upload {
+            self.phase = Phase::Ping {
                 path,
-                sender: TrainSender::new(self.config),
-                until: now.after(TRAIN_TIMEOUT_MS),
+                sender: TrainSender::new(ProbeConfig::PING),
+                until: now.after(PING_TIMEOUT_MS),
             };
+        }
+        if let Phase::Ping { path, sender, .. } = &mut self.phase {
+            let path = *path;
+            while let Some(p) = sender.poll_transmit(now) {
+                self.actions.push(Action::Send(path, Payload::Binary(p)));
+            }
+            if sender.is_done(now) {
+                self.end_ping(path, now);
+            }
         }
         if let Phase::Upload { path, sender, .. } = &mut self.phase {
             let path = *path;
@@ -579,7 +628,7 @@ impl Check {
                 self.actions.push(Action::Send(path, Payload::Binary(p)));
             }
             if sender.is_done(now) {
-                let rtt_ms = sender.rtt().map(|s| s.avg);
+                let rtt_ms = sender.rtt().map(|s| s.min);
                 self.ask_result(path, rtt_ms, now);
             }
         }
@@ -599,6 +648,29 @@ impl Check {
                 }
             }
         }
+    }
+
+    /// The sparse train is over: its figures are kept, and the server forgets it.
+    fn end_ping(&mut self, path: Path, now: Millis) {
+        if let Phase::Ping { sender, .. } = &self.phase {
+            self.ping = sender
+                .rtt()
+                .map(|rtt| (rtt.avg, sender.rtt_jitter().unwrap_or(0.0)));
+        }
+        self.push(Action::Send(path, Payload::Text("reset")));
+        self.phase = Phase::Reset {
+            path,
+            until: now.after(REPLY_TIMEOUT_MS),
+        };
+    }
+
+    fn start_upload(&mut self, path: Path, now: Millis) {
+        self.phase = Phase::Upload {
+            path,
+            sender: TrainSender::new(self.config),
+            until: now.after(TRAIN_TIMEOUT_MS),
+        };
+        self.advance(now);
     }
 
     fn ask_result(&mut self, path: Path, rtt_ms: Option<f64>, now: Millis) {
