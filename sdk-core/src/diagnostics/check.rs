@@ -55,8 +55,18 @@ pub const REPLY_TIMEOUT_MS: u64 = 1_500;
 /// Longest the sparse train (round trips and jitter, about 0.5 s) may take, ms.
 pub const PING_TIMEOUT_MS: u64 = 1_500;
 
-/// Most train packets sent and not yet echoed (48 KB: under a second of queue at 500 kbps).
-pub const MAX_IN_FLIGHT: u32 = 48;
+/// The bandwidth train's window, packets sent and not yet echoed: it starts at
+/// [`MIN_IN_FLIGHT`], doubles per round trip while echoes come back within [`QUEUE_TARGET_MS`]
+/// of the path's round trip (as the sparse train measured it, plus twice its jitter), halves
+/// at the first slower echo, then moves by one packet per round trip: the train fills the line
+/// without building a queue of its own much longer than that, so a small router buffer does
+/// not drop it (which would read as packet loss) and the `"result"` after it is not stuck
+/// behind it.
+pub const MAX_IN_FLIGHT: u32 = 128;
+/// Smallest window, packets.
+pub const MIN_IN_FLIGHT: u32 = 8;
+/// Queueing delay the train may add, ms.
+pub const QUEUE_TARGET_MS: f64 = 100.0;
 
 /// The ICE servers of the check's configuration (`GET /v1/preflight/config`:
 /// `{"ice_servers":[{"urls":[…],"username"?,"credential"?}]}`).
@@ -166,7 +176,7 @@ enum Phase {
     },
     Upload {
         path: Path,
-        sender: TrainSender,
+        train: Train,
         until: Millis,
     },
     Result {
@@ -183,9 +193,47 @@ enum Phase {
     Over,
 }
 
-fn window_full(sender: &TrainSender) -> bool {
-    let (sent, echoed) = sender.counts();
-    sent - echoed >= MAX_IN_FLIGHT
+/// The bandwidth train and its window.
+#[derive(Debug)]
+struct Train {
+    sender: TrainSender,
+    window: f64,
+    /// Still doubling (no slow echo yet).
+    starting: bool,
+    /// An echo slower than this, ms, means the train is queueing.
+    slow_ms: f64,
+}
+
+impl Train {
+    /// A packet not echoed after this long is taken as lost (it leaves the window).
+    fn expire_ms(&self) -> u64 {
+        (self.slow_ms + 300.0) as u64
+    }
+
+    fn full(&self, now: Millis) -> bool {
+        f64::from(self.sender.in_flight(now, self.expire_ms()).0) >= self.window
+    }
+
+    fn on_echo(&mut self, bytes: &[u8], now: Millis) {
+        let Some(rtt) = self.sender.on_echo(bytes, now) else {
+            return;
+        };
+        let slow = rtt > self.slow_ms;
+        // Doubling per round trip until the first slow echo, then halved once, then one
+        // packet more or less per round trip: a faster controller overshoots, as the echoes
+        // tell of the queue a round trip late.
+        self.window = if self.starting && !slow {
+            self.window + 1.0
+        } else if self.starting {
+            self.starting = false;
+            self.window / 2.0
+        } else if slow {
+            self.window - 1.0 / self.window
+        } else {
+            self.window + 1.0 / self.window
+        }
+        .clamp(f64::from(MIN_IN_FLIGHT), f64::from(MAX_IN_FLIGHT));
+    }
 }
 
 /// The network part of one pre-call check. See the module docs.
@@ -201,6 +249,8 @@ pub struct Check {
     phase: Phase,
     /// Round trip (average) and jitter from the sparse train.
     ping: Option<(f64, f64)>,
+    /// The time of the latest input or timeout (`poll_timeout` has no clock of its own).
+    last_now: Millis,
     /// In order (a `Vec`, smaller in wasm than a deque; it holds a few dozen at most).
     actions: Vec<Action>,
     config: ProbeConfig,
@@ -223,6 +273,7 @@ impl Check {
             relay_unknown: false,
             phase: Phase::Paths,
             ping: None,
+            last_now: now,
             actions: vec![Action::Progress(Step::Signaling)],
             config,
         }
@@ -426,10 +477,10 @@ impl Check {
         match &mut self.phase {
             Phase::Ping {
                 path: p, sender, ..
+            } if *p == path => {
+                sender.on_echo(bytes, now);
             }
-            | Phase::Upload {
-                path: p, sender, ..
-            } if *p == path => sender.on_echo(bytes, now),
+            Phase::Upload { path: p, train, .. } if *p == path => train.on_echo(bytes, now),
             Phase::Download {
                 path: p, receiver, ..
             } if *p == path => {
@@ -529,13 +580,22 @@ impl Check {
             _ => None,
         };
         let phase = match &self.phase {
-            // With the window full, the next echo (an input) moves the train on, not time.
-            Phase::Upload { sender, until, .. } => Some(
-                sender
-                    .poll_timeout()
-                    .filter(|_| !window_full(sender) || sender.counts().0 >= self.config.packets)
-                    .map_or(*until, |t| t.min(*until)),
-            ),
+            // With the window full, an echo (an input) or a packet taken as lost moves the
+            // train on.
+            Phase::Upload { train, until, .. } => {
+                let sender = &train.sender;
+                let next = if sender.counts().0 >= self.config.packets {
+                    sender.poll_timeout()
+                } else {
+                    let (_, expiry) = sender.in_flight(self.last_now, train.expire_ms());
+                    let due = sender.poll_timeout();
+                    match (due, expiry) {
+                        (Some(d), Some(e)) if train.full(self.last_now) => Some(e.max(d)),
+                        (d, _) => d,
+                    }
+                };
+                Some(next.map_or(*until, |t| t.min(*until)))
+            }
             Phase::Ping { sender, until, .. } => {
                 Some(sender.poll_timeout().map_or(*until, |t| t.min(*until)))
             }
@@ -571,12 +631,8 @@ impl Check {
             }
             // A slow line stretches the train past its time; what arrived so far still tells
             // the rate (dispersion), so the check moves on instead of failing.
-            Phase::Upload {
-                path,
-                sender,
-                until,
-            } if now >= *until => {
-                let (path, rtt_ms) = (*path, sender.rtt().map(|s| s.min));
+            Phase::Upload { path, train, until } if now >= *until => {
+                let (path, rtt_ms) = (*path, train.sender.rtt().map(|s| s.min));
                 self.ask_result(path, rtt_ms, now);
             }
             Phase::Download {
@@ -599,6 +655,7 @@ impl Check {
 
     /// Moves the phase on as far as `now` allows, queueing what to send.
     fn advance(&mut self, now: Millis) {
+        self.last_now = self.last_now.max(now);
         if matches!(self.phase, Phase::Paths)
             && let Some(path) = self.pick_probe_path(now)
         {
@@ -618,17 +675,15 @@ impl Check {
                 self.end_ping(path, now);
             }
         }
-        if let Phase::Upload { path, sender, .. } = &mut self.phase {
+        if let Phase::Upload { path, train, .. } = &mut self.phase {
             let path = *path;
-            // Packets not yet echoed stay few, so a slow line's queue stays short and the
-            // `"result"` that follows the train is not stuck behind it.
-            while !window_full(sender)
-                && let Some(p) = sender.poll_transmit(now)
+            while !train.full(now)
+                && let Some(p) = train.sender.poll_transmit(now)
             {
                 self.actions.push(Action::Send(path, Payload::Binary(p)));
             }
-            if sender.is_done(now) {
-                let rtt_ms = sender.rtt().map(|s| s.min);
+            if train.sender.is_done(now) {
+                let rtt_ms = train.sender.rtt().map(|s| s.min);
                 self.ask_result(path, rtt_ms, now);
             }
         }
@@ -665,9 +720,15 @@ impl Check {
     }
 
     fn start_upload(&mut self, path: Path, now: Millis) {
+        let (rtt, jitter) = self.ping.unwrap_or((0.0, 0.0));
         self.phase = Phase::Upload {
             path,
-            sender: TrainSender::new(self.config),
+            train: Train {
+                sender: TrainSender::new(self.config),
+                window: f64::from(MIN_IN_FLIGHT),
+                starting: true,
+                slow_ms: rtt + 2.0 * jitter * std::f64::consts::SQRT_2 + QUEUE_TARGET_MS,
+            },
             until: now.after(TRAIN_TIMEOUT_MS),
         };
         self.advance(now);

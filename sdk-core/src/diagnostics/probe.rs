@@ -121,6 +121,10 @@ pub struct TrainSender {
     rtt_steps: Tally,
     last_rtt: Option<f64>,
     echoed: Vec<bool>,
+    /// The highest sequence number echoed so far.
+    highest_echoed: Option<u32>,
+    /// When each packet went out.
+    sent_at: Vec<Millis>,
     last_sent: Option<Millis>,
 }
 
@@ -129,6 +133,8 @@ impl TrainSender {
     pub fn new(config: ProbeConfig) -> Self {
         Self {
             echoed: vec![false; config.packets as usize],
+            sent_at: vec![Millis(0); config.packets as usize],
+            highest_echoed: None,
             config,
             started: None,
             next: 0,
@@ -155,6 +161,7 @@ impl TrainSender {
         let seq = self.next;
         self.next += 1;
         self.last_sent = Some(now);
+        self.sent_at[seq as usize] = now;
         Some(encode_packet(seq, now, self.config.packet_bytes))
     }
 
@@ -173,23 +180,38 @@ impl TrainSender {
         self.next >= self.config.packets && self.poll_timeout().is_none_or(|end| now >= end)
     }
 
-    /// An echo arrived at `now`. Duplicates and garbage are ignored.
-    pub fn on_echo(&mut self, echo: &[u8], now: Millis) {
-        let Some((seq, sent)) = decode_packet(echo) else {
-            return;
-        };
-        let Some(seen) = self.echoed.get_mut(seq as usize) else {
-            return;
-        };
+    /// An echo arrived at `now`; its round trip, ms. Duplicates and garbage are ignored.
+    pub fn on_echo(&mut self, echo: &[u8], now: Millis) -> Option<f64> {
+        let (seq, sent) = decode_packet(echo)?;
+        let seen = self.echoed.get_mut(seq as usize)?;
         if *seen || seq >= self.next || now < sent {
-            return;
+            return None;
         }
         *seen = true;
         let rtt = (now.0 - sent.0) as f64;
         self.rtts.add(rtt);
+        self.highest_echoed = Some(self.highest_echoed.map_or(seq, |h| h.max(seq)));
         if let Some(last) = self.last_rtt.replace(rtt) {
             self.rtt_steps.add((rtt - last).abs());
         }
+        Some(rtt)
+    }
+
+    /// Packets sent and not echoed that may still come back, and when the oldest of them is
+    /// given up. One is given up `expire_ms` after it went out, or once three packets sent
+    /// after it were echoed (as TCP counts a loss on three later acknowledgements).
+    pub fn in_flight(&self, now: Millis, expire_ms: u64) -> (u32, Option<Millis>) {
+        let mut count = 0;
+        let mut oldest = None;
+        let overtaken = self.highest_echoed.map_or(0, |h| h.saturating_sub(2)) as usize;
+        for seq in overtaken..self.next as usize {
+            let expires = self.sent_at[seq].after(expire_ms);
+            if !self.echoed[seq] && expires > now {
+                count += 1;
+                oldest = Some(oldest.map_or(expires, |o: Millis| o.min(expires)));
+            }
+        }
+        (count, oldest)
     }
 
     /// One-way jitter estimated from the round trips: the mean change between consecutive
