@@ -27,9 +27,13 @@
 //!   configured), so a blocked UDP costs no extra time. The probe runs on the direct path; on the
 //!   relay when the direct one has not opened [`RELAY_GRACE_MS`] after the relay did, or failed.
 //! - A path that has not opened after [`PATH_TIMEOUT_MS`] is unreachable.
-//! - The probe: the upload train (echoed, for RTT), the server's figures for it (`"result"`),
-//!   then the server's train (`"download"`) measured here; each phase has a deadline, and a
-//!   phase that runs out leaves the bandwidth step incomplete instead of stalling the check.
+//! - The probe: a sparse train first ([`ProbeConfig::PING`]: 20 packets 25 ms apart) whose
+//!   echoes give the round trip and the jitter free of any queue the probe would cause; then
+//!   `"reset"` (the server forgets it); then the bandwidth train, echoed, inside a window that
+//!   keeps its own queue short (see [`MAX_IN_FLIGHT`]); the server's figures for it
+//!   (`"result"`: loss, and the rate over the later half of the arrivals); then the server's
+//!   train (`"download"`) measured here. Each phase has a deadline; a train that runs out is
+//!   measured on what arrived, a reply that never comes leaves the bandwidth step incomplete.
 
 use super::probe::{ProbeConfig, TrainReceiver, TrainSender};
 use super::{Measurements, NetworkStats, PathResult, Step};
@@ -52,21 +56,23 @@ pub const RELAY_GRACE_MS: u64 = 1_500;
 pub const TRAIN_TIMEOUT_MS: u64 = 2_500;
 /// Longest the server may take to answer `"result"` or start its train, ms.
 pub const REPLY_TIMEOUT_MS: u64 = 1_500;
+/// How long a command waits for its answer before it is sent again, ms.
+pub const RESEND_MS: u64 = 300;
 /// Longest the sparse train (round trips and jitter, about 0.5 s) may take, ms.
 pub const PING_TIMEOUT_MS: u64 = 1_500;
 
 /// The bandwidth train's window, packets sent and not yet echoed: it starts at
 /// [`MIN_IN_FLIGHT`], doubles per round trip while echoes come back within [`QUEUE_TARGET_MS`]
-/// of the path's round trip (as the sparse train measured it, plus twice its jitter), halves
-/// at the first slower echo, then moves by one packet per round trip: the train fills the line
+/// of the path's round trip (as the sparse train measured it, plus twice its jitter), then
+/// moves by one packet per round trip: the train fills the line
 /// without building a queue of its own much longer than that, so a small router buffer does
 /// not drop it (which would read as packet loss) and the `"result"` after it is not stuck
 /// behind it.
 pub const MAX_IN_FLIGHT: u32 = 128;
 /// Smallest window, packets.
-pub const MIN_IN_FLIGHT: u32 = 8;
+pub const MIN_IN_FLIGHT: u32 = 16;
 /// Queueing delay the train may add, ms.
-pub const QUEUE_TARGET_MS: f64 = 100.0;
+pub const QUEUE_TARGET_MS: f64 = 150.0;
 
 /// The ICE servers of the check's configuration (`GET /v1/preflight/config`:
 /// `{"ice_servers":[{"urls":[…],"username"?,"credential"?}]}`).
@@ -219,14 +225,14 @@ impl Train {
             return;
         };
         let slow = rtt > self.slow_ms;
-        // Doubling per round trip until the first slow echo, then halved once, then one
-        // packet more or less per round trip: a faster controller overshoots, as the echoes
-        // tell of the queue a round trip late.
+        // Doubling per round trip until the first slow echo, then one packet more or less per
+        // round trip: a faster controller overshoots, as the echoes tell of the queue a round
+        // trip late.
         self.window = if self.starting && !slow {
             self.window + 1.0
         } else if self.starting {
             self.starting = false;
-            self.window / 2.0
+            self.window - 1.0 / self.window
         } else if slow {
             self.window - 1.0 / self.window
         } else {
@@ -251,6 +257,9 @@ pub struct Check {
     ping: Option<(f64, f64)>,
     /// The time of the latest input or timeout (`poll_timeout` has no clock of its own).
     last_now: Millis,
+    /// When to send the pending command again: the channel does not retransmit, so a lost
+    /// `"reset"`, `"result"` or `"download"` (or its answer) is sent again until answered.
+    resend_at: Option<Millis>,
     /// In order (a `Vec`, smaller in wasm than a deque; it holds a few dozen at most).
     actions: Vec<Action>,
     config: ProbeConfig,
@@ -274,6 +283,7 @@ impl Check {
             phase: Phase::Paths,
             ping: None,
             last_now: now,
+            resend_at: None,
             actions: vec![Action::Progress(Step::Signaling)],
             config,
         }
@@ -538,6 +548,7 @@ impl Check {
                 }
                 self.actions
                     .push(Action::Send(path, Payload::Text("download")));
+                self.resend_at = Some(now.after(RESEND_MS));
                 self.phase = Phase::Download {
                     path,
                     receiver: TrainReceiver::new(),
@@ -558,6 +569,7 @@ impl Check {
     }
 
     fn finish_probe(&mut self) {
+        self.resend_at = None;
         if let Some(path) = self.probe_path() {
             self.push(Action::ClosePath(path));
             *self.state_mut(path) = PathState::Closed;
@@ -604,10 +616,16 @@ impl Check {
             | Phase::Download { until, .. } => Some(*until),
             Phase::Paths | Phase::Over => None,
         };
-        [opening(self.direct), opening(self.relay), grace, phase]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            opening(self.direct),
+            opening(self.relay),
+            grace,
+            phase,
+            self.resend_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Time passed: paths time out, trains pace, phases run out.
@@ -618,6 +636,20 @@ impl Check {
             {
                 self.push(Action::ClosePath(path));
                 self.path_failed(path, now);
+            }
+        }
+        if self.resend_at.is_some_and(|at| now >= at) {
+            let again = match &self.phase {
+                Phase::Reset { path, .. } => Some((*path, "reset")),
+                Phase::Result { path, .. } => Some((*path, "result")),
+                Phase::Download { path, receiver, .. } if receiver.result().received == 0 => {
+                    Some((*path, "download"))
+                }
+                _ => None,
+            };
+            self.resend_at = again.map(|_| now.after(RESEND_MS));
+            if let Some((path, command)) = again {
+                self.push(Action::Send(path, Payload::Text(command)));
             }
         }
         match &mut self.phase {
@@ -713,6 +745,7 @@ impl Check {
                 .map(|rtt| (rtt.avg, sender.rtt_jitter().unwrap_or(0.0)));
         }
         self.push(Action::Send(path, Payload::Text("reset")));
+        self.resend_at = Some(now.after(RESEND_MS));
         self.phase = Phase::Reset {
             path,
             until: now.after(REPLY_TIMEOUT_MS),
@@ -720,6 +753,7 @@ impl Check {
     }
 
     fn start_upload(&mut self, path: Path, now: Millis) {
+        self.resend_at = None;
         let (rtt, jitter) = self.ping.unwrap_or((0.0, 0.0));
         self.phase = Phase::Upload {
             path,
@@ -736,6 +770,7 @@ impl Check {
 
     fn ask_result(&mut self, path: Path, rtt_ms: Option<f64>, now: Millis) {
         self.push(Action::Send(path, Payload::Text("result")));
+        self.resend_at = Some(now.after(RESEND_MS));
         self.phase = Phase::Result {
             path,
             rtt_ms,

@@ -60,6 +60,8 @@ struct Scenario {
     up: Link,
     down: Link,
     server_answers: bool,
+    /// The first of each command is lost on the way (the channel does not retransmit).
+    lose_first_commands: bool,
 }
 
 impl Scenario {
@@ -70,6 +72,7 @@ impl Scenario {
             up: Link::CLEAN,
             down: Link::CLEAN,
             server_answers: true,
+            lose_first_commands: false,
         }
     }
 }
@@ -135,6 +138,7 @@ fn run(ice: &[IceServer], s: Scenario) -> Run {
     let (mut up, mut down) = (LinkState::default(), LinkState::default());
     let mut server_rx = TrainReceiver::new();
     let mut server_tx: Option<(TrainSender, bool)> = None;
+    let mut lost: Vec<&'static str> = Vec::new();
     let mut out = Run {
         m: Measurements::default(),
         closed: vec![],
@@ -173,6 +177,10 @@ fn run(ice: &[IceServer], s: Scenario) -> Run {
                     );
                 }
                 Action::Send(_, Payload::Text(t)) => {
+                    if s.lose_first_commands && !lost.contains(&t) {
+                        lost.push(t);
+                        continue;
+                    }
                     let ev = Event::ToServer(Msg::Text(t.into()));
                     send(&mut queue, &mut seq, &s.up, &mut up, now, t.len(), ev);
                 }
@@ -527,4 +535,14 @@ fn a_relay_of_unknown_transport_is_credited_from_the_direct_path() {
         check.measurements().reachability.turn_tls,
         PathResult::Reachable
     );
+}
+
+#[test]
+fn lost_commands_are_sent_again_until_answered() {
+    let mut s = Scenario::clean();
+    s.lose_first_commands = true;
+    let r = run(&servers(&[]), s);
+    assert!(r.m.incomplete.is_empty(), "{:?}", r.m.incomplete);
+    assert!(r.m.network.is_some() && r.m.upload_kbps.is_some() && r.m.download_kbps.is_some());
+    assert_eq!(judged(&r.m), (Verdict::Good, vec![]));
 }
