@@ -468,7 +468,9 @@ impl Session {
                 }
                 Ok("download") => {
                     if download.is_none() {
-                        download = Some(TrainSender::new(ProbeConfig::default()));
+                        // Windowed like the client's upload: a rate cap's small buffer must
+                        // not turn the train into loss.
+                        download = Some(TrainSender::windowed(ProbeConfig::default(), None));
                         if let Err(end) = self.pace(&dc, &mut download).await {
                             return end;
                         }

@@ -30,12 +30,12 @@
 //! - The probe: a sparse train first ([`ProbeConfig::PING`]: 20 packets 25 ms apart) whose
 //!   echoes give the round trip and the jitter free of any queue the probe would cause; then
 //!   `"reset"` (the server forgets it); then the bandwidth train, echoed, inside a window that
-//!   keeps its own queue short (see [`MAX_IN_FLIGHT`]); the server's figures for it
+//!   keeps its own queue short (see [`super::probe::MAX_IN_FLIGHT`]); the server's figures for it
 //!   (`"result"`: loss, and the rate over the later half of the arrivals); then the server's
 //!   train (`"download"`) measured here. Each phase has a deadline; a train that runs out is
 //!   measured on what arrived, a reply that never comes leaves the bandwidth step incomplete.
 
-use super::probe::{ProbeConfig, TrainReceiver, TrainSender};
+use super::probe::{ProbeConfig, QUEUE_TARGET_MS, TrainReceiver, TrainSender};
 use super::{Measurements, NetworkStats, PathResult, Step};
 use crate::Millis;
 use crate::json::{FromJson, Json, parse_obj};
@@ -60,19 +60,6 @@ pub const REPLY_TIMEOUT_MS: u64 = 1_500;
 pub const RESEND_MS: u64 = 300;
 /// Longest the sparse train (round trips and jitter, about 0.5 s) may take, ms.
 pub const PING_TIMEOUT_MS: u64 = 1_500;
-
-/// The bandwidth train's window, packets sent and not yet echoed: it starts at
-/// [`MIN_IN_FLIGHT`], doubles per round trip while echoes come back within [`QUEUE_TARGET_MS`]
-/// of the path's round trip (as the sparse train measured it, plus twice its jitter), then
-/// moves by one packet per round trip: the train fills the line
-/// without building a queue of its own much longer than that, so a small router buffer does
-/// not drop it (which would read as packet loss) and the `"result"` after it is not stuck
-/// behind it.
-pub const MAX_IN_FLIGHT: u32 = 128;
-/// Smallest window, packets.
-pub const MIN_IN_FLIGHT: u32 = 16;
-/// Queueing delay the train may add, ms.
-pub const QUEUE_TARGET_MS: f64 = 150.0;
 
 /// The ICE servers of the check's configuration (`GET /v1/preflight/config`:
 /// `{"ice_servers":[{"urls":[…],"username"?,"credential"?}]}`).
@@ -182,7 +169,7 @@ enum Phase {
     },
     Upload {
         path: Path,
-        train: Train,
+        sender: TrainSender,
         until: Millis,
     },
     Result {
@@ -199,49 +186,6 @@ enum Phase {
     Over,
 }
 
-/// The bandwidth train and its window.
-#[derive(Debug)]
-struct Train {
-    sender: TrainSender,
-    window: f64,
-    /// Still doubling (no slow echo yet).
-    starting: bool,
-    /// An echo slower than this, ms, means the train is queueing.
-    slow_ms: f64,
-}
-
-impl Train {
-    /// A packet not echoed after this long is taken as lost (it leaves the window).
-    fn expire_ms(&self) -> u64 {
-        (self.slow_ms + 300.0) as u64
-    }
-
-    fn full(&self, now: Millis) -> bool {
-        f64::from(self.sender.in_flight(now, self.expire_ms()).0) >= self.window
-    }
-
-    fn on_echo(&mut self, bytes: &[u8], now: Millis) {
-        let Some(rtt) = self.sender.on_echo(bytes, now) else {
-            return;
-        };
-        let slow = rtt > self.slow_ms;
-        // Doubling per round trip until the first slow echo, then one packet more or less per
-        // round trip: a faster controller overshoots, as the echoes tell of the queue a round
-        // trip late.
-        self.window = if self.starting && !slow {
-            self.window + 1.0
-        } else if self.starting {
-            self.starting = false;
-            self.window - 1.0 / self.window
-        } else if slow {
-            self.window - 1.0 / self.window
-        } else {
-            self.window + 1.0 / self.window
-        }
-        .clamp(f64::from(MIN_IN_FLIGHT), f64::from(MAX_IN_FLIGHT));
-    }
-}
-
 /// The network part of one pre-call check. See the module docs.
 #[derive(Debug)]
 pub struct Check {
@@ -255,8 +199,6 @@ pub struct Check {
     phase: Phase,
     /// Round trip (average) and jitter from the sparse train.
     ping: Option<(f64, f64)>,
-    /// The time of the latest input or timeout (`poll_timeout` has no clock of its own).
-    last_now: Millis,
     /// When to send the pending command again: the channel does not retransmit, so a lost
     /// `"reset"`, `"result"` or `"download"` (or its answer) is sent again until answered.
     resend_at: Option<Millis>,
@@ -282,7 +224,6 @@ impl Check {
             relay_unknown: false,
             phase: Phase::Paths,
             ping: None,
-            last_now: now,
             resend_at: None,
             actions: vec![Action::Progress(Step::Signaling)],
             config,
@@ -490,7 +431,11 @@ impl Check {
             } if *p == path => {
                 sender.on_echo(bytes, now);
             }
-            Phase::Upload { path: p, train, .. } if *p == path => train.on_echo(bytes, now),
+            Phase::Upload {
+                path: p, sender, ..
+            } if *p == path => {
+                sender.on_echo(bytes, now);
+            }
             Phase::Download {
                 path: p, receiver, ..
             } if *p == path => {
@@ -592,21 +537,8 @@ impl Check {
             _ => None,
         };
         let phase = match &self.phase {
-            // With the window full, an echo (an input) or a packet taken as lost moves the
-            // train on.
-            Phase::Upload { train, until, .. } => {
-                let sender = &train.sender;
-                let next = if sender.counts().0 >= self.config.packets {
-                    sender.poll_timeout()
-                } else {
-                    let (_, expiry) = sender.in_flight(self.last_now, train.expire_ms());
-                    let due = sender.poll_timeout();
-                    match (due, expiry) {
-                        (Some(d), Some(e)) if train.full(self.last_now) => Some(e.max(d)),
-                        (d, _) => d,
-                    }
-                };
-                Some(next.map_or(*until, |t| t.min(*until)))
+            Phase::Upload { sender, until, .. } => {
+                Some(sender.poll_timeout().map_or(*until, |t| t.min(*until)))
             }
             Phase::Ping { sender, until, .. } => {
                 Some(sender.poll_timeout().map_or(*until, |t| t.min(*until)))
@@ -663,8 +595,12 @@ impl Check {
             }
             // A slow line stretches the train past its time; what arrived so far still tells
             // the rate (dispersion), so the check moves on instead of failing.
-            Phase::Upload { path, train, until } if now >= *until => {
-                let (path, rtt_ms) = (*path, train.sender.rtt().map(|s| s.min));
+            Phase::Upload {
+                path,
+                sender,
+                until,
+            } if now >= *until => {
+                let (path, rtt_ms) = (*path, sender.rtt().map(|s| s.min));
                 self.ask_result(path, rtt_ms, now);
             }
             Phase::Download {
@@ -687,7 +623,6 @@ impl Check {
 
     /// Moves the phase on as far as `now` allows, queueing what to send.
     fn advance(&mut self, now: Millis) {
-        self.last_now = self.last_now.max(now);
         if matches!(self.phase, Phase::Paths)
             && let Some(path) = self.pick_probe_path(now)
         {
@@ -707,15 +642,13 @@ impl Check {
                 self.end_ping(path, now);
             }
         }
-        if let Phase::Upload { path, train, .. } = &mut self.phase {
+        if let Phase::Upload { path, sender, .. } = &mut self.phase {
             let path = *path;
-            while !train.full(now)
-                && let Some(p) = train.sender.poll_transmit(now)
-            {
+            while let Some(p) = sender.poll_transmit(now) {
                 self.actions.push(Action::Send(path, Payload::Binary(p)));
             }
-            if train.sender.is_done(now) {
-                let rtt_ms = train.sender.rtt().map(|s| s.min);
+            if sender.is_done(now) {
+                let rtt_ms = sender.rtt().map(|s| s.min);
                 self.ask_result(path, rtt_ms, now);
             }
         }
@@ -757,12 +690,12 @@ impl Check {
         let (rtt, jitter) = self.ping.unwrap_or((0.0, 0.0));
         self.phase = Phase::Upload {
             path,
-            train: Train {
-                sender: TrainSender::new(self.config),
-                window: f64::from(MIN_IN_FLIGHT),
-                starting: true,
-                slow_ms: rtt + 2.0 * jitter * std::f64::consts::SQRT_2 + QUEUE_TARGET_MS,
-            },
+            // Queued from the path's round trip and twice its variation on: jitter alone must
+            // not shrink the window.
+            sender: TrainSender::windowed(
+                self.config,
+                Some(rtt + 2.0 * jitter * std::f64::consts::SQRT_2 + QUEUE_TARGET_MS),
+            ),
             until: now.after(TRAIN_TIMEOUT_MS),
         };
         self.advance(now);

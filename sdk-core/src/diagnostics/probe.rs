@@ -110,10 +110,36 @@ impl Tally {
     }
 }
 
+/// Most packets a windowed train keeps sent and not yet echoed. The window starts at
+/// [`MIN_IN_FLIGHT`], doubles per round trip while echoes come back within
+/// [`QUEUE_TARGET_MS`] of the path's round trip, then moves by one packet per round trip: the
+/// train fills the line without building a queue of its own much longer than that, so a small
+/// router buffer does not drop it (which would read as packet loss) and what is sent after it
+/// is not stuck behind it.
+pub const MAX_IN_FLIGHT: u32 = 128;
+/// Smallest window, packets.
+pub const MIN_IN_FLIGHT: u32 = 16;
+/// Queueing delay a windowed train may add, ms.
+pub const QUEUE_TARGET_MS: f64 = 150.0;
+
+/// A windowed train's window (see [`MAX_IN_FLIGHT`]).
+#[derive(Debug)]
+struct Window {
+    size: f64,
+    /// Still doubling (no slow echo yet).
+    starting: bool,
+    /// An echo slower than this, ms, means the train is queueing; `None`: the fastest echo so
+    /// far plus [`QUEUE_TARGET_MS`].
+    slow_ms: Option<f64>,
+}
+
 /// Paces a train and measures round trips from its echoes.
 #[derive(Debug)]
 pub struct TrainSender {
     config: ProbeConfig,
+    window: Option<Window>,
+    /// The time of the latest call that had one.
+    now: Millis,
     started: Option<Millis>,
     next: u32,
     rtts: Tally,
@@ -132,6 +158,8 @@ impl TrainSender {
     /// A train not started yet.
     pub fn new(config: ProbeConfig) -> Self {
         Self {
+            window: None,
+            now: Millis(0),
             echoed: vec![false; config.packets as usize],
             sent_at: vec![Millis(0); config.packets as usize],
             highest_echoed: None,
@@ -145,6 +173,38 @@ impl TrainSender {
         }
     }
 
+    /// A train that keeps its own queue short (see [`MAX_IN_FLIGHT`]). `slow_ms`: the round
+    /// trip from which an echo counts as queued (the path's round trip and jitter plus
+    /// [`QUEUE_TARGET_MS`]), or `None` to take the fastest echo so far plus the target.
+    pub fn windowed(config: ProbeConfig, slow_ms: Option<f64>) -> Self {
+        let mut train = Self::new(config);
+        train.window = Some(Window {
+            size: f64::from(MIN_IN_FLIGHT),
+            starting: true,
+            slow_ms,
+        });
+        train
+    }
+
+    /// The round trip from which an echo counts as queued.
+    fn slow_ms(&self) -> Option<f64> {
+        let w = self.window.as_ref()?;
+        w.slow_ms
+            .or_else(|| self.rtt().map(|r| r.min + QUEUE_TARGET_MS))
+    }
+
+    /// A packet not echoed after this long is taken as lost (it leaves the window).
+    fn expire_ms(&self) -> u64 {
+        (self.slow_ms().unwrap_or(1_000.0) + 300.0) as u64
+    }
+
+    /// Whether the window holds as many packets as it may (never, unwindowed).
+    fn full(&self, now: Millis) -> bool {
+        self.window
+            .as_ref()
+            .is_some_and(|w| f64::from(self.in_flight(now, self.expire_ms()).0) >= w.size)
+    }
+
     /// When packet `seq` is due: evenly spaced at the pacing rate from the start.
     fn due(&self, seq: u32) -> Millis {
         let start = self.started.unwrap_or_default();
@@ -155,7 +215,8 @@ impl TrainSender {
     /// The next packet to send at `now`, if one is due.
     pub fn poll_transmit(&mut self, now: Millis) -> Option<Vec<u8>> {
         self.started.get_or_insert(now);
-        if self.next >= self.config.packets || self.due(self.next) > now {
+        self.now = self.now.max(now);
+        if self.next >= self.config.packets || self.due(self.next) > now || self.full(now) {
             return None;
         }
         let seq = self.next;
@@ -169,7 +230,12 @@ impl TrainSender {
     pub fn poll_timeout(&self) -> Option<Millis> {
         self.started?;
         if self.next < self.config.packets {
-            return Some(self.due(self.next));
+            let due = self.due(self.next);
+            // With the window full, an echo (an input) or a packet given up moves it on.
+            return Some(match self.in_flight(self.now, self.expire_ms()) {
+                (_, Some(expiry)) if self.full(self.now) => expiry.max(due),
+                _ => due,
+            });
         }
         let end = self.last_sent?.after(self.config.linger_ms);
         (self.echoed.iter().any(|e| !e)).then_some(end)
@@ -189,10 +255,25 @@ impl TrainSender {
         }
         *seen = true;
         let rtt = (now.0 - sent.0) as f64;
+        self.now = self.now.max(now);
         self.rtts.add(rtt);
         self.highest_echoed = Some(self.highest_echoed.map_or(seq, |h| h.max(seq)));
         if let Some(last) = self.last_rtt.replace(rtt) {
             self.rtt_steps.add((rtt - last).abs());
+        }
+        let slow = self.slow_ms().is_some_and(|s| rtt > s);
+        if let Some(w) = &mut self.window {
+            // Doubling per round trip until the first slow echo, then one packet more or less
+            // per round trip: a faster controller overshoots, as the echoes tell of the queue
+            // a round trip late.
+            w.size = if w.starting && !slow {
+                w.size + 1.0
+            } else {
+                w.starting = false;
+                let step = if slow { -1.0 } else { 1.0 };
+                w.size + step / w.size
+            }
+            .clamp(f64::from(MIN_IN_FLIGHT), f64::from(MAX_IN_FLIGHT));
         }
         Some(rtt)
     }
@@ -510,5 +591,27 @@ mod tests {
         }
         let kbps = r.result().throughput_kbps.unwrap();
         assert!((kbps - 8_000.0).abs() < 1.0, "{kbps}");
+    }
+
+    #[test]
+    fn a_windowed_train_waits_for_echoes_grows_on_fast_ones_and_gives_up_old_packets() {
+        let config = ProbeConfig {
+            packets: 100,
+            packet_bytes: 100,
+            rate_kbps: 100_000,
+            linger_ms: 100,
+        };
+        let mut t = TrainSender::windowed(config, Some(50.0));
+        let sent: Vec<_> = std::iter::from_fn(|| t.poll_transmit(Millis(0))).collect();
+        assert_eq!(sent.len(), MIN_IN_FLIGHT as usize, "the first window");
+        // Full: it wakes when the oldest packet would be given up (50 + 300 ms).
+        assert_eq!(t.poll_timeout(), Some(Millis(350)));
+        // A fast echo frees one place and widens the window by one: two more go.
+        t.on_echo(&sent[0][..HEADER_BYTES], Millis(10));
+        let more = std::iter::from_fn(|| t.poll_transmit(Millis(10))).count();
+        assert_eq!(more, 2);
+        // Given up: once the oldest are old enough, their places free up.
+        let later = std::iter::from_fn(|| t.poll_transmit(Millis(400))).count();
+        assert!(later >= (MIN_IN_FLIGHT - 2) as usize, "{later}");
     }
 }
