@@ -16,7 +16,8 @@
 //!   `{"type":"upload","received","lossPct","jitterMs":{"min","avg","max"}|null,"throughputKbps"}`;
 //! - the **text** `"download"` starts a `TrainSender` towards the client (the default train,
 //!   binary packets); while it runs, binary messages from the client are echoes of it. When
-//!   it is over the server sends `{"type":"downloadDone","sent","echoed","rttMs"}`;
+//!   it is over the server sends `{"type":"downloadDone","sent","echoed","rttMs","saturated"}`
+//!   (`saturated`: the train filled the line, so the client's rate is the line's);
 //! - any other text is answered `{"type":"error","message"}`.
 //!
 //! Each session is bounded (duration and bytes both ways, [`ProbeLimits`]); then the peer
@@ -343,6 +344,9 @@ enum Reply {
         sent: u32,
         echoed: u32,
         rtt_ms: Option<SpreadMs>,
+        /// Whether the train filled the line (its echoes slowed): otherwise the rate the
+        /// client measured is only a lower bound.
+        saturated: bool,
     },
     Error {
         message: String,
@@ -506,6 +510,7 @@ impl Session {
                 sent,
                 echoed,
                 rtt_ms: sender.rtt().map(SpreadMs::from),
+                saturated: sender.saturated(),
             };
             *download = None;
             self.send_reply(dc, &reply).await?;

@@ -501,7 +501,9 @@ impl Check {
                     until: now.after(TRAIN_TIMEOUT_MS + 500),
                 };
             }
-            (Phase::Download { receiver, .. }, Some((kind, _))) if kind == "downloadDone" => {
+            (Phase::Download { receiver, .. }, Some((kind, o))) if kind == "downloadDone" => {
+                // An older server does not say: its rate is taken as the line's.
+                self.m.download_lower_bound = matches!(o.get("saturated"), Some(Json::Bool(false)));
                 match receiver.result().throughput_kbps {
                     Some(kbps) => self.m.download_kbps = Some(kbps),
                     None => self.bandwidth_incomplete(),
@@ -702,6 +704,9 @@ impl Check {
     }
 
     fn ask_result(&mut self, path: Path, rtt_ms: Option<f64>, now: Millis) {
+        if let Phase::Upload { sender, .. } = &self.phase {
+            self.m.upload_lower_bound = !sender.saturated();
+        }
         self.push(Action::Send(path, Payload::Text("result")));
         self.resend_at = Some(now.after(RESEND_MS));
         self.phase = Phase::Result {

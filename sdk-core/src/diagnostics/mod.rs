@@ -224,6 +224,11 @@ pub struct Measurements {
     pub upload_kbps: Option<f64>,
     /// Download, kbps.
     pub download_kbps: Option<f64>,
+    /// The upload figure is only a lower bound: the probe could not fill the line in its time
+    /// (a long round trip), so it is not judged low.
+    pub upload_lower_bound: bool,
+    /// The same for the download figure.
+    pub download_lower_bound: bool,
     /// The camera.
     pub camera: Option<CameraCheck>,
     /// The microphone.
@@ -415,14 +420,14 @@ pub fn assess(m: &Measurements) -> DiagnosticReport {
             &[Advice::ImproveWifi],
         );
     }
-    if let Some(up) = m.upload_kbps {
+    if let Some(up) = m.upload_kbps.filter(|_| !m.upload_lower_bound) {
         find(
             grade_below(up, UPLOAD_GOOD_KBPS, UPLOAD_FAIR_KBPS),
             Reason::LowUpload,
             &[Advice::CloseBandwidthHogs],
         );
     }
-    if let Some(down) = m.download_kbps {
+    if let Some(down) = m.download_kbps.filter(|_| !m.download_lower_bound) {
         find(
             grade_below(down, DOWNLOAD_GOOD_KBPS, DOWNLOAD_FAIR_KBPS),
             Reason::LowDownload,
@@ -580,7 +585,8 @@ impl<T> ToJson for Codes<'_, T> {
 
 impl ToJson for DiagnosticReport {
     /// `{"verdict","reasons":[…],"advice":[…],"partial","mos"?,"timings":{…},
-    /// "reachability":{…},"network"?:{…},"upload_kbps"?,"download_kbps"?,"devices":{…},
+    /// "reachability":{…},"network"?:{…},"upload_kbps"?,"upload_lower_bound"?,
+    /// "download_kbps"?,"download_lower_bound"?,"devices":{…},
     /// "incomplete":[…]}`: one schema on every platform; absent measurements are left out.
     fn write_json(&self, out: &mut String) {
         let m = &self.measurements;
@@ -620,9 +626,15 @@ impl ToJson for DiagnosticReport {
         }
         if let Some(up) = m.upload_kbps {
             w.coord("upload_kbps", up.round());
+            if m.upload_lower_bound {
+                w.field("upload_lower_bound", &true);
+            }
         }
         if let Some(down) = m.download_kbps {
             w.coord("download_kbps", down.round());
+            if m.download_lower_bound {
+                w.field("download_lower_bound", &true);
+            }
         }
         {
             let mut dw = ObjectWriter::new(w.key("devices"));

@@ -121,6 +121,8 @@ pub const MAX_IN_FLIGHT: u32 = 128;
 pub const MIN_IN_FLIGHT: u32 = 16;
 /// Queueing delay a windowed train may add, ms.
 pub const QUEUE_TARGET_MS: f64 = 150.0;
+/// Queueing delay at which a windowed train stops doubling, ms.
+pub const START_EXIT_MS: f64 = 40.0;
 
 /// A windowed train's window (see [`MAX_IN_FLIGHT`]).
 #[derive(Debug)]
@@ -184,6 +186,14 @@ impl TrainSender {
             slow_ms,
         });
         train
+    }
+
+    /// Whether the train filled the line: an echo came back slow (a queue built up), so what
+    /// the far end measured is the line's rate; otherwise (the round trip was too long for
+    /// the train to ramp up in its time, say) that rate is only a lower bound. Always true for
+    /// a train without a window.
+    pub fn saturated(&self) -> bool {
+        self.window.as_ref().is_none_or(|w| !w.starting)
     }
 
     /// The round trip from which an echo counts as queued.
@@ -262,11 +272,16 @@ impl TrainSender {
             self.rtt_steps.add((rtt - last).abs());
         }
         let slow = self.slow_ms().is_some_and(|s| rtt > s);
+        // The doubling stops well before the target: it overshoots by up to a round trip's
+        // worth of packets, which a small router buffer would drop.
+        let starting_slow = self
+            .slow_ms()
+            .is_some_and(|s| rtt > s - QUEUE_TARGET_MS + START_EXIT_MS);
         if let Some(w) = &mut self.window {
             // Doubling per round trip until the first slow echo, then one packet more or less
             // per round trip: a faster controller overshoots, as the echoes tell of the queue
             // a round trip late.
-            w.size = if w.starting && !slow {
+            w.size = if w.starting && !starting_slow {
                 w.size + 1.0
             } else {
                 w.starting = false;

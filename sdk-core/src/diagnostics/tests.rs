@@ -332,3 +332,22 @@ fn the_report_has_one_json_shape() {
         )
     );
 }
+
+#[test]
+fn a_rate_that_is_only_a_lower_bound_is_not_judged_low() {
+    let mut m = Measurements {
+        upload_kbps: Some(300.0),
+        download_kbps: Some(300.0),
+        upload_lower_bound: true,
+        ..Measurements::default()
+    };
+    let r = assess(&m);
+    assert_eq!(r.reasons, vec![Reason::LowDownload]);
+    let json = crate::json::to_string(&r);
+    assert!(
+        json.contains(r#""upload_kbps":300,"upload_lower_bound":true"#),
+        "{json}"
+    );
+    m.download_lower_bound = true;
+    assert_eq!(assess(&m).verdict, Verdict::Good);
+}
