@@ -115,10 +115,14 @@ export interface PreflightReport {
   partial: boolean;
   mos?: number;
   timings: { server_ms?: number; websocket_ms?: number; ice_ms?: number; dtls_ms?: number; first_media_ms?: number };
+  /** The round trip and one-way jitter come from a sparse train before the bandwidth train; loss from the bandwidth train. */
   reachability: { udp: PathResult; tcp: PathResult; turn_udp: PathResult; turn_tls: PathResult };
   network?: { rtt_ms: number; jitter_ms: number; loss_pct: number };
   upload_kbps?: number;
+  /** The probe could not fill the line in its time (a long round trip): `upload_kbps` is at least the rate, and is not judged low. */
+  upload_lower_bound?: true;
   download_kbps?: number;
+  download_lower_bound?: true;
   devices: {
     camera?: { width: number; height: number; fps: number; black: boolean; frozen: boolean } | { error: LocalErrorCode };
     microphone?: { peak_dbfs: number; silent: boolean } | { error: LocalErrorCode };
