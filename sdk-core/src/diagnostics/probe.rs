@@ -335,7 +335,8 @@ impl TrainSender {
 pub struct TrainResult {
     /// Packets received (each once).
     pub received: u32,
-    /// Packets lost, percent of the highest sequence seen + 1 (the tail's loss is not seen).
+    /// Packets lost, percent of the sequence numbers below the newest twentieth of the highest
+    /// seen (the tail's loss is not seen).
     pub loss_pct: f64,
     /// Interarrival jitter (RFC 3550), ms: its min/avg/max over the train.
     pub jitter: Option<Spread>,
@@ -396,11 +397,16 @@ impl TrainReceiver {
 
     /// What arrived so far.
     pub fn result(&self) -> TrainResult {
+        // Loss is counted below the newest twentieth of what was seen: on a jittery path the
+        // last packets may still be on their way (overtaken, not lost) when the figures are
+        // asked for.
         let expected = self.max_seq.map_or(0, |m| m + 1);
-        let loss_pct = if expected == 0 {
+        let counted = expected - expected / 20;
+        let arrived = self.seen[..counted as usize].iter().filter(|s| **s).count() as u32;
+        let loss_pct = if counted == 0 {
             0.0
         } else {
-            100.0 * f64::from(expected - self.received) / f64::from(expected)
+            100.0 * f64::from(counted - arrived) / f64::from(counted)
         };
         // The rate over the later half of the arrivals: the sender's transport starts slowly
         // (its congestion window grows over the first round trips), so the first half
@@ -628,5 +634,16 @@ mod tests {
         // Given up: once the oldest are old enough, their places free up.
         let later = std::iter::from_fn(|| t.poll_transmit(Millis(400))).count();
         assert!(later >= (MIN_IN_FLIGHT - 2) as usize, "{later}");
+    }
+
+    #[test]
+    fn a_packet_still_on_its_way_at_the_tail_is_not_lost() {
+        let mut r = TrainReceiver::new();
+        for seq in (0..100u32).filter(|s| *s != 10 && *s != 97) {
+            r.on_packet(&encode_packet(seq, Millis(0), 100), Millis(u64::from(seq)));
+        }
+        // 97 is among the newest twentieth: not counted; 10 is lost.
+        let loss = r.result().loss_pct;
+        assert!((loss - 100.0 / 95.0).abs() < 1e-9, "{loss}");
     }
 }
