@@ -101,8 +101,15 @@ export interface PreflightOptions {
   /** A preflight token from `POST /v1/preflight/tokens` (via the app's backend). */
   token: string;
   network?: boolean; camera?: boolean; microphone?: boolean;
+  /**
+   * The speaker check: a 440 Hz tone plays while this asks the user whether they hear it
+   * (resolve `true` if they do); the tone stops with the answer. Not checked without it.
+   */
+  speaker?: () => Promise<boolean> | boolean;
+  /** Asks for screen sharing once (call `preflight` from a click): allowed or refused. */
+  screen?: boolean;
 }
-export type PreflightStep = "signaling" | "network" | "bandwidth" | "camera" | "microphone";
+export type PreflightStep = "signaling" | "network" | "bandwidth" | "camera" | "microphone" | "speaker" | "screen";
 type PathResult = "not_tested" | "reachable" | "unreachable";
 /**
  * A pre-call check report, the same schema on every platform. `reasons` and `advice` are

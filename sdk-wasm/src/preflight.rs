@@ -65,6 +65,8 @@ enum Msg {
     Failed(Path),
     /// A device opened (its stream) or was refused.
     Device(Source, Result<JsValue, JsValue>),
+    /// The app answered whether the user heard the tone.
+    Speaker(Result<JsValue, JsValue>),
     /// The timer fired.
     Tick,
 }
@@ -104,6 +106,10 @@ pub(crate) fn run(url: &str, options: &JsValue, emit: Function) -> Result<Promis
             microphone: None,
             camera_result: None,
             microphone_result: None,
+            tone: None,
+            speaker_result: None,
+            screen_pending: false,
+            screen_result: None,
             incomplete_devices: Vec::new(),
             emit,
             settle: slot,
@@ -124,6 +130,13 @@ pub(crate) fn run(url: &str, options: &JsValue, emit: Function) -> Result<Promis
         if wants(key) {
             open_device(&run, source);
         }
+    }
+    // Opt-in: the speaker needs the user's answer, the screen a picker (and a user gesture).
+    if let Ok(ask) = get(options, "speaker").dyn_into::<Function>() {
+        play_tone(&run, &ask);
+    }
+    if get(options, "screen").as_bool() == Some(true) {
+        open_device(&run, Source::Screen);
     }
     Run::pump(&run);
     Ok(promise)
@@ -181,6 +194,12 @@ struct Run {
     microphone: Option<Option<Microphone>>,
     camera_result: Option<CameraCheck>,
     microphone_result: Option<MicrophoneCheck>,
+    /// The test tone playing while the app asks the user (`speaker` option).
+    tone: Option<AudioContext>,
+    speaker_result: Option<bool>,
+    /// Screen sharing asked for and not answered yet.
+    screen_pending: bool,
+    screen_result: Option<Result<(), LocalErrorCode>>,
     incomplete_devices: Vec<Step>,
     emit: Function,
     settle: Option<(Function, Function)>,
@@ -248,7 +267,24 @@ impl Run {
                 }
             }
             Msg::Answer(path, _) | Msg::Failed(path) => r.check.path_failed(path, now),
+            Msg::Device(Source::Screen, result) => {
+                r.screen_pending = false;
+                r.screen_result = Some(match result {
+                    Ok(stream) => {
+                        stop_tracks(&stream.unchecked_into());
+                        Ok(())
+                    }
+                    Err(cause) => Err(device_code(&cause, Source::Screen)),
+                });
+            }
             Msg::Device(source, result) => r.device_opened(source, result),
+            Msg::Speaker(heard) => {
+                if let Some(tone) = r.tone.take() {
+                    let _ = tone.close();
+                }
+                // An answer that is not `true` (or a rejected question) is not a confirmation.
+                r.speaker_result = Some(heard.ok().and_then(|v| v.as_bool()) == Some(true));
+            }
             Msg::Tick => {
                 r.timer = None;
                 if now.0 >= CHECK_TIMEOUT_MS {
@@ -341,7 +377,9 @@ impl Run {
             return;
         }
         let network_done = !r.network || r.check.is_finished();
-        if network_done && r.camera.is_none() && r.microphone.is_none() {
+        let devices_done =
+            r.camera.is_none() && r.microphone.is_none() && r.tone.is_none() && !r.screen_pending;
+        if network_done && devices_done {
             r.finish();
             return;
         }
@@ -367,12 +405,22 @@ impl Run {
         if self.microphone.take().is_some() {
             self.incomplete_devices.push(Step::Microphone);
         }
+        if let Some(tone) = self.tone.take() {
+            let _ = tone.close();
+            self.incomplete_devices.push(Step::Speaker);
+        }
+        if std::mem::take(&mut self.screen_pending) {
+            self.incomplete_devices.push(Step::Screen);
+        }
         self.release_devices();
     }
 
     /// Rejects the check: it could not run at all.
     fn fail(&mut self, code: Code, message: &str) {
         self.paths = [None, None];
+        if let Some(tone) = self.tone.take() {
+            let _ = tone.close();
+        }
         self.camera = None;
         self.microphone = None;
         self.release_devices();
@@ -390,6 +438,8 @@ impl Run {
         };
         m.camera = self.camera_result;
         m.microphone = self.microphone_result;
+        m.speaker_confirmed = self.speaker_result;
+        m.screen = self.screen_result;
         m.incomplete.append(&mut self.incomplete_devices);
         let json = assess(&m).to_json_text();
         if let Some((resolve, _)) = self.settle.take() {
@@ -663,24 +713,39 @@ fn device_code(cause: &JsValue, source: Source) -> LocalErrorCode {
 /// Opens the camera or the microphone; sampling starts once it is open.
 fn open_device(this: &Rc<RefCell<Run>>, source: Source) {
     let mut run = this.borrow_mut();
-    if source == Source::Camera {
-        run.camera = Some(None);
-        run.progress(Step::Camera);
-    } else {
-        run.microphone = Some(None);
-        run.progress(Step::Microphone);
+    match source {
+        Source::Camera => {
+            run.camera = Some(None);
+            run.progress(Step::Camera);
+        }
+        Source::Microphone => {
+            run.microphone = Some(None);
+            run.progress(Step::Microphone);
+        }
+        Source::Screen => {
+            run.screen_pending = true;
+            run.progress(Step::Screen);
+        }
     }
     let weak = Rc::downgrade(this);
     let devices = web_sys::window()
         .and_then(|w| w.navigator().media_devices().ok())
         .filter(|d| !d.is_undefined());
-    let constraints = web_sys::MediaStreamConstraints::new();
-    if source == Source::Camera {
-        constraints.set_video(&JsValue::TRUE);
-    } else {
-        constraints.set_audio(&JsValue::TRUE);
-    }
-    match devices.map(|d| d.get_user_media_with_constraints(&constraints)) {
+    let asked = devices.map(|d| {
+        if source == Source::Screen {
+            let constraints = web_sys::DisplayMediaStreamConstraints::new();
+            constraints.set_video(&JsValue::TRUE);
+            return d.get_display_media_with_constraints(&constraints);
+        }
+        let constraints = web_sys::MediaStreamConstraints::new();
+        if source == Source::Camera {
+            constraints.set_video(&JsValue::TRUE);
+        } else {
+            constraints.set_audio(&JsValue::TRUE);
+        }
+        d.get_user_media_with_constraints(&constraints)
+    });
+    match asked {
         Some(Ok(promise)) => on_settled(
             promise,
             Box::new(move |r| deliver(&weak, Msg::Device(source, r))),
@@ -696,5 +761,36 @@ fn open_device(this: &Rc<RefCell<Run>>, source: Source) {
             drop(run);
             Run::on(this, Msg::Device(source, Err(cause)));
         }
+    }
+}
+
+/// Plays a 440 Hz tone and asks the app (`ask()`, a promise of whether the user heard it);
+/// the tone stops with the answer.
+fn play_tone(this: &Rc<RefCell<Run>>, ask: &Function) {
+    let mut run = this.borrow_mut();
+    run.progress(Step::Speaker);
+    let Ok(context) = AudioContext::new() else {
+        run.speaker_result = Some(false);
+        return;
+    };
+    let _ = context.resume();
+    if let Ok(osc) = context.create_oscillator() {
+        osc.frequency().set_value(440.0);
+        let _ = osc.connect_with_audio_node(&context.destination());
+        let _ = osc.start();
+    }
+    run.tone = Some(context);
+    drop(run);
+    let weak = Rc::downgrade(this);
+    let answer = ask.call0(&JsValue::UNDEFINED).map(|v| {
+        v.dyn_into::<Promise>()
+            .unwrap_or_else(|v| Promise::resolve(&v))
+    });
+    match answer {
+        Ok(promise) => on_settled(
+            promise,
+            Box::new(move |heard| deliver(&weak, Msg::Speaker(heard))),
+        ),
+        Err(e) => Run::on(this, Msg::Speaker(Err(e))),
     }
 }

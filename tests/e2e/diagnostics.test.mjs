@@ -206,6 +206,33 @@ describe('pre-call diagnostics', () => {
     }
   });
 
+  test('the speaker answer and the screen-share permission are in the report', async () => {
+    const page = await sdkPage();
+    try {
+      const token = await preflightToken();
+      const check = (heard) => page.evaluate(([t, h]) => {
+        const client = new window.sdk.AssistClient({ url: location.origin, token: 'unused' });
+        const steps = [];
+        client.on('preflightProgress', (e) => steps.push(e.step));
+        // The app's question: the tone plays until it answers.
+        const speaker = () => new Promise((resolve) => setTimeout(() => resolve(h), 300));
+        return client.preflight({ token: t, network: false, camera: false, microphone: false, speaker, screen: true })
+          .then((report) => ({ report, steps }));
+      }, [token, heard]);
+      const heard = await check(true);
+      assert.equal(heard.report.devices.speaker_confirmed, true);
+      assert.equal(heard.report.devices.screen, 'allowed');
+      assert.equal(heard.report.verdict, 'good', JSON.stringify(heard.report));
+      assert.deepEqual(heard.steps.sort(), ['screen', 'speaker']);
+      const silent = await check(false);
+      assert.equal(silent.report.devices.speaker_confirmed, false);
+      assert.deepEqual(silent.report.reasons, ['speaker_unconfirmed']);
+      assert.deepEqual(silent.report.advice, ['check_speaker']);
+    } finally {
+      await page.context().close();
+    }
+  });
+
   test('a bad preflight token rejects the check with its code; an unreachable server is a report', async () => {
     const page = await sdkPage();
     try {
