@@ -464,30 +464,24 @@ impl Check {
             // The server's answer to `"reset"` (an older server answers with an error: the
             // bandwidth train goes ahead all the same).
             (Phase::Reset { .. }, _) => self.start_upload(path, now),
-            (Phase::Result { rtt_ms, .. }, Some((kind, o))) if kind == "upload" => {
+            (Phase::Result { rtt_ms, .. }, Some((kind, mut o))) if kind == "upload" => {
                 let (ping_rtt, ping_jitter) = self.ping.unzip();
                 let rtt_ms = ping_rtt.or(*rtt_ms);
-                let num = |key: &str| match o.get(key) {
-                    Some(Json::Int(i)) => Some(*i as f64),
-                    Some(Json::Num(n)) => Some(*n),
+                let number = |v: Option<Json>| v.and_then(|v| f64::from_json(v).ok());
+                let loss = number(o.take("lossPct"));
+                let upload = number(o.take("throughputKbps"));
+                let jitter = match o.take("jitterMs") {
+                    Some(Json::Obj(mut j)) => number(j.take("avg")),
                     _ => None,
                 };
-                let jitter = match o.get("jitterMs") {
-                    Some(Json::Obj(j)) => match j.get("avg") {
-                        Some(Json::Int(i)) => Some(*i as f64),
-                        Some(Json::Num(n)) => Some(*n),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                match (rtt_ms, num("lossPct")) {
+                match (rtt_ms, loss) {
                     (Some(rtt_ms), Some(loss_pct)) => {
                         self.m.network = Some(NetworkStats {
                             rtt_ms,
                             jitter_ms: ping_jitter.or(jitter).unwrap_or(0.0),
                             loss_pct,
                         });
-                        self.m.upload_kbps = num("throughputKbps");
+                        self.m.upload_kbps = upload;
                     }
                     _ => self.bandwidth_incomplete(),
                 }
