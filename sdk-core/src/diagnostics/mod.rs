@@ -583,6 +583,52 @@ impl<T> ToJson for Codes<'_, T> {
     }
 }
 
+/// `{"error": code}`: a device the platform refused or did not have.
+fn write_refused(out: &mut String, code: LocalErrorCode) {
+    let mut w = ObjectWriter::new(out);
+    w.field("error", code.as_str());
+    w.finish();
+}
+
+impl ToJson for CameraCheck {
+    /// `{"width","height","fps","black","frozen"}` or `{"error"}`.
+    fn write_json(&self, out: &mut String) {
+        match *self {
+            Self::Frames {
+                width,
+                height,
+                fps,
+                black,
+                frozen,
+            } => {
+                let mut w = ObjectWriter::new(out);
+                w.field("width", &width)
+                    .field("height", &height)
+                    .coord("fps", fps.round())
+                    .field("black", &black)
+                    .field("frozen", &frozen);
+                w.finish();
+            }
+            Self::Failed(code) => write_refused(out, code),
+        }
+    }
+}
+
+impl ToJson for MicrophoneCheck {
+    /// `{"peak_dbfs","silent"}` or `{"error"}`.
+    fn write_json(&self, out: &mut String) {
+        match *self {
+            Self::Audio { peak_dbfs, silent } => {
+                let mut w = ObjectWriter::new(out);
+                w.coord("peak_dbfs", peak_dbfs.round())
+                    .field("silent", &silent);
+                w.finish();
+            }
+            Self::Failed(code) => write_refused(out, code),
+        }
+    }
+}
+
 impl ToJson for DiagnosticReport {
     /// `{"verdict","reasons":[…],"advice":[…],"partial","mos"?,"timings":{…},
     /// "reachability":{…},"network"?:{…},"upload_kbps"?,"upload_lower_bound"?,
@@ -638,43 +684,8 @@ impl ToJson for DiagnosticReport {
         }
         {
             let mut dw = ObjectWriter::new(w.key("devices"));
-            match m.camera {
-                Some(CameraCheck::Frames {
-                    width,
-                    height,
-                    fps,
-                    black,
-                    frozen,
-                }) => {
-                    let mut cw = ObjectWriter::new(dw.key("camera"));
-                    cw.field("width", &width)
-                        .field("height", &height)
-                        .coord("fps", fps.round())
-                        .field("black", &black)
-                        .field("frozen", &frozen);
-                    cw.finish();
-                }
-                Some(CameraCheck::Failed(code)) => {
-                    let mut cw = ObjectWriter::new(dw.key("camera"));
-                    cw.field("error", code.as_str());
-                    cw.finish();
-                }
-                None => {}
-            }
-            match m.microphone {
-                Some(MicrophoneCheck::Audio { peak_dbfs, silent }) => {
-                    let mut mw = ObjectWriter::new(dw.key("microphone"));
-                    mw.coord("peak_dbfs", peak_dbfs.round())
-                        .field("silent", &silent);
-                    mw.finish();
-                }
-                Some(MicrophoneCheck::Failed(code)) => {
-                    let mut mw = ObjectWriter::new(dw.key("microphone"));
-                    mw.field("error", code.as_str());
-                    mw.finish();
-                }
-                None => {}
-            }
+            dw.opt("camera", m.camera.as_ref())
+                .opt("microphone", m.microphone.as_ref());
             dw.opt("speaker_confirmed", m.speaker_confirmed.as_ref());
             match m.screen {
                 Some(Ok(())) => {
