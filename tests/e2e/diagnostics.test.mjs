@@ -214,8 +214,8 @@ describe('pre-call diagnostics', () => {
         const client = new window.sdk.AssistClient({ url: location.origin, token: 'unused' });
         const steps = [];
         client.on('preflightProgress', (e) => steps.push(e.step));
-        // The app's question: the tone plays until it answers.
-        const speaker = () => new Promise((resolve) => setTimeout(() => resolve(h), 300));
+        // The app's question: the tone plays until it answers (here, at once).
+        const speaker = async () => h;
         return client.preflight({ token: t, network: false, camera: false, microphone: false, speaker, screen: true })
           .then((report) => ({ report, steps }));
       }, [token, heard]);
