@@ -291,6 +291,10 @@ wire_enum! {
         Start = "start",
         /// Stop recording.
         Stop = "stop",
+        /// Pause a running recording (media time stands still; the indicator says so).
+        Pause = "pause",
+        /// Resume a paused recording; needs the same consent as a start.
+        Resume = "resume",
     }
 }
 
@@ -302,6 +306,9 @@ wire_enum! {
         Recording = "recording",
         /// Recording is stopped.
         Stopped = "stopped",
+        /// Recording is paused: by the member recording, or because someone present withdrew
+        /// consent (or joined without it). It goes on only by an explicit resume.
+        Paused = "paused",
     }
 }
 
@@ -330,6 +337,9 @@ pub struct MemberInfo {
     pub published: Vec<Published>,
     /// The pre-call check report the member shared (`diagnostics`), as JSON text.
     pub diagnostics: Option<String>,
+    /// Whether the member consents to being recorded (`consent {recording}`); on the wire as
+    /// `recording_consent`, written only when `true`.
+    pub recording_consent: bool,
 }
 
 /// One published source and the media stream id that carries it, so a receiver can tell a
@@ -562,6 +572,14 @@ pub enum ServerMessage {
         mode: RecordingMode,
         /// Recording or stopped.
         state: RecordingStatus,
+    },
+    /// Another member granted or withdrew its recording consent (`consent`). A recorder
+    /// needs everyone's: a withdrawal pauses a running recording.
+    MemberConsent {
+        /// Who.
+        member: MemberId,
+        /// The consent now.
+        recording: bool,
     },
     /// A member shared its pre-call check report (`diagnostics`).
     MemberDiagnostics {

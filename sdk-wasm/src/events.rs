@@ -31,6 +31,10 @@ pub(crate) fn member_value(id: &MemberId, role: Role, call: &Call) -> JsValue {
         ("id", id.as_str().into()),
         ("role", role.as_str().into()),
         ("sources", sources.into()),
+        (
+            "recordingConsent",
+            call.session().recording_consent_of(id).into(),
+        ),
     ]);
     // Only when shared: a member without one has no `diagnostics` key at all.
     if let Some(text) = call.session().diagnostics_of(id) {
@@ -118,6 +122,13 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
             obj(&[
                 ("mode", e.mode.as_str().into()),
                 ("state", e.state.as_str().into()),
+            ]),
+        ),
+        Event::MemberConsent(e) => (
+            "memberConsent",
+            obj(&[
+                ("member", e.member.as_str().into()),
+                ("granted", e.granted.into()),
             ]),
         ),
         Event::MemberDiagnostics(e) => (

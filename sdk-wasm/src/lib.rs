@@ -79,12 +79,14 @@ export type Role = "host" | "guest" | "observer";
 /** A member of the call and the sources it publishes now. */
 export interface Member {
   id: string; role: Role; sources: Source[];
+  /** Whether the member consents to being recorded. */
+  recordingConsent: boolean;
   /** The pre-call check report this member shared, if any. */
   diagnostics?: PreflightReport;
 }
 export interface Permissions { screen: boolean; recording: "none" | "local" | "cloud"; }
 export type RecordingMode = "local" | "cloud";
-export type RecordingState = "recording" | "stopped";
+export type RecordingState = "recording" | "paused" | "stopped";
 export interface ConnectOptions {
   /** `http(s)://host:port` of the server, or the full `ws(s)://…/v1/signal` URL. */
   url: string;
@@ -176,6 +178,7 @@ export interface AssistEventMap {
   preflightProgress: { step: PreflightStep };
   /** A member shared its pre-call check report. */
   memberDiagnostics: { member: string; report: PreflightReport };
+  memberConsent: { member: string; granted: boolean };
   overlayChanged: OverlayView;
   error: { code: ErrorCode; message: string; ref?: string };
   ended: Ended;

@@ -216,13 +216,13 @@ describe('browser SDK API', () => {
   test('members carry their published sources; recording needs consent and follows the server', async () => {
     const tokens = await createRoom(fx.server, { roomId: 'rm_api_rec', permissions: { screen: true, recording: 'local' } });
     const agent = await sdkPage();
-    await connected(agent, tokens.agent_1, ['trackPublished', 'recordingChanged', 'error']);
+    await connected(agent, tokens.agent_1, ['trackPublished', 'recordingChanged', 'memberConsent', 'error']);
     const customer = await sdkPage();
     await connected(customer, tokens.user_9, ['recordingChanged']);
     await customer.evaluate(() => window.client.startCamera());
     await poll('the agent sees the camera published', async () => (await seen(agent, 'trackPublished')).length === 1);
     assert.deepEqual(await agent.evaluate(() => window.client.members),
-      [{ id: 'user_9', role: 'guest', sources: ['camera'] }]);
+      [{ id: 'user_9', role: 'guest', sources: ['camera'], recordingConsent: false }]);
 
     // The agent has not consented itself: refused locally, nothing sent.
     const refused = await failure(agent, () => window.client.startRecording());
@@ -240,11 +240,20 @@ describe('browser SDK API', () => {
     await agent.evaluate(() => window.client.startRecording());
     await poll('the server refuses without everyone\'s consent', async () => (await seen(agent, 'error')).length === 1);
     await customer.evaluate(() => window.client.setRecordingConsent(true));
+    await poll('the agent learns of the customer\'s consent', async () => (await seen(agent, 'memberConsent')).length === 1);
+    assert.deepEqual((await seen(agent, 'memberConsent'))[0], { name: 'memberConsent', member: 'user_9', granted: true });
+    assert.equal(await agent.evaluate(() => window.client.members[0].recordingConsent), true);
     await agent.evaluate(() => window.client.startRecording());
     for (const page of [agent, customer]) {
       await poll('recording on both sides', async () => (await page.evaluate(() => window.client.recording.local)) === 'recording');
     }
     assert.deepEqual(await seen(customer, 'recordingChanged'), [{ name: 'recordingChanged', mode: 'local', state: 'recording' }]);
+    // Withdrawing consent pauses it for everyone (it goes on only by an explicit resume).
+    await customer.evaluate(() => window.client.setRecordingConsent(false));
+    for (const page of [agent, customer]) {
+      await poll('paused on both sides', async () => (await page.evaluate(() => window.client.recording.local)) === 'paused');
+    }
+    assert.equal(await agent.evaluate(() => window.client.members[0].recordingConsent), false);
     await agent.evaluate(() => window.client.stopRecording());
     await poll('recording stopped', async () => (await customer.evaluate(() => window.client.recording.local)) === 'stopped');
     await agent.context().close();

@@ -33,7 +33,7 @@ describe('call between two browsers', () => {
 
     await waitEvent(agent, 'memberJoined');
     // The customer joined second: the agent was already there, so no event could tell it.
-    assert.deepEqual(await customer.evaluate(() => window.assist.client.members), [{ id: 'agent_1', role: 'host', sources: [] }]);
+    assert.deepEqual(await customer.evaluate(() => window.assist.client.members), [{ id: 'agent_1', role: 'host', sources: [], recordingConsent: false }]);
 
     await waitEvent(agent, 'trackAdded', { source: 'camera' });
     await waitEvent(agent, 'trackAdded', { source: 'screen' });

@@ -80,6 +80,7 @@ test('a strict TypeScript consumer compiles: the README snippet and a typed list
       .on('reconnecting', (e) => e.attempt + e.delayMs)
       .on('reconnected', (e) => e.resumed)
       .on('recordingChanged', (e) => e.mode + e.state)
+      .on('memberConsent', (e) => e.member + e.granted)
       .on('overlayChanged', (e) => e.shapes.length + e.cursors.length + (e.step?.title.length ?? 0))
       .on('error', (e) => code(e.code) + e.message)
       .once('ended', (e) => (e.code === null ? e.reason : code(e.code)) + e.message)
@@ -97,7 +98,7 @@ test('a strict TypeScript consumer compiles: the README snippet and a typed list
     const left: Promise<void> = client.leave();
     client.assist.highlight({ x: 0, y: 0, w: 1, h: 1 });
     client.startRecording();
-    const rec: 'recording' | 'stopped' = client.recording.local;
+    const rec: 'recording' | 'paused' | 'stopped' = client.recording.local;
     export { all, optional, left, rec };
   `);
   writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({

@@ -27,6 +27,7 @@ fn welcome(
             role,
             published: vec![],
             diagnostics: None,
+            recording_consent: false,
         },
         room: RoomId::new("rm_1").unwrap(),
         members: vec![MemberInfo {
@@ -34,6 +35,7 @@ fn welcome(
             role: other_role,
             published,
             diagnostics: None,
+            recording_consent: false,
         }],
         permissions,
         capabilities: Capabilities::for_role(role, permissions),

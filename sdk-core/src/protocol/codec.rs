@@ -71,6 +71,9 @@ impl ToJson for MemberInfo {
                 w.field("published", &self.published);
             }
             w.opt("diagnostics", self.diagnostics.as_ref());
+            if self.recording_consent {
+                w.field("recording_consent", &true);
+            }
         });
     }
 }
@@ -81,6 +84,7 @@ impl FromJson for MemberInfo {
             let id = f.req("id")?;
             let role = f.req("role")?;
             let diagnostics = f.opt("diagnostics")?;
+            let recording_consent = f.or_default("recording_consent")?;
             let items: Vec<Json> = f.or_default("published")?;
             let mut published = Vec::with_capacity(items.len());
             for item in items {
@@ -96,6 +100,7 @@ impl FromJson for MemberInfo {
                 role,
                 published,
                 diagnostics,
+                recording_consent,
             })
         })
     }
@@ -330,6 +335,7 @@ messages! {
     Assigned = "assigned" { room: req "room", agent: req "agent" },
     Permissions = "permissions" { permissions: req "permissions", capabilities: req "capabilities" },
     RecordingState = "recording_state" { mode: req "mode", state: req "state" },
+    MemberConsent = "member_consent" { member: req "member", recording: req "recording" },
     MemberDiagnostics = "member_diagnostics" { member: req "member", report: req "report" },
     Error = "error" { code: req "code", message: req "message", reference: opt "ref" },
     Pong = "pong" {};

@@ -46,6 +46,14 @@ fn client_examples() -> Vec<ClientMessage> {
             action: RecordingAction::Start,
             mode: RecordingMode::Cloud,
         },
+        ClientMessage::Recording {
+            action: RecordingAction::Resume,
+            mode: RecordingMode::Local,
+        },
+        ClientMessage::Recording {
+            action: RecordingAction::Pause,
+            mode: RecordingMode::Local,
+        },
         ClientMessage::QueueNext,
         ClientMessage::Leave,
         ClientMessage::Ping,
@@ -58,6 +66,7 @@ fn server_examples() -> Vec<ServerMessage> {
         role: Role::Host,
         published: vec![],
         diagnostics: None,
+        recording_consent: false,
     };
     let user = MemberInfo {
         id: member("user_9"),
@@ -67,6 +76,7 @@ fn server_examples() -> Vec<ServerMessage> {
             stream: Some("s-cam".into()),
         }],
         diagnostics: None,
+        recording_consent: true,
     };
     let permissions = Permissions {
         screen: true,
@@ -132,6 +142,14 @@ fn server_examples() -> Vec<ServerMessage> {
         ServerMessage::RecordingState {
             mode: RecordingMode::Cloud,
             state: RecordingStatus::Recording,
+        },
+        ServerMessage::RecordingState {
+            mode: RecordingMode::Local,
+            state: RecordingStatus::Paused,
+        },
+        ServerMessage::MemberConsent {
+            member: member("user_9"),
+            recording: false,
         },
         ServerMessage::MemberDiagnostics {
             member: member("user_9"),
@@ -373,7 +391,7 @@ fn the_server_stays_strict_about_client_sources() {
     for text in [
         r#"{"v":1,"type":"publish","source":"hologram"}"#,
         r#"{"v":1,"type":"unpublish","source":"hologram"}"#,
-        r#"{"v":1,"type":"recording","action":"pause","mode":"cloud"}"#,
+        r#"{"v":1,"type":"recording","action":"rewind","mode":"cloud"}"#,
     ] {
         let err = decode_client(text).unwrap_err();
         assert_eq!(err.code(), ErrorCode::BadRequest, "{text}");

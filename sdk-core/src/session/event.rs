@@ -37,6 +37,8 @@ pub enum Event {
     RecordingChanged(RecordingChanged),
     /// A member shared its pre-call check report.
     MemberDiagnostics(MemberDiagnostics),
+    /// Another member granted or withdrew its recording consent.
+    MemberConsent(MemberConsent),
     /// A remote track arrived and is labelled with its member and source (a track that
     /// arrives before the `published` naming its source is held until then).
     TrackAdded(TrackAdded),
@@ -84,6 +86,15 @@ pub struct MemberDiagnostics {
     pub member: MemberId,
     /// The report.
     pub report: String,
+}
+
+/// Another member granted or withdrew its recording consent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberConsent {
+    /// Who.
+    pub member: MemberId,
+    /// The consent now.
+    pub granted: bool,
 }
 
 /// Another member left.
@@ -161,7 +172,7 @@ pub struct Reconnected {
 pub struct RecordingChanged {
     /// Local or cloud.
     pub mode: RecordingMode,
-    /// Recording or stopped.
+    /// Recording, paused or stopped.
     pub state: RecordingStatus,
 }
 

@@ -284,6 +284,8 @@ pub struct Session {
     remote_published: VecMap<MemberId, Vec<Published>>,
     /// The pre-call reports other members shared, JSON text.
     diagnostics: VecMap<MemberId, String>,
+    /// The other members who consent to being recorded, as the server last said.
+    consenting: Vec<MemberId>,
     /// The report this member shares; sent again to a fresh seat.
     shared_report: Option<String>,
     roles: VecMap<MemberId, Role>,
@@ -321,6 +323,7 @@ impl Session {
             now: Millis(0),
             remote_published: VecMap::default(),
             diagnostics: VecMap::default(),
+            consenting: Vec::new(),
             shared_report: None,
             roles: VecMap::default(),
             published: Vec::new(),
@@ -473,9 +476,15 @@ impl Session {
         self.diagnostics.get(member).map(String::as_str)
     }
 
-    /// Asks the server to start or stop a recording of the room. Needs the capability
-    /// (`record_local` / `record_cloud`); starting also needs this member's own recording
-    /// consent. The server, which also requires the consent of everyone else present,
+    /// Whether another member consents to being recorded, as the server last said (`false`
+    /// for a member not present).
+    pub fn recording_consent_of(&self, member: &MemberId) -> bool {
+        self.consenting.contains(member)
+    }
+
+    /// Asks the server to start, pause, resume or stop a recording of the room. Needs the
+    /// capability (`record_local` / `record_cloud`); starting and resuming also need this
+    /// member's own recording consent. The server, which also requires the consent of everyone else present,
     /// answers with [`Event::RecordingChanged`] or an [`Event::Error`].
     pub fn request_recording(
         &mut self,
@@ -485,7 +494,7 @@ impl Session {
         self.check_joined()?;
         let msg = ClientMessage::Recording { action, mode };
         self.may(&msg)?;
-        if action == RecordingAction::Start {
+        if matches!(action, RecordingAction::Start | RecordingAction::Resume) {
             self.consent.may_record()?;
         }
         self.send(&msg);

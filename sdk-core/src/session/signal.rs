@@ -54,7 +54,7 @@ impl Session {
                 self.roles.insert(member.id.clone(), member.role);
                 self.ensure_peer(&member.id);
                 self.set_remote_published(&member.id, member.published.clone());
-                self.note_diagnostics(&member);
+                self.note_member(&member);
                 self.emit(Event::MemberJoined(MemberJoined { member }));
                 self.refresh_state();
             }
@@ -63,6 +63,7 @@ impl Session {
                 self.drop_peer(&member.id);
                 self.remote_published.remove(&member.id);
                 self.diagnostics.remove(&member.id);
+                self.consenting.retain(|m| *m != member.id);
                 self.emit(Event::MemberLeft(MemberLeft {
                     member: member.id,
                     reason,
@@ -140,6 +141,15 @@ impl Session {
                 self.recording[mode_index(mode)] = state;
                 self.emit(Event::RecordingChanged(RecordingChanged { mode, state }));
             }
+            ServerMessage::MemberConsent { member, recording } => {
+                if self.roles.get(&member).is_some() {
+                    self.set_consenting(&member, recording);
+                    self.emit(Event::MemberConsent(MemberConsent {
+                        member,
+                        granted: recording,
+                    }));
+                }
+            }
             ServerMessage::MemberDiagnostics { member, report } => {
                 if self.roles.get(&member).is_some() {
                     self.diagnostics.insert(member.clone(), report.clone());
@@ -193,6 +203,7 @@ impl Session {
                 self.drop_peer(&id);
                 self.remote_published.remove(&id);
                 self.diagnostics.remove(&id);
+                self.consenting.retain(|m| *m != id);
                 self.emit(Event::MemberLeft(MemberLeft {
                     member: id,
                     reason: LeaveReason::Timeout,
@@ -214,6 +225,7 @@ impl Session {
             self.close_all_peers();
             self.remote_published.clear();
             self.diagnostics.clear();
+            self.consenting.clear();
             self.outbox.clear();
             // The server tells a new seat of a running recording right after `welcome`.
             self.recording = [RecordingStatus::Stopped; 2];
@@ -251,7 +263,7 @@ impl Session {
         }
         for m in &members {
             self.roles.insert(m.id.clone(), m.role);
-            self.note_diagnostics(m);
+            self.note_member(m);
         }
         for m in if resumed { &new_members } else { &members } {
             self.ensure_peer(&m.id);
@@ -302,10 +314,19 @@ impl Session {
         }
     }
 
-    /// Keeps the report a member's listing carries (one shared while we were away too).
-    fn note_diagnostics(&mut self, member: &MemberInfo) {
+    /// Keeps what a member's listing carries: its report (one shared while we were away
+    /// too) and its recording consent.
+    fn note_member(&mut self, member: &MemberInfo) {
         if let Some(report) = &member.diagnostics {
             self.diagnostics.insert(member.id.clone(), report.clone());
+        }
+        self.set_consenting(&member.id, member.recording_consent);
+    }
+
+    fn set_consenting(&mut self, member: &MemberId, granted: bool) {
+        self.consenting.retain(|m| m != member);
+        if granted {
+            self.consenting.push(member.clone());
         }
     }
 

@@ -44,6 +44,7 @@ fn welcome_in(
             role,
             published: vec![],
             diagnostics: None,
+            recording_consent: false,
         },
         room: RoomId::new("rm_1").unwrap(),
         members: others
@@ -53,6 +54,7 @@ fn welcome_in(
                 role: Role::Host,
                 published: vec![],
                 diagnostics: None,
+                recording_consent: false,
             })
             .collect(),
         permissions,
@@ -567,6 +569,7 @@ fn reports_of_others_arrive_with_the_listing_and_as_events_and_leave_with_them()
         role: Role::Guest,
         published: vec![],
         diagnostics: Some(r#"{"verdict":"good"}"#.into()),
+        recording_consent: false,
     };
     let frame = encode_server(&ServerMessage::MemberJoined { member });
     s.handle_input(Input::Frame(frame), Millis(8)).unwrap();
@@ -574,6 +577,48 @@ fn reports_of_others_arrive_with_the_listing_and_as_events_and_leave_with_them()
         s.diagnostics_of(&id("user_9")),
         Some(r#"{"verdict":"good"}"#)
     );
+}
+
+#[test]
+fn other_members_recording_consent_is_tracked_from_listings_and_changes() {
+    let mut s = joined("agent_1", Role::Host, &["user_9"]);
+    assert!(!s.recording_consent_of(&id("user_9")));
+    let consent = |member: &str, recording| {
+        Input::Frame(encode_server(&ServerMessage::MemberConsent {
+            member: id(member),
+            recording,
+        }))
+    };
+    s.handle_input(consent("user_9", true), Millis(5)).unwrap();
+    assert!(s.recording_consent_of(&id("user_9")));
+    assert!(drain(&mut s).iter().any(|o| matches!(o,
+        Output::Event(Event::MemberConsent(MemberConsent { member, granted: true }))
+            if member == &id("user_9"))));
+    // From a member not in the room: ignored, and not reported.
+    s.handle_input(consent("ghost_1", true), Millis(6)).unwrap();
+    assert!(!s.recording_consent_of(&id("ghost_1")));
+    assert!(drain(&mut s).is_empty());
+    s.handle_input(consent("user_9", false), Millis(7)).unwrap();
+    assert!(!s.recording_consent_of(&id("user_9")));
+
+    // Leaving forgets it; a listing that says so brings it back.
+    s.handle_input(consent("user_9", true), Millis(8)).unwrap();
+    let left = encode_server(&ServerMessage::MemberLeft {
+        member: MemberRef { id: id("user_9") },
+        reason: LeaveReason::Left,
+    });
+    s.handle_input(Input::Frame(left), Millis(9)).unwrap();
+    assert!(!s.recording_consent_of(&id("user_9")));
+    let member = MemberInfo {
+        id: id("user_9"),
+        role: Role::Guest,
+        published: vec![],
+        diagnostics: None,
+        recording_consent: true,
+    };
+    let frame = encode_server(&ServerMessage::MemberJoined { member });
+    s.handle_input(Input::Frame(frame), Millis(10)).unwrap();
+    assert!(s.recording_consent_of(&id("user_9")));
 }
 
 #[test]

@@ -47,6 +47,9 @@ pub struct Member {
     pub sources: Vec<Source>,
     /// The pre-call check report it shared (the report's JSON), if any.
     pub diagnostics: Option<String>,
+    /// Whether it consents to being recorded (always `false` for this member itself; see
+    /// `recording_consent` on the call).
+    pub recording_consent: bool,
 }
 
 /// A point, 0..1 on the shared surface.
@@ -244,7 +247,14 @@ pub enum CallEvent {
         /// The report.
         report: String,
     },
-    /// A recording started or stopped.
+    /// Another member granted or withdrew its recording consent.
+    MemberConsent {
+        /// Who.
+        member: String,
+        /// The consent now.
+        granted: bool,
+    },
+    /// A recording started, paused or stopped.
     RecordingChanged {
         /// `local` or `cloud`.
         mode: String,
@@ -303,6 +313,9 @@ fn member(call: &Call, id: &str, role: protocol::Role) -> Member {
             .as_ref()
             .and_then(|m| session.diagnostics_of(m))
             .map(str::to_owned),
+        recording_consent: known
+            .as_ref()
+            .is_some_and(|m| session.recording_consent_of(m)),
     }
 }
 
@@ -349,6 +362,10 @@ pub(crate) fn to_event(event: &Event, call: &Call) -> Option<CallEvent> {
         Event::MemberDiagnostics(e) => CallEvent::MemberDiagnostics {
             member: e.member.as_str().to_owned(),
             report: e.report.clone(),
+        },
+        Event::MemberConsent(e) => CallEvent::MemberConsent {
+            member: e.member.as_str().to_owned(),
+            granted: e.granted,
         },
         Event::RecordingChanged(e) => CallEvent::RecordingChanged {
             mode: e.mode.as_str().to_owned(),

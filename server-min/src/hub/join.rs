@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
 use assistrtc_core::protocol::{
-    self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, RecordingMode,
-    RecordingStatus, RoomId, ServerMessage,
+    self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, RecordingMode, Role, RoomId,
+    ServerMessage,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -201,15 +201,17 @@ impl Hub {
             member: room.info(idx),
         };
         room.broadcast(Some(idx), &joined, &mut self.out, max_buffered);
-        if room.recording.is_some() {
-            // Whoever arrives during a recording is told at once.
-            self.send(
-                conn,
-                ServerMessage::RecordingState {
-                    mode: RecordingMode::Local,
-                    state: RecordingStatus::Recording,
-                },
-            );
+        if let Some(rec) = room.recording {
+            // Whoever arrives during a recording is told at once; one who may not be recorded
+            // without consent, and has not given it on this fresh seat, pauses it.
+            let msg = ServerMessage::RecordingState {
+                mode: RecordingMode::Local,
+                state: rec.status(),
+            };
+            self.out.push_back(HubOutput::Send { conn, msg });
+            if room.def.members[idx].role != Role::Observer {
+                room.pause_recording(&mut self.out, max_buffered);
+            }
         }
     }
 

@@ -4,11 +4,11 @@ use std::collections::VecDeque;
 
 use assistrtc_core::permissions::authorize;
 use assistrtc_core::protocol::{
-    self, ClientMessage, ErrorCode, LeaveReason, MemberId, RecordingAction, RecordingMode,
-    RecordingStatus, Role, RoomId, ServerMessage,
+    self, ClientMessage, ErrorCode, LeaveReason, MemberId, RecordingAction, RecordingMode, Role,
+    RoomId, ServerMessage,
 };
 
-use super::room::Room;
+use super::room::{LocalRecording, Room};
 use super::{ConnId, Hub, HubOutput};
 
 impl Hub {
@@ -78,10 +78,18 @@ impl Hub {
                 room.broadcast(Some(idx), &msg, &mut self.out, max_buffered);
             }
             ClientMessage::Consent { recording } => {
+                if seat.consent == recording {
+                    return;
+                }
                 seat.consent = recording;
+                let msg = ServerMessage::MemberConsent {
+                    member: me.clone(),
+                    recording,
+                };
+                room.broadcast(Some(idx), &msg, &mut self.out, max_buffered);
                 if !recording && role != Role::Observer && room.recording.is_some() {
-                    tracing::info!(room = %room_id, member = %me, "consent withdrawn; recording stops");
-                    stop_recording(room, &mut self.out, max_buffered);
+                    tracing::info!(room = %room_id, member = %me, "consent withdrawn; recording pauses");
+                    room.pause_recording(&mut self.out, max_buffered);
                 }
             }
             ClientMessage::Diagnostics { report } => {
@@ -164,31 +172,39 @@ impl Hub {
         let Some(room) = self.rooms.get_mut(room_id) else {
             return;
         };
-        match action {
-            RecordingAction::Start => {
+        let running = room.recording.filter(|r| r.seat == idx);
+        match (action, running) {
+            (RecordingAction::Start, _) | (RecordingAction::Resume, Some(_)) => {
                 let missing: Vec<String> = room
-                    .present_except(Some(idx))
+                    .without_consent(Some(idx))
                     .into_iter()
-                    .filter(|&i| room.def.members[i].role != Role::Observer)
-                    .filter(|&i| room.seat(i).is_some_and(|s| !s.consent))
                     .map(|i| room.member_id(i).to_string())
                     .collect();
                 if !missing.is_empty() {
                     let reason = format!("recording needs consent from {}", missing.join(", "));
                     return self.send_error(conn, ErrorCode::Forbidden, reason, Some("recording"));
                 }
-                room.recording = Some(idx);
-                tracing::info!(room = %room_id, seat = idx, "local recording started");
-                let msg = ServerMessage::RecordingState {
-                    mode: RecordingMode::Local,
-                    state: RecordingStatus::Recording,
-                };
-                room.broadcast(None, &msg, &mut self.out, max_buffered);
+                room.recording = Some(LocalRecording {
+                    seat: idx,
+                    paused: false,
+                });
+                tracing::info!(room = %room_id, seat = idx, ?action, "local recording runs");
+                room.broadcast_recording(&mut self.out, max_buffered);
             }
-            RecordingAction::Stop => {
+            (RecordingAction::Pause, Some(_)) => {
+                tracing::info!(room = %room_id, seat = idx, "local recording paused");
+                room.pause_recording(&mut self.out, max_buffered);
+            }
+            (RecordingAction::Stop, Some(_)) => {
                 tracing::info!(room = %room_id, seat = idx, "local recording stopped");
                 stop_recording(room, &mut self.out, max_buffered);
             }
+            (_, None) => self.send_error(
+                conn,
+                ErrorCode::Conflict,
+                "this member is not recording",
+                Some("recording"),
+            ),
         }
     }
 }
@@ -196,9 +212,5 @@ impl Hub {
 /// Ends the room's local recording and tells everyone present (including the recorder).
 pub(super) fn stop_recording(room: &mut Room, out: &mut VecDeque<HubOutput>, max_buffered: usize) {
     room.recording = None;
-    let msg = ServerMessage::RecordingState {
-        mode: RecordingMode::Local,
-        state: RecordingStatus::Stopped,
-    };
-    room.broadcast(None, &msg, out, max_buffered);
+    room.broadcast_recording(out, max_buffered);
 }

@@ -4,7 +4,9 @@ use std::collections::VecDeque;
 
 use assistrtc_core::Millis;
 use assistrtc_core::permissions::Capabilities;
-use assistrtc_core::protocol::{MemberId, MemberInfo, Published, ServerMessage};
+use assistrtc_core::protocol::{
+    MemberId, MemberInfo, Published, RecordingMode, RecordingStatus, Role, ServerMessage,
+};
 
 use super::{ConnId, HubOutput, TimerKey};
 use crate::store::RoomDefinition;
@@ -14,10 +16,30 @@ pub(super) struct Room {
     pub(super) def: RoomDefinition,
     /// Parallel to `def.members`: `Some` while that member is present (live or held).
     pub(super) seats: Vec<Option<Seat>>,
-    /// The seat that started the running local recording, if any.
-    pub(super) recording: Option<usize>,
+    /// The running local recording, if any.
+    pub(super) recording: Option<LocalRecording>,
     /// Its tokens expired: it goes as soon as it is empty.
     pub(super) expired: bool,
+}
+
+/// A local recording in progress: who records it and whether it is paused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct LocalRecording {
+    /// The seat that started it; only it may pause, resume or stop it.
+    pub(super) seat: usize,
+    /// Paused by its recorder, or because someone present withdrew consent or arrived
+    /// without it. It goes on only by an explicit resume with everyone's consent.
+    pub(super) paused: bool,
+}
+
+impl LocalRecording {
+    pub(super) fn status(self) -> RecordingStatus {
+        if self.paused {
+            RecordingStatus::Paused
+        } else {
+            RecordingStatus::Recording
+        }
+    }
 }
 
 /// A member's place in a room; it outlives a dropped connection for the grace period.
@@ -63,6 +85,43 @@ impl Room {
         }
     }
 
+    /// The non-observers present, other than `except`, who have not consented to recording.
+    pub(super) fn without_consent(&self, except: Option<usize>) -> Vec<usize> {
+        self.present_except(except)
+            .into_iter()
+            .filter(|&i| self.def.members[i].role != Role::Observer)
+            .filter(|&i| self.seat(i).is_some_and(|s| !s.consent))
+            .collect()
+    }
+
+    /// Pauses the running local recording, if it runs, and tells everyone present.
+    pub(super) fn pause_recording(&mut self, out: &mut VecDeque<HubOutput>, max_buffered: usize) {
+        let Some(rec) = &mut self.recording else {
+            return;
+        };
+        if rec.paused {
+            return;
+        }
+        rec.paused = true;
+        self.broadcast_recording(out, max_buffered);
+    }
+
+    /// Tells everyone present the local recording's state.
+    pub(super) fn broadcast_recording(
+        &mut self,
+        out: &mut VecDeque<HubOutput>,
+        max_buffered: usize,
+    ) {
+        let state = self
+            .recording
+            .map_or(RecordingStatus::Stopped, LocalRecording::status);
+        let msg = ServerMessage::RecordingState {
+            mode: RecordingMode::Local,
+            state,
+        };
+        self.broadcast(None, &msg, out, max_buffered);
+    }
+
     pub(super) fn index_of(&self, member: &MemberId) -> Option<usize> {
         self.def.members.iter().position(|m| &m.id == member)
     }
@@ -99,6 +158,7 @@ impl Room {
                 .map(|s| s.published.clone())
                 .unwrap_or_default(),
             diagnostics: self.seat(idx).and_then(|s| s.diagnostics.clone()),
+            recording_consent: self.seat(idx).is_some_and(|s| s.consent),
         }
     }
 

@@ -55,7 +55,7 @@ impl Hub {
             reason,
         };
         room.broadcast(Some(idx), &left, &mut self.out, max_buffered);
-        if room.recording == Some(idx) {
+        if room.recording.is_some_and(|r| r.seat == idx) {
             stop_recording(room, &mut self.out, max_buffered);
         }
         match seat.presence {

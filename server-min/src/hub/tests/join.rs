@@ -47,6 +47,7 @@ fn join_welcomes_and_announces() {
                 role: Role::Guest,
                 published: vec![],
                 diagnostics: None,
+                recording_consent: false,
             }
         }]
     );

@@ -189,6 +189,13 @@ fn local_recording_needs_everyones_consent() {
     );
 
     h.send(guest, &ClientMessage::Consent { recording: true });
+    let granted = ServerMessage::MemberConsent {
+        member: id("user_9"),
+        recording: true,
+    };
+    for conn in [agent, watcher] {
+        assert_eq!(h.take(conn), vec![granted.clone()]);
+    }
     h.send(agent, &start);
     let recording = ServerMessage::RecordingState {
         mode: RecordingMode::Local,
@@ -198,14 +205,90 @@ fn local_recording_needs_everyones_consent() {
         assert_eq!(h.take(conn), vec![recording.clone()]);
     }
 
+    // A withdrawal pauses the recording for everyone; the recorder also learns who.
     h.send(guest, &ClientMessage::Consent { recording: false });
+    let withdrawn = ServerMessage::MemberConsent {
+        member: id("user_9"),
+        recording: false,
+    };
+    let paused = ServerMessage::RecordingState {
+        mode: RecordingMode::Local,
+        state: RecordingStatus::Paused,
+    };
+    for conn in [agent, watcher] {
+        assert_eq!(h.take(conn), vec![withdrawn.clone(), paused.clone()]);
+    }
+    assert_eq!(h.take(guest), vec![paused.clone()]);
+    // The same consent again changes nothing and is not relayed.
+    h.send(guest, &ClientMessage::Consent { recording: false });
+    assert_eq!(h.take(agent), vec![]);
+
+    // Resuming needs everyone's consent again, as a start does.
+    let resume = ClientMessage::Recording {
+        action: RecordingAction::Resume,
+        mode: RecordingMode::Local,
+    };
+    h.send(agent, &resume);
+    assert_eq!(
+        error_code(&h.take(agent)),
+        Some((ErrorCode::Forbidden, Some("recording".into())))
+    );
+    h.send(guest, &ClientMessage::Consent { recording: true });
+    for conn in [agent, watcher] {
+        assert_eq!(h.take(conn), vec![granted.clone()]);
+    }
+    h.send(agent, &resume);
+    for conn in [agent, guest, watcher] {
+        assert_eq!(h.take(conn), vec![recording.clone()]);
+    }
+
+    // Only the recorder pauses, resumes or stops its recording.
+    let pause = ClientMessage::Recording {
+        action: RecordingAction::Pause,
+        mode: RecordingMode::Local,
+    };
+    let stop = ClientMessage::Recording {
+        action: RecordingAction::Stop,
+        mode: RecordingMode::Local,
+    };
+    h.room(
+        "rm_2",
+        &[("agent_1", Role::Host), ("agent_2", Role::Host)],
+        Permissions {
+            screen: false,
+            recording: RecordingPolicy::Local,
+        },
+    );
+    let (a1, _) = h.join("rm_2", "agent_1", Role::Host);
+    let (a2, _) = h.join("rm_2", "agent_2", Role::Host);
+    h.send(a2, &ClientMessage::Consent { recording: true });
+    h.send(a1, &start);
+    h.take(a1);
+    h.take(a2);
+    for msg in [&pause, &resume, &stop] {
+        h.send(a2, msg);
+        assert_eq!(
+            error_code(&h.take(a2)),
+            Some((ErrorCode::Conflict, Some("recording".into())))
+        );
+    }
+    h.send(a1, &pause);
+    for conn in [a1, a2] {
+        assert_eq!(h.take(conn), vec![paused.clone()]);
+    }
+    h.send(a1, &stop);
     let stopped = ServerMessage::RecordingState {
         mode: RecordingMode::Local,
         state: RecordingStatus::Stopped,
     };
-    for conn in [agent, guest, watcher] {
+    for conn in [a1, a2] {
         assert_eq!(h.take(conn), vec![stopped.clone()]);
     }
+    h.send(a1, &stop);
+    assert_eq!(
+        error_code(&h.take(a1)),
+        Some((ErrorCode::Conflict, Some("recording".into())))
+    );
 
     // Cloud is not here yet (this room does not even allow it: forbidden first).
     let cloud = ClientMessage::Recording {
@@ -265,13 +348,33 @@ fn recorder_leaving_stops_the_recording() {
         ),
         "{msgs:?}"
     );
+    // A member who must consent, arriving on a fresh seat without consent, pauses it.
+    h.send(guest, &ClientMessage::Leave);
+    let guest = h.join_with(h.token("rm_1", "user_9", Role::Guest), None);
+    let msgs = h.take(guest);
+    assert!(
+        matches!(
+            msgs.as_slice(),
+            [
+                ServerMessage::Welcome { .. },
+                ServerMessage::RecordingState {
+                    state: RecordingStatus::Recording,
+                    ..
+                },
+                ServerMessage::RecordingState {
+                    state: RecordingStatus::Paused,
+                    ..
+                }
+            ]
+        ),
+        "{msgs:?}"
+    );
     h.send(agent, &ClientMessage::Leave);
     let msgs = h.take(guest);
     assert!(
         matches!(
             msgs.as_slice(),
             [
-                ServerMessage::MemberJoined { .. },
                 ServerMessage::MemberLeft { .. },
                 ServerMessage::RecordingState {
                     state: RecordingStatus::Stopped,
