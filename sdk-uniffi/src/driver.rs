@@ -269,6 +269,9 @@ impl Task {
         match output {
             Output::OpenTransport => self.open_socket(),
             Output::CloseTransport => self.socket = None,
+            // The native SDK starts no local recording (the app records its own media), so
+            // the call never asks for one.
+            Output::Recorder(_) => {}
             Output::Send(frame) => {
                 if let Some(socket) = &self.socket {
                     let _ = socket.outgoing.send(frame);

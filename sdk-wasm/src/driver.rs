@@ -243,6 +243,8 @@ impl Shared {
                 }
             }
             Output::CloseTransport => st.socket = None,
+            // No local recording is started from the browser yet.
+            Output::Recorder(_) => {}
             Output::Send(frame) => {
                 if let Some(socket) = &st.socket {
                     if let Err(e) = socket.send(&frame) {

@@ -6,8 +6,10 @@
 //! cursor only the latest position is kept and sent on open), replay of what this member shows
 //! to a link opened later, local echo of one's own annotations, capability checks on send and
 //! receive, holding remote tracks until a `published` labels them, and clean-up when a link
-//! closes. A driver only translates: [`Output`]s into platform calls, platform events into
-//! [`Input`]s (see the driver contract in [`crate::session::link`]).
+//! closes; and the local recording (see [`Call::start_local_recording`]: consent from everyone
+//! present, the sidecar of annotations, the room told of each change). A driver only
+//! translates: [`Output`]s into platform calls, platform events into [`Input`]s (see the
+//! driver contract in [`crate::session::link`]).
 //!
 //! **Drive rule** (as str0m's `Rtc`): after every `handle_*` call or command, drain
 //! [`Call::poll_output`] until it returns `None`, then arm ONE timer for
@@ -31,6 +33,7 @@
 //!             Output::Peer { link, command } => { /* run on that link, in order */ }
 //!             Output::Event(event) => println!("{event:?}"),
 //!             Output::CloseTransport => { /* close it */ }
+//!             Output::Recorder(command) => { /* MediaRecorder: start, pause, resume, stop */ }
 //!         }
 //!     }
 //! };
@@ -42,6 +45,7 @@
 //! ```
 
 mod links;
+mod recording;
 
 use std::collections::VecDeque;
 
@@ -50,6 +54,7 @@ use crate::Millis;
 use crate::assist::{AssistError, AssistSender, Channel, Overlay, OverlayView, Point, Rect};
 use crate::permissions::Capability;
 use crate::protocol::{ErrorCode, MemberId, RecordingAction, RecordingMode, Source};
+use crate::recorder::{Recorder, RecorderError};
 use crate::session::{
     ErrorReported, Event, Input, LinkId, MAX_PENDING_OUTPUTS, Output, PeerCommand, PeerEvent,
     Session, SessionConfig, SessionError, SessionState, TrackAdded,
@@ -89,6 +94,9 @@ pub enum CallError {
     /// An assist message was refused (malformed, out of range, too many shapes).
     #[error(transparent)]
     Assist(#[from] AssistError),
+    /// The local recording refused (no consent, wrong state, bad options, no format).
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
 }
 
 impl CallError {
@@ -99,6 +107,7 @@ impl CallError {
         match self {
             Self::Session(e) => e.message(),
             Self::Assist(e) => e.message(),
+            Self::Recorder(e) => e.message(),
         }
     }
 
@@ -107,6 +116,7 @@ impl CallError {
         match self {
             Self::Session(e) => e.code(),
             Self::Assist(e) => e.code(),
+            Self::Recorder(e) => e.wire_code(),
         }
     }
 }
@@ -122,6 +132,8 @@ pub struct Call {
     tracks: VecMap<String, (LinkId, Source)>,
     outputs: VecDeque<Output>,
     overlay_dirty: bool,
+    /// The local recording, running or the last one made.
+    recording: Option<recording::Recording>,
     now: Millis,
 }
 
@@ -136,6 +148,7 @@ impl Call {
             tracks: VecMap::default(),
             outputs: VecDeque::new(),
             overlay_dirty: false,
+            recording: None,
             now: Millis(0),
         }
     }
@@ -181,7 +194,11 @@ impl Call {
 
     /// Grants or withdraws consent to being recorded.
     pub fn set_recording_consent(&mut self, granted: bool, now: Millis) -> Result<(), CallError> {
+        self.now = self.now.max(now);
         let r = self.session.set_recording_consent(granted);
+        if r.is_ok() {
+            self.own_consent_changed(granted);
+        }
         self.after(now);
         Ok(r?)
     }
@@ -325,11 +342,12 @@ impl Call {
         }
         self.now = self.now.max(now);
         let r = match input {
-            Input::Peer { link, event } => self.on_peer(link, event, now),
-            other => self.session.handle_input(other, now),
+            Input::Peer { link, event } => self.on_peer(link, event, now).map_err(Into::into),
+            Input::Recorder(input) => self.on_recorder_input(input),
+            other => self.session.handle_input(other, now).map_err(Into::into),
         };
         self.after(now);
-        Ok(r?)
+        r
     }
 
     /// The next thing to do, or `None` when drained.
@@ -348,6 +366,7 @@ impl Call {
             self.session.poll_timeout(),
             self.assist.poll_timeout(),
             self.overlay.poll_timeout(),
+            self.recorder().and_then(Recorder::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -360,6 +379,9 @@ impl Call {
         self.now = self.now.max(now);
         self.session.handle_timeout(now);
         self.assist.handle_timeout(now);
+        if let Some(rec) = &mut self.recording {
+            rec.recorder.handle_timeout(now);
+        }
         if self.overlay.expire(now) {
             self.overlay_dirty = true;
         }
@@ -426,7 +448,10 @@ impl Call {
         };
         let caps = self.session.capabilities_of(&member).unwrap_or_default();
         match self.overlay.apply_text(&member, caps, text, now) {
-            Ok(changed) => self.overlay_dirty |= changed,
+            Ok(changed) => {
+                self.overlay_dirty |= changed;
+                self.record_assist(&member, text);
+            }
             Err(e) => self.emit(Event::Error(ErrorReported {
                 code: e.code(),
                 message: [
@@ -495,6 +520,9 @@ impl Call {
         self.run_link_policy();
         // The policy may have opened channels whose negotiation the session runs.
         self.absorb_session();
+        self.drain_recorder();
+        // Telling the room the recording ended is a session frame.
+        self.absorb_session();
         if std::mem::take(&mut self.overlay_dirty) {
             let view = self.overlay.visible(self.now);
             self.emit(Event::OverlayChanged(view));
@@ -555,6 +583,7 @@ impl Call {
     }
 
     fn observe_event(&mut self, event: Event) {
+        self.observe_presence(&event);
         match &event {
             Event::TrackPublished(p) => {
                 // Label tracks that arrived before their `published`, after telling it.
@@ -638,6 +667,7 @@ impl Call {
             }
             if let Ok(changed) = self.overlay.apply_text(&me, caps, &t.payload, self.now) {
                 self.overlay_dirty |= changed;
+                self.record_assist(&me, &t.payload);
             }
         }
     }
@@ -692,5 +722,7 @@ impl Call {
     }
 }
 
+#[cfg(test)]
+mod recording_tests;
 #[cfg(test)]
 mod tests;

@@ -72,32 +72,8 @@
 //! assert!(rec.manifest().to_json_text().contains(r#""duration_ms":2000,"bytes":5120"#));
 //! ```
 
-// Wiring into `Call` (not done yet; the recorder is complete and tested on its own):
-//
-// - `Call` owns `recorder: Option<Recorder>`, a fresh one per recording. A command
-//   `Call::start_local_recording(options, supported, now)` first checks the member's
-//   `Capability::RecordLocal`, then calls `Recorder::start`; `CallError` gains
-//   `Recorder(#[from] RecorderError)`, reported with `RecorderError::wire_code` (and the
-//   recorder's own string `code()` for the app). `pause`/`resume`/`stop`/`bookmark`/`clip` pass
-//   through the same way.
-// - Consent gate: on `Joined`, `MemberPresent` for this member (its role and
-//   `session.consent().recording_granted()`) and for every listed member; `MemberJoined` →
-//   `MemberPresent`, `MemberLeft` → `MemberLeft`, `set_recording_consent` → `ConsentChanged`
-//   for this member. Other members' consent is not on the wire yet: the server must relay it
-//   (e.g. `consent {member, recording}` server → client, or a `recording_consent` field on
-//   `MemberInfo`). Until then remote members count as not consenting, the safe default.
-// - Sources: `SourceStarted`/`SourceEnded` from the tracks the driver adds to the recorded
-//   stream (this member's `publish`/`unpublish`, remote `TrackAdded`/`TrackUnpublished`).
-// - Driver inputs: `Input::Recorder(RecorderInput)` for `ChunkRecorded`,
-//   `MediaRecorderStopped` and `PlatformError`. Outputs: `Output::Recorder(RecorderCommand)`
-//   and `Event::Recording(RecorderEvent)`, drained into the call's queue in `Call::after`.
-//   `ConsentPaused` is also told to the room (a `recording` frame; the protocol needs a
-//   `paused` `RecordingStatus` for it) so every member sees why recording stopped.
-// - Timer: `Call::poll_timeout` includes `recorder.poll_timeout()`; `handle_timeout` forwards.
-// - Sidecar: `flush_assist` (own messages) and `on_message` (accepted remote ones) call
-//   `record_assist` with the decoded message (`Overlay::apply_text` decodes it; expose the
-//   message or decode once in the call). At start, `record_assist` every member's
-//   `overlay.replay(member, now)`, so shapes already visible are in the sidecar at 0.
+// A call records through `Call::start_local_recording` (call/recording.rs), which feeds the
+// recorder presence, consent, sources and the sidecar, and passes its outputs on.
 
 mod clock;
 mod error;

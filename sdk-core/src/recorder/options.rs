@@ -82,3 +82,37 @@ impl RecorderOptions {
         (u128::from(limit) * u128::from(self.warn_at_percent) / 100) as u64
     }
 }
+
+/// What a local recording takes in, from the call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum RecordedMedia {
+    /// Both sides: every member's video composed into one picture, every member's audio
+    /// mixed (the default).
+    #[default]
+    Mixed,
+    /// What this member publishes.
+    Local,
+    /// What the other members publish.
+    Remote,
+    /// The shared screen (whoever shares it) and everyone's audio.
+    Screen,
+}
+
+impl RecordedMedia {
+    /// The stable name: `mixed`, `local`, `remote`, `screen`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Mixed => "mixed",
+            Self::Local => "local",
+            Self::Remote => "remote",
+            Self::Screen => "screen",
+        }
+    }
+
+    /// The value of a stable name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Mixed, Self::Local, Self::Remote, Self::Screen]
+            .into_iter()
+            .find(|m| m.as_str() == name)
+    }
+}

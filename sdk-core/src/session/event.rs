@@ -6,6 +6,7 @@ use crate::protocol::{
     ErrorCode, LeaveReason, MemberId, MemberInfo, Permissions, RecordingMode, RecordingStatus,
     RoomId, Source,
 };
+use crate::recorder::RecorderEvent;
 use crate::text;
 
 use super::{LinkId, SessionState};
@@ -39,6 +40,9 @@ pub enum Event {
     MemberDiagnostics(MemberDiagnostics),
     /// Another member granted or withdrew its recording consent.
     MemberConsent(MemberConsent),
+    /// This member's local recording ([`Call`](crate::call::Call)'s recorder): its state,
+    /// progress, caps, a consent pause, a failure.
+    Recording(RecorderEvent),
     /// A remote track arrived and is labelled with its member and source (a track that
     /// arrives before the `published` naming its source is held until then).
     TrackAdded(TrackAdded),

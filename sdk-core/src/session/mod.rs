@@ -64,6 +64,7 @@ use crate::protocol::{
     self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, MemberInfo, Permissions,
     Published, RecordingAction, RecordingMode, RecordingStatus, Role, ServerMessage, Source,
 };
+use crate::recorder::{RecorderCommand, RecorderInput};
 use crate::text;
 use crate::vecmap::VecMap;
 
@@ -161,6 +162,9 @@ pub enum Input {
         /// What happened.
         event: PeerEvent,
     },
+    /// Something happened on the platform's recorder (a chunk, its stop, a failure): for the
+    /// [`Call`](crate::call::Call)'s local recording. A bare session ignores it.
+    Recorder(RecorderInput),
 }
 
 /// What the driver must do next, from [`Session::poll_output`].
@@ -183,6 +187,9 @@ pub enum Output {
     },
     /// Tell the application.
     Event(Event),
+    /// Run this on the platform's recorder (`MediaRecorder`), for the
+    /// [`Call`](crate::call::Call)'s local recording; a bare session never asks.
+    Recorder(RecorderCommand),
 }
 
 /// Misuse of the session API.
@@ -491,13 +498,23 @@ impl Session {
         action: RecordingAction,
         mode: RecordingMode,
     ) -> Result<(), SessionError> {
+        self.may_request_recording(action, mode)?;
+        self.send(&ClientMessage::Recording { action, mode });
+        Ok(())
+    }
+
+    /// Whether [`request_recording`](Self::request_recording) would be sent, without
+    /// sending it.
+    pub fn may_request_recording(
+        &self,
+        action: RecordingAction,
+        mode: RecordingMode,
+    ) -> Result<(), SessionError> {
         self.check_joined()?;
-        let msg = ClientMessage::Recording { action, mode };
-        self.may(&msg)?;
+        self.may(&ClientMessage::Recording { action, mode })?;
         if matches!(action, RecordingAction::Start | RecordingAction::Resume) {
             self.consent.may_record()?;
         }
-        self.send(&msg);
         Ok(())
     }
 
@@ -555,6 +572,7 @@ impl Session {
             Input::TransportClosed => self.on_transport_closed(now),
             Input::Frame(text) => self.on_frame(&text, now),
             Input::Peer { link, event } => return self.on_peer(link, event),
+            Input::Recorder(_) => {}
         }
         Ok(())
     }

@@ -437,6 +437,8 @@ impl World {
                 }
             }
             Output::Event(e) => c.events.push(e),
+            // The simulated clients record nothing.
+            Output::Recorder(_) => {}
         }
     }
 

@@ -1,0 +1,395 @@
+//! The call's local recording: the consent gate with what the server relays, the room told
+//! of each change, the sidecar, and endings the user did not ask for.
+
+use super::*;
+use crate::assist::Rect;
+use crate::permissions::Capabilities;
+use crate::protocol::{
+    LeaveReason, MemberInfo, MemberRef, Permissions, Published, RecordingPolicy, Role, RoomId,
+    ServerMessage, encode_server,
+};
+use crate::recorder::{
+    RecordedMedia, RecorderCommand, RecorderEvent, RecorderInput, RecorderOptions, RecorderState,
+};
+
+const WEBM: [&str; 1] = ["video/webm;codecs=vp8,opus"];
+
+fn id(s: &str) -> MemberId {
+    MemberId::new(s).unwrap()
+}
+
+struct Rec {
+    call: Call,
+    out: Vec<Output>,
+    now: u64,
+}
+
+/// `me` (a host unless `guest`) joined a room that allows local recording, with `user_9`
+/// (a guest publishing its camera, consenting when `customer_consents`).
+fn joined(me: &str, guest: bool, customer_consents: bool) -> Rec {
+    let role = if guest { Role::Guest } else { Role::Host };
+    let permissions = Permissions {
+        screen: true,
+        recording: RecordingPolicy::Local,
+    };
+    let other = if guest { "agent_1" } else { "user_9" };
+    let welcome = encode_server(&ServerMessage::Welcome {
+        session_id: "s_1".into(),
+        member: MemberInfo {
+            id: id(me),
+            role,
+            published: vec![],
+            diagnostics: None,
+            recording_consent: false,
+        },
+        room: RoomId::new("rm_1").unwrap(),
+        members: vec![MemberInfo {
+            id: id(other),
+            role: if guest { Role::Host } else { Role::Guest },
+            published: vec![Published {
+                source: Source::Camera,
+                stream: Some("s-cam".into()),
+            }],
+            diagnostics: None,
+            recording_consent: customer_consents,
+        }],
+        permissions,
+        capabilities: Capabilities::for_role(role, permissions),
+        ice_servers: vec![],
+        resume_token: "rt".into(),
+        resumed: false,
+    });
+    let mut call = Call::new(CallConfig::new("tok"));
+    call.acknowledge_notice();
+    call.join(Millis(0)).unwrap();
+    call.handle_input(Input::TransportOpened, Millis(1))
+        .unwrap();
+    call.handle_input(Input::Frame(welcome), Millis(2)).unwrap();
+    let mut rec = Rec {
+        call,
+        out: Vec::new(),
+        now: 2,
+    };
+    rec.drain();
+    rec
+}
+
+impl Rec {
+    fn drain(&mut self) {
+        self.out = std::iter::from_fn(|| self.call.poll_output()).collect();
+    }
+
+    fn at(&mut self, now: u64) -> Millis {
+        self.now = now;
+        Millis(now)
+    }
+
+    fn frame(&mut self, msg: ServerMessage, now: u64) {
+        let now = self.at(now);
+        self.call
+            .handle_input(Input::Frame(encode_server(&msg)), now)
+            .unwrap();
+        self.drain();
+    }
+
+    fn input(&mut self, input: RecorderInput, now: u64) -> Result<(), CallError> {
+        let now = self.at(now);
+        let r = self.call.handle_input(Input::Recorder(input), now);
+        self.drain();
+        r
+    }
+
+    fn start(&mut self, now: u64) -> Result<Vec<(MemberId, Source)>, CallError> {
+        let now = self.at(now);
+        let r = self.call.start_local_recording(
+            RecordedMedia::Mixed,
+            RecorderOptions::default(),
+            &WEBM,
+            now,
+        );
+        self.drain();
+        r
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send(f) => Some(f.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn commands(&self) -> Vec<RecorderCommand> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Recorder(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn events(&self) -> Vec<RecorderEvent> {
+        self.out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(Event::Recording(e)) => Some(e.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn state(&self) -> RecorderState {
+        self.call
+            .recorder()
+            .map_or(RecorderState::Idle, |r| r.state())
+    }
+}
+
+fn recording_frame(action: &str) -> String {
+    [
+        "{\"v\":1,\"type\":\"recording\",\"action\":\"",
+        action,
+        "\",\"mode\":\"local\"}",
+    ]
+    .concat()
+}
+
+#[test]
+fn starting_needs_the_capability_own_consent_and_everyone_present_s() {
+    // A guest may not record.
+    let mut c = joined("user_9", true, true);
+    c.call.set_recording_consent(true, Millis(3)).unwrap();
+    assert_eq!(c.start(4).unwrap_err().code(), ErrorCode::Forbidden);
+
+    // Not without one's own consent, nor without the customer's; nothing is sent.
+    let mut a = joined("agent_1", false, false);
+    let err = a.start(3).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    assert!(a.sent().is_empty());
+    a.call.set_recording_consent(true, Millis(4)).unwrap();
+    a.drain();
+    let err = a.start(5).unwrap_err();
+    assert!(matches!(
+        err,
+        CallError::Recorder(RecorderError::ConsentMissing { ref members }) if members == &[id("user_9")]
+    ));
+    assert!(a.sent().is_empty());
+    assert_eq!(a.state(), RecorderState::Idle);
+
+    // The server relays the customer's consent: now it starts, and the room is told.
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: true,
+        },
+        6,
+    );
+    let sources = a.start(7).unwrap();
+    assert_eq!(sources, vec![(id("user_9"), Source::Camera)]);
+    assert_eq!(a.sent(), vec![recording_frame("start")]);
+    assert_eq!(
+        a.commands(),
+        vec![RecorderCommand::StartMediaRecorder {
+            mime: "video/webm;codecs=vp8,opus",
+            timeslice_ms: 1_000,
+        }]
+    );
+    assert_eq!(a.state(), RecorderState::Recording);
+    // A second start while it runs is a conflict.
+    assert_eq!(a.start(8).unwrap_err().code(), ErrorCode::Conflict);
+}
+
+fn recording_agent() -> Rec {
+    let mut a = joined("agent_1", false, true);
+    a.call.set_recording_consent(true, Millis(3)).unwrap();
+    a.start(10).unwrap();
+    a
+}
+
+#[test]
+fn a_withdrawal_pauses_it_and_only_everyone_s_consent_resumes_it() {
+    let mut a = recording_agent();
+    a.input(RecorderInput::ChunkRecorded { bytes: 4_000 }, 1_010)
+        .unwrap();
+    assert!(
+        a.events()
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::Progress(p) if p.bytes == 4_000))
+    );
+
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: false,
+        },
+        1_500,
+    );
+    assert_eq!(a.commands(), vec![RecorderCommand::Pause]);
+    assert!(a.events().iter().any(
+        |e| matches!(e, RecorderEvent::ConsentPaused(p) if p.member == id("user_9") && p.media_ms == 1_490)
+    ));
+    // The server paused it for the room itself: nothing to send.
+    assert!(a.sent().is_empty());
+
+    let now = a.at(2_000);
+    let err = a.call.resume_local_recording(now).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Forbidden);
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: true,
+        },
+        2_100,
+    );
+    assert_eq!(a.state(), RecorderState::Paused, "resumes only when asked");
+    let now = a.at(2_200);
+    a.call.resume_local_recording(now).unwrap();
+    a.drain();
+    assert_eq!(a.commands(), vec![RecorderCommand::Resume]);
+    assert_eq!(a.sent(), vec![recording_frame("resume")]);
+
+    // The user's own pause is told to the room.
+    let now = a.at(2_500);
+    a.call.pause_local_recording(now).unwrap();
+    a.drain();
+    assert_eq!(a.sent(), vec![recording_frame("pause")]);
+
+    // Withdrawing one's own consent pauses it too.
+    let now = a.at(2_600);
+    a.call.resume_local_recording(now).unwrap();
+    a.call.set_recording_consent(false, Millis(2_700)).unwrap();
+    a.drain();
+    assert_eq!(a.state(), RecorderState::Paused);
+}
+
+#[test]
+fn annotations_shown_during_the_recording_go_into_the_sidecar_at_their_media_time() {
+    let mut a = joined("agent_1", false, true);
+    a.call.set_recording_consent(true, Millis(3)).unwrap();
+    let rect = Rect {
+        x: 0.1,
+        y: 0.1,
+        w: 0.2,
+        h: 0.2,
+    };
+    // A shape on screen before the start is in the sidecar at 0.
+    a.call.highlight(rect, "#ff0000", 0, 0, Millis(5)).unwrap();
+    a.start(10).unwrap();
+    let now = a.at(1_510);
+    a.call.highlight(rect, "#00ff00", 0, 0, now).unwrap();
+    let now = a.at(1_600);
+    a.call.pointer(0.5, 0.5, 0, now).unwrap();
+    let sidecar = a.call.recorder().unwrap().sidecar().entries().to_vec();
+    let at: Vec<u64> = sidecar.iter().map(|e| e.at_ms).collect();
+    assert_eq!(at, vec![0, 1_500], "two highlights, no cursor");
+    assert!(sidecar.iter().all(|e| e.member == id("agent_1")));
+}
+
+#[test]
+fn the_room_is_told_when_it_stops_by_request_by_cap_or_with_the_call() {
+    // By request: the platform's last chunk completes it.
+    let mut a = recording_agent();
+    let now = a.at(3_000);
+    a.call.stop_local_recording(now).unwrap();
+    a.drain();
+    assert_eq!(a.commands(), vec![RecorderCommand::Stop]);
+    assert_eq!(a.sent(), vec![recording_frame("stop")]);
+    a.input(RecorderInput::ChunkRecorded { bytes: 900 }, 3_020)
+        .unwrap();
+    a.input(RecorderInput::MediaRecorderStopped, 3_020).unwrap();
+    assert!(a.call.recorder().unwrap().is_complete());
+    assert!(a.sent().is_empty(), "told once");
+
+    // By the duration cap, on the call's one timer.
+    let mut a = joined("agent_1", false, true);
+    a.call.set_recording_consent(true, Millis(3)).unwrap();
+    let options = RecorderOptions {
+        max_duration_ms: Some(5_000),
+        ..RecorderOptions::default()
+    };
+    a.call
+        .start_local_recording(RecordedMedia::Local, options, &WEBM, Millis(10))
+        .unwrap();
+    a.drain();
+    let mut fired = Vec::new();
+    while let Some(t) = a.call.poll_timeout().filter(|t| t.0 <= 5_010) {
+        a.call.handle_timeout(t);
+        a.drain();
+        fired.extend(a.events());
+        if a.sent().contains(&recording_frame("stop")) {
+            break;
+        }
+    }
+    assert!(
+        fired
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::CapWarning(_)))
+    );
+    assert!(
+        fired
+            .iter()
+            .any(|e| matches!(e, RecorderEvent::CapReached(_)))
+    );
+    assert!(a.sent().contains(&recording_frame("stop")));
+    assert_eq!(a.state(), RecorderState::Stopped);
+
+    // With the call: leaving stops it (what was recorded is kept).
+    let mut a = recording_agent();
+    a.call.leave(Millis(4_000)).unwrap();
+    a.drain();
+    assert_eq!(a.state(), RecorderState::Stopped);
+    assert!(a.commands().contains(&RecorderCommand::Stop));
+}
+
+#[test]
+fn a_newcomer_without_consent_pauses_it_and_a_leaver_no_longer_counts() {
+    let mut a = recording_agent();
+    let newcomer = MemberInfo {
+        id: id("user_10"),
+        role: Role::Guest,
+        published: vec![],
+        diagnostics: None,
+        recording_consent: false,
+    };
+    a.frame(ServerMessage::MemberJoined { member: newcomer }, 500);
+    assert_eq!(a.state(), RecorderState::Paused);
+    a.frame(
+        ServerMessage::MemberLeft {
+            member: MemberRef { id: id("user_10") },
+            reason: LeaveReason::Left,
+        },
+        600,
+    );
+    let now = a.at(700);
+    a.call.resume_local_recording(now).unwrap();
+    a.drain();
+    assert_eq!(a.state(), RecorderState::Recording);
+}
+
+#[test]
+fn recorder_inputs_and_commands_without_a_recording_are_conflicts() {
+    let mut a = joined("agent_1", false, true);
+    let err = a
+        .input(RecorderInput::ChunkRecorded { bytes: 1 }, 5)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    let now = a.at(6);
+    assert_eq!(
+        a.call.bookmark("x", now).unwrap_err().code(),
+        ErrorCode::Conflict
+    );
+    assert_eq!(
+        a.call.stop_local_recording(now).unwrap_err().code(),
+        ErrorCode::Conflict
+    );
+}
+
+#[test]
+fn stereo_puts_agents_left_and_customers_right() {
+    let a = joined("agent_1", false, true);
+    assert_eq!(a.call.stereo_pan(&id("agent_1")), -1.0);
+    assert_eq!(a.call.stereo_pan(&id("user_9")), 1.0);
+}
