@@ -84,6 +84,7 @@ mod io;
 mod manifest;
 mod options;
 mod sidecar;
+mod upload;
 
 use std::collections::VecDeque;
 
@@ -93,6 +94,7 @@ pub use io::*;
 pub use manifest::*;
 pub use options::*;
 pub use sidecar::*;
+pub use upload::*;
 
 use self::clock::MediaClock;
 use self::gate::ConsentGate;
