@@ -65,8 +65,11 @@ pub(crate) struct State {
     pub(crate) socket: Option<Socket>,
     pub(crate) links: VecMap<LinkId, PeerLink>,
     pub(crate) local: VecMap<Source, LocalMedia>,
-    /// Remote tracks by track id, until the core labels them.
+    /// Remote tracks by track id, while their link lasts (a recording takes them in).
     pub(crate) remote: VecMap<String, RemoteTrack>,
+    /// The local recording's browser side.
+    #[cfg(feature = "recorder")]
+    pub(crate) recording: Option<crate::recorder::RecordingMedia>,
     timer: Option<i32>,
     timer_cb: Option<Closure<dyn FnMut()>>,
 }
@@ -152,6 +155,8 @@ impl Shared {
                 links: VecMap::default(),
                 local: VecMap::default(),
                 remote: VecMap::default(),
+                #[cfg(feature = "recorder")]
+                recording: None,
                 timer: None,
                 timer_cb: None,
             }),
@@ -243,7 +248,10 @@ impl Shared {
                 }
             }
             Output::CloseTransport => st.socket = None,
-            // No local recording is started from the browser yet.
+            #[cfg(feature = "recorder")]
+            Output::Recorder(command) => crate::recorder::apply(&self.handle(), st, command),
+            // A build without the recorder never starts one.
+            #[cfg(not(feature = "recorder"))]
             Output::Recorder(_) => {}
             Output::Send(frame) => {
                 if let Some(socket) = &st.socket {
@@ -311,11 +319,16 @@ impl Shared {
                 }
             }
             Event::TrackAdded(t) => {
-                let remote = self.state.borrow_mut().remote.remove(&t.track);
-                if let Some(r) = remote {
+                let remote = self
+                    .state
+                    .borrow()
+                    .remote
+                    .get(&t.track)
+                    .map(|r| (Clone::clone(&r.track), Clone::clone(&r.stream)));
+                if let Some((track, stream)) = remote {
                     self.dispatch(
                         "trackAdded",
-                        events::track_added(&t.member, t.source, &r.track, &r.stream),
+                        events::track_added(&t.member, t.source, &track, &stream),
                     );
                 }
                 return;

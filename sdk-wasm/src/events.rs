@@ -151,6 +151,8 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
                 ),
             ]),
         ),
+        #[cfg(feature = "recorder")]
+        Event::Recording(e) => return recorder_event(e),
         Event::Ended(e) => {
             let reason = e.reason.name();
             let code = e.reason.code().map_or(JsValue::NULL, |c| c.as_str().into());
@@ -163,6 +165,51 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
                 ]),
             )
         }
+        _ => return None,
+    })
+}
+
+/// The local recording's events: `recorderState`, `recorderProgress`, `recorderCapWarning`,
+/// `recorderCapReached`, `recorderConsentPaused`, `recorderFailed`.
+#[cfg(feature = "recorder")]
+fn recorder_event(e: &assistrtc_core::recorder::RecorderEvent) -> Option<(&'static str, JsValue)> {
+    use assistrtc_core::recorder::{Cap, RecorderEvent as R};
+    let ms = |v: u64| JsValue::from(v as f64);
+    let cap = |c: Cap, used, limit| {
+        obj(&[
+            ("cap", c.as_str().into()),
+            ("used", ms(used)),
+            ("limit", ms(limit)),
+        ])
+    };
+    Some(match e {
+        R::StateChanged(s) => (
+            "recorderState",
+            obj(&[
+                ("state", s.state.as_str().into()),
+                ("mediaMs", ms(s.media_ms)),
+            ]),
+        ),
+        R::Progress(p) => (
+            "recorderProgress",
+            obj(&[("bytes", ms(p.bytes)), ("durationMs", ms(p.duration_ms))]),
+        ),
+        R::CapWarning(c) => ("recorderCapWarning", cap(c.cap, c.used, c.limit)),
+        R::CapReached(c) => ("recorderCapReached", cap(c.cap, c.used, c.limit)),
+        R::ConsentPaused(p) => (
+            "recorderConsentPaused",
+            obj(&[
+                ("member", p.member.as_str().into()),
+                ("mediaMs", ms(p.media_ms)),
+            ]),
+        ),
+        R::Failed(f) => (
+            "recorderFailed",
+            obj(&[
+                ("code", f.code.as_str().into()),
+                ("detail", f.detail.as_str().into()),
+            ]),
+        ),
         _ => return None,
     })
 }

@@ -27,6 +27,8 @@ mod media;
 mod peer;
 #[cfg(feature = "preflight")]
 mod preflight;
+#[cfg(feature = "recorder")]
+mod recorder;
 mod socket;
 
 use std::rc::Rc;
@@ -191,6 +193,9 @@ pub struct Driver {
     shared: Rc<Shared>,
     /// `client.assist`, made once.
     assist: JsValue,
+    /// `client.recorder`, made once.
+    #[cfg(feature = "recorder")]
+    recorder: JsValue,
 }
 
 fn recording_mode(mode: Option<String>) -> Result<RecordingMode, JsValue> {
@@ -257,7 +262,15 @@ impl Driver {
             shared: shared.clone(),
         }
         .into();
-        Ok(Self { shared, assist })
+        Ok(Self {
+            #[cfg(feature = "recorder")]
+            recorder: recorder::LocalRecorder {
+                shared: shared.clone(),
+            }
+            .into(),
+            shared,
+            assist,
+        })
     }
 
     /// Joins the room the token is for. Resolves once the server welcomed this member (after
@@ -530,6 +543,16 @@ impl Driver {
         let mode = recording_mode(mode)?;
         self.shared
             .command(|call, now| call.request_recording(action, mode, now))
+    }
+}
+
+#[cfg(feature = "recorder")]
+#[wasm_bindgen]
+impl Driver {
+    /// Records the call on this device (always the same object).
+    #[wasm_bindgen(getter, unchecked_return_type = "LocalRecorder")]
+    pub fn recorder(&self) -> JsValue {
+        self.recorder.clone()
     }
 }
 

@@ -547,7 +547,7 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
     if test_hooks {
         // The end-to-end bundle: the test hooks, and the pre-call check the published bundle
         // has no room for yet (its size is printed below all the same).
-        args.extend(["--features", "test-hooks,preflight"]);
+        args.extend(["--features", "test-hooks,preflight,recorder"]);
     }
     run("cargo", &args)?;
     let built = target_dir().join("wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");

@@ -155,6 +155,18 @@ impl FailureCode {
         }
     }
 
+    /// The code of a platform exception by its name (a `DOMException`'s `name`, from
+    /// `MediaRecorder` or IndexedDB).
+    pub fn of_exception(name: &str) -> Self {
+        match name {
+            "NotSupportedError" | "InvalidStateError" => Self::NotSupported,
+            "SecurityError" => Self::Security,
+            "EncodingError" | "UnknownError" => Self::Encoding,
+            "QuotaExceededError" => Self::StorageFull,
+            _ => Self::Unknown,
+        }
+    }
+
     /// Every code, for bindings that list them.
     pub const ALL: [FailureCode; 5] = [
         Self::NotSupported,

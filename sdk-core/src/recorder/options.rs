@@ -116,3 +116,14 @@ impl RecordedMedia {
             .find(|m| m.as_str() == name)
     }
 }
+
+/// Where picture `index` of `count` goes in a composed (`mixed`) recording, as
+/// `(x, y, w, h)` fractions of the frame: side by side, in equal columns, in the order the
+/// call lists the sources (this member's first). `None` for an index out of range.
+pub fn tile(index: usize, count: usize) -> Option<(f64, f64, f64, f64)> {
+    if index >= count {
+        return None;
+    }
+    let w = 1.0 / count as f64;
+    Some((w * index as f64, 0.0, w, 1.0))
+}

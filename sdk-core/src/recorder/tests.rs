@@ -416,3 +416,11 @@ fn time_never_runs_backwards() {
     assert_eq!((m.chunks[1].start_ms, m.chunks[1].end_ms), (4_000, 4_000));
     assert_eq!(rec.media_time(Millis(0)), 4_000);
 }
+
+#[test]
+fn composed_pictures_sit_side_by_side_in_equal_columns() {
+    use super::tile;
+    assert_eq!(tile(0, 1), Some((0.0, 0.0, 1.0, 1.0)));
+    assert_eq!(tile(1, 2), Some((0.5, 0.0, 0.5, 1.0)));
+    assert_eq!(tile(2, 2), None);
+}

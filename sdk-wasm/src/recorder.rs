@@ -1,0 +1,802 @@
+//! `client.recorder`: records the call on this device with `MediaRecorder`.
+//!
+//! The core's `Call` decides: consent from everyone present, the format, what is recorded and
+//! where each voice sits in stereo, caps, bookmarks and clips, the assist sidecar, telling the
+//! room. This builds the recorded stream (a canvas and WebAudio when several pictures or voices
+//! are mixed), runs the `MediaRecorder` the call commands, and keeps every chunk in IndexedDB
+//! before reporting it, so a crash or a closed tab loses at most the last timeslice.
+
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
+use assistrtc_core::recorder::{
+    FORMATS, FailureCode, RecordedMedia, RecorderCommand, RecorderInput, RecorderOptions, tile,
+};
+use assistrtc_core::session::Input;
+use js_sys::{Array, Function, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use web_sys::{
+    AudioContext, CanvasRenderingContext2d, HtmlCanvasElement, HtmlMediaElement, HtmlVideoElement,
+    MediaStream, MediaStreamTrack,
+};
+
+use crate::driver::{Handle, Shared, State};
+use crate::js::{describe, error, error_name, get, on_settled, warn_error};
+
+#[wasm_bindgen]
+extern "C" {
+    type MediaRecorder;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(stream: &MediaStream, options: &JsValue) -> Result<MediaRecorder, JsValue>;
+    #[wasm_bindgen(static_method_of = MediaRecorder, js_name = isTypeSupported, catch)]
+    fn is_type_supported(mime: &str) -> Result<bool, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn start(this: &MediaRecorder, timeslice: f64) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn pause(this: &MediaRecorder) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn resume(this: &MediaRecorder) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn stop(this: &MediaRecorder) -> Result<(), JsValue>;
+
+    #[derive(Clone)]
+    type Idb;
+    #[wasm_bindgen(method, catch)]
+    fn open(this: &Idb, name: &str, version: u32) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn transaction(this: &Idb, stores: &str, mode: &str) -> Result<Idb, JsValue>;
+    #[wasm_bindgen(method, js_name = objectStore)]
+    fn object_store(this: &Idb, name: &str) -> Idb;
+    #[wasm_bindgen(method, js_name = createObjectStore)]
+    fn create_object_store(this: &Idb, name: &str) -> JsValue;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &Idb, value: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = getAll)]
+    fn get_all(this: &Idb, range: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = IDBKeyRange, js_name = bound)]
+    fn key_range(lower: &JsValue, upper: &JsValue) -> JsValue;
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_RECORDER: &str = r#"
+export type RecorderState = "idle" | "recording" | "paused" | "stopped" | "failed";
+export interface RecorderStartOptions {
+  /** `mixed` (both sides, the default), `local`, `remote` or `screen` (the shared screen and everyone's voice). */
+  source?: "mixed" | "local" | "remote" | "screen";
+  /** How often a chunk is kept, 100..=60000 ms; default 1000: at most this much is lost when the tab dies. */
+  timesliceMs?: number;
+  /** Agents' voices on the left channel, the customer's on the right. */
+  stereo?: boolean;
+  /** Stop at this size (default 1 GiB) or media time (default 2 h); a warning comes at 90 %. */
+  maxBytes?: number; maxDurationMs?: number;
+}
+export interface RecordingClip { blob: Blob; fromMs: number; toMs: number; }
+/** The manifest: every time is media time (ms of recording, pauses excluded). */
+export interface RecordingManifest {
+  version: number; state: RecorderState; complete: boolean; ended_by?: string;
+  mime?: string; container?: string; video_codec?: string; audio_codec?: string;
+  timeslice_ms: number; wall_clock_start_ms?: number; duration_ms: number; bytes: number;
+  chunks: { seq: number; bytes: number; start_ms: number; end_ms: number }[];
+  pauses: { at_ms: number; reason: string }[];
+  sources: { member: string; source: Source; start_ms: number; end_ms?: number }[];
+  bookmarks: { at_ms: number; label: string }[];
+  clips: { from_ms: number; to_ms: number; first_chunk: number; last_chunk: number }[];
+}
+/** Every annotation and script step shown while recording, at its media time. */
+export interface RecordingSidecar {
+  version: number;
+  entries: { at_ms: number; member: string; message: { t: string; [field: string]: unknown } }[];
+  dropped: number;
+}
+export interface AssistEventMap {
+  recorderState: { state: RecorderState; mediaMs: number };
+  recorderProgress: { bytes: number; durationMs: number };
+  recorderCapWarning: { cap: "size" | "duration"; used: number; limit: number };
+  recorderCapReached: { cap: "size" | "duration"; used: number; limit: number };
+  /** Someone present withdrew consent (or joined without it): the recording paused. */
+  recorderConsentPaused: { member: string; mediaMs: number };
+  recorderFailed: { code: "not_supported" | "security" | "encoding" | "storage_full" | "unknown"; detail: string };
+}
+"#;
+
+/// The IndexedDB database chunks are kept in, and its two stores.
+const DB: &str = "assistrtc-recordings";
+const CHUNKS: &str = "chunks";
+const RECORDINGS: &str = "recordings";
+/// The composed picture of a `mixed` recording, and how often it is drawn.
+const CANVAS_W: u32 = 1280;
+const CANVAS_H: u32 = 720;
+const FRAME_MS: i32 = 33;
+
+/// Whether `target` fires `ok` (`success`, `complete`) or an error: as a promise. IndexedDB
+/// requests and transactions have no promises of their own; their handlers are the promise's.
+fn settled(target: &JsValue, ok: &str) -> Promise {
+    Promise::new(&mut |resolve, reject| {
+        let _ = Reflect::set(target, &JsValue::from_str(ok), &resolve);
+        let _ = Reflect::set(target, &JsValue::from_str("onerror"), &reject);
+        let _ = Reflect::set(target, &JsValue::from_str("onabort"), &reject);
+    })
+}
+
+/// Opens the chunk database (creating its stores on first use).
+fn open_db() -> Result<Promise, JsValue> {
+    let factory: Idb = get(&js_sys::global(), "indexedDB").unchecked_into();
+    let request = factory.open(DB, 1)?;
+    let upgrade = Closure::once_into_js({
+        let request = request.clone();
+        move || {
+            let db: Idb = get(&request, "result").unchecked_into();
+            db.create_object_store(CHUNKS);
+            db.create_object_store(RECORDINGS);
+        }
+    });
+    Reflect::set(&request, &JsValue::from_str("onupgradeneeded"), &upgrade)?;
+    let opened = settled(&request, "onsuccess");
+    Ok(crate::js::then(
+        opened,
+        Box::new(move |r| r.map(|_| get(&request, "result"))),
+    ))
+}
+
+/// `[recording, seq]`: chunks of one recording sort together, in order.
+fn chunk_key(recording: &str, seq: u32) -> JsValue {
+    Array::of2(&JsValue::from_str(recording), &JsValue::from(seq)).into()
+}
+
+/// Writes `value` under `key` in `store`; resolves when the write is durable.
+fn write(db: &Idb, store: &str, key: &JsValue, value: &JsValue) -> Result<Promise, JsValue> {
+    let tx = db.transaction(store, "readwrite")?;
+    tx.object_store(store).put(value, key)?;
+    Ok(settled(&tx, "oncomplete"))
+}
+
+/// Every stored chunk of `recording`, in order.
+fn read_chunks(db: &Idb, recording: &str) -> Result<Promise, JsValue> {
+    let tx = db.transaction(CHUNKS, "readonly")?;
+    let range = key_range(&chunk_key(recording, 0), &chunk_key(recording, u32::MAX));
+    let request = tx.object_store(CHUNKS).get_all(&range)?;
+    let done = settled(&request, "onsuccess");
+    Ok(crate::js::then(
+        done,
+        Box::new(move |r| r.map(|_| get(&request, "result"))),
+    ))
+}
+
+/// A local recording's browser side: the recorded stream, its `MediaRecorder`, and the chunks
+/// on their way to IndexedDB.
+pub(crate) struct RecordingMedia {
+    /// The IndexedDB key of this recording's chunks.
+    key: String,
+    stream: MediaStream,
+    /// Owned: dropping it stops the drawing and the audio mix.
+    _mixer: Option<Mixer>,
+    recorder: Option<MediaRecorder>,
+    db: Option<Idb>,
+    /// Chunks not yet written, in order; one write at a time, so they land in order.
+    queue: VecDeque<JsValue>,
+    writing: bool,
+    next_seq: u32,
+    /// The platform stopped: once the queue is empty, the core hears of it.
+    stopped: bool,
+    handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+impl Drop for RecordingMedia {
+    fn drop(&mut self) {
+        if let Some(r) = &self.recorder {
+            for name in ["ondataavailable", "onstop", "onerror"] {
+                let _ = Reflect::set(r, &JsValue::from_str(name), &JsValue::NULL);
+            }
+            let _ = r.stop();
+        }
+    }
+}
+
+/// Several pictures drawn side by side onto one canvas, several voices mixed (and panned, in
+/// stereo) into one track.
+struct Mixer {
+    timer: Option<i32>,
+    _draw: Option<Closure<dyn FnMut()>>,
+    audio: Option<AudioContext>,
+    /// Media elements that keep remote tracks flowing into the canvas and WebAudio.
+    elements: Vec<HtmlMediaElement>,
+}
+
+impl Drop for Mixer {
+    fn drop(&mut self) {
+        if let (Some(id), Some(w)) = (self.timer, web_sys::window()) {
+            w.clear_interval_with_handle(id);
+        }
+        if let Some(a) = &self.audio {
+            let _ = a.close();
+        }
+        for e in &self.elements {
+            e.set_src_object(None);
+        }
+    }
+}
+
+fn element(tag: &str) -> Result<HtmlMediaElement, JsValue> {
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| error(ErrorCode::Internal, "no document"))?;
+    let e: HtmlMediaElement = doc.create_element(tag)?.unchecked_into();
+    e.set_muted(true);
+    e.set_autoplay(true);
+    Ok(e)
+}
+
+fn stream_of(track: &MediaStreamTrack) -> Result<MediaStream, JsValue> {
+    let s = MediaStream::new()?;
+    s.add_track(track);
+    Ok(s)
+}
+
+/// The tracks of `sources` with the pan of their member, from this member's media and the
+/// labelled remote tracks.
+fn tracks_of(st: &State, sources: &[(MemberId, Source)]) -> Vec<(MediaStreamTrack, f32, bool)> {
+    let me = st.call.session().member().map(|m| m.id.clone());
+    let mut out = Vec::new();
+    for (member, source) in sources {
+        let pan = st.call.stereo_pan(member);
+        let remote = Some(member) != me.as_ref();
+        if remote {
+            let track = st
+                .call
+                .track_of(member, *source)
+                .and_then(|id| st.remote.get(id));
+            if let Some(t) = track {
+                out.push((Clone::clone(&t.track), pan, true));
+            }
+        } else if let Some(media) = st.local.get(source) {
+            out.extend(media.tracks().into_iter().map(|t| (t, pan, false)));
+        }
+    }
+    out
+}
+
+/// The stream to record: the tracks themselves when one picture and one voice (mono) will
+/// do, else a canvas and a WebAudio mix.
+fn build(
+    st: &State,
+    sources: &[(MemberId, Source)],
+    stereo: bool,
+) -> Result<(MediaStream, Option<Mixer>), JsValue> {
+    let tracks = tracks_of(st, sources);
+    let (video, audio): (Vec<_>, Vec<_>) =
+        tracks.into_iter().partition(|(t, ..)| t.kind() == "video");
+    if video.is_empty() && audio.is_empty() {
+        return Err(error(
+            ErrorCode::BadRequest,
+            "nothing to record: no source of this recording has media yet",
+        ));
+    }
+    let out = MediaStream::new()?;
+    if video.len() <= 1 && audio.len() <= 1 && !stereo {
+        for (t, ..) in video.iter().chain(&audio) {
+            out.add_track(t);
+        }
+        return Ok((out, None));
+    }
+    let mut mixer = Mixer {
+        timer: None,
+        _draw: None,
+        audio: None,
+        elements: Vec::new(),
+    };
+    if video.len() == 1 {
+        out.add_track(&video[0].0);
+    } else if !video.is_empty() {
+        compose(&mut mixer, &video, &out)?;
+    }
+    if audio.len() == 1 && !stereo {
+        out.add_track(&audio[0].0);
+    } else if !audio.is_empty() {
+        mix(&mut mixer, &audio, stereo, &out)?;
+    }
+    Ok((out, Some(mixer)))
+}
+
+fn compose(
+    mixer: &mut Mixer,
+    video: &[(MediaStreamTrack, f32, bool)],
+    out: &MediaStream,
+) -> Result<(), JsValue> {
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| error(ErrorCode::Internal, "no document"))?;
+    let canvas: HtmlCanvasElement = doc.create_element("canvas")?.unchecked_into();
+    canvas.set_width(CANVAS_W);
+    canvas.set_height(CANVAS_H);
+    let ctx: CanvasRenderingContext2d = canvas
+        .get_context("2d")?
+        .ok_or_else(|| error(ErrorCode::Internal, "no 2d canvas"))?
+        .unchecked_into();
+    let mut tiles = Vec::new();
+    for (i, (track, ..)) in video.iter().enumerate() {
+        let v = element("video")?;
+        v.set_src_object(Some(&stream_of(track)?));
+        let _ = v.play();
+        let (x, y, w, h) = tile(i, video.len()).unwrap_or_default();
+        let (cw, ch) = (f64::from(CANVAS_W), f64::from(CANVAS_H));
+        tiles.push((
+            v.clone().unchecked_into::<HtmlVideoElement>(),
+            x * cw,
+            y * ch,
+            w * cw,
+            h * ch,
+        ));
+        mixer.elements.push(v);
+    }
+    let draw = Closure::<dyn FnMut()>::new(move || {
+        ctx.set_fill_style_str("#000");
+        ctx.fill_rect(0.0, 0.0, f64::from(CANVAS_W), f64::from(CANVAS_H));
+        for (v, x, y, w, h) in &tiles {
+            let _ = ctx.draw_image_with_html_video_element_and_dw_and_dh(v, *x, *y, *w, *h);
+        }
+    });
+    let window = web_sys::window().ok_or_else(|| error(ErrorCode::Internal, "no window"))?;
+    mixer.timer = Some(
+        window.set_interval_with_callback_and_timeout_and_arguments_0(
+            draw.as_ref().unchecked_ref(),
+            FRAME_MS,
+        )?,
+    );
+    mixer._draw = Some(draw);
+    for t in canvas.capture_stream()?.get_tracks() {
+        out.add_track(&t.unchecked_into());
+    }
+    Ok(())
+}
+
+fn mix(
+    mixer: &mut Mixer,
+    audio: &[(MediaStreamTrack, f32, bool)],
+    stereo: bool,
+    out: &MediaStream,
+) -> Result<(), JsValue> {
+    let ctx = AudioContext::new()?;
+    let dest = ctx.create_media_stream_destination()?;
+    dest.set_channel_count(2);
+    for (track, pan, remote) in audio {
+        let input = stream_of(track)?;
+        if *remote {
+            // A remote track feeds WebAudio only while a media element plays it (Chromium).
+            let e = element("audio")?;
+            e.set_src_object(Some(&input));
+            mixer.elements.push(e);
+        }
+        let node = ctx.create_media_stream_source(&input)?;
+        if stereo {
+            let panner = ctx.create_stereo_panner()?;
+            panner.pan().set_value(*pan);
+            node.connect_with_audio_node(&panner)?;
+            panner.connect_with_audio_node(&dest)?;
+        } else {
+            node.connect_with_audio_node(&dest)?;
+        }
+    }
+    // A context made outside a click may start suspended.
+    let _ = ctx.resume();
+    for t in dest.stream().get_tracks() {
+        out.add_track(&t.unchecked_into());
+    }
+    mixer.audio = Some(ctx);
+    Ok(())
+}
+
+/// Runs a command of the call's recorder on the `MediaRecorder`.
+pub(crate) fn apply(handle: &Handle, st: &mut State, command: RecorderCommand) {
+    let Some(rec) = st.recording.as_mut() else {
+        return;
+    };
+    let result = match command {
+        RecorderCommand::StartMediaRecorder { mime, timeslice_ms } => {
+            start_platform(handle, rec, mime, timeslice_ms)
+        }
+        RecorderCommand::Pause => rec.recorder.as_ref().map_or(Ok(()), |r| r.pause()),
+        RecorderCommand::Resume => rec.recorder.as_ref().map_or(Ok(()), |r| r.resume()),
+        RecorderCommand::Stop => rec.recorder.as_ref().map_or(Ok(()), |r| r.stop()),
+        _ => Ok(()),
+    };
+    if let Err(e) = result {
+        // Reported after the drain, as inputs must wait for it.
+        let (handle, detail, e_name) = (handle.clone(), describe(&e), error_name(&e));
+        on_settled(
+            Promise::resolve(&JsValue::UNDEFINED),
+            Box::new(move |_| {
+                handle.recorder_input(failure(&e_name, detail));
+            }),
+        );
+    }
+}
+
+fn start_platform(
+    handle: &Handle,
+    rec: &mut RecordingMedia,
+    mime: &str,
+    timeslice_ms: u64,
+) -> Result<(), JsValue> {
+    let options = crate::js::obj(&[("mimeType", JsValue::from_str(mime))]);
+    let recorder = MediaRecorder::new(&rec.stream, &options)?;
+    let on_data = {
+        let handle = handle.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let blob = get(&event, "data");
+            if get(&blob, "size").as_f64().unwrap_or(0.0) > 0.0 {
+                handle.with_recording(|rec| rec.queue.push_back(blob));
+                write_next(&handle);
+            }
+        })
+    };
+    let on_stop = {
+        let handle = handle.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            handle.with_recording(|rec| rec.stopped = true);
+            write_next(&handle);
+        })
+    };
+    let on_error = {
+        let handle = handle.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let e = get(&event, "error");
+            handle.recorder_input(failure(&error_name(&e), describe(&e)));
+        })
+    };
+    for (name, f) in [
+        ("ondataavailable", &on_data),
+        ("onstop", &on_stop),
+        ("onerror", &on_error),
+    ] {
+        Reflect::set(&recorder, &JsValue::from_str(name), f.as_ref())?;
+    }
+    rec.handlers = vec![on_data, on_stop, on_error];
+    recorder.start(timeslice_ms as f64)?;
+    rec.recorder = Some(recorder);
+    Ok(())
+}
+
+/// Writes the next queued chunk; reports it to the core once durable; after the last one,
+/// reports the platform's stop.
+fn write_next(handle: &Handle) {
+    enum Next {
+        Write(Idb, JsValue, JsValue),
+        Stopped,
+        Nothing,
+    }
+    let mut next = Next::Nothing;
+    handle.with_recording(|rec| {
+        let Some(db) = rec.db.clone() else { return };
+        if rec.writing {
+            return;
+        }
+        if let Some(blob) = rec.queue.pop_front() {
+            rec.writing = true;
+            let key = chunk_key(&rec.key, rec.next_seq);
+            rec.next_seq += 1;
+            next = Next::Write(db, key, blob);
+        } else if std::mem::take(&mut rec.stopped) {
+            next = Next::Stopped;
+        }
+    });
+    match next {
+        Next::Write(db, key, blob) => {
+            let bytes = get(&blob, "size").as_f64().unwrap_or(0.0) as u64;
+            let written = write(&db, CHUNKS, &key, &blob);
+            let handle = handle.clone();
+            let done = Box::new(move |r: Result<JsValue, JsValue>| {
+                handle.with_recording(|rec| rec.writing = false);
+                match r {
+                    Ok(_) => handle.recorder_input(RecorderInput::ChunkRecorded { bytes }),
+                    Err(e) => handle.recorder_input(failure(&error_name(&e), describe(&e))),
+                }
+                write_next(&handle);
+            });
+            match written {
+                Ok(p) => on_settled(p, done),
+                Err(e) => done(Err(e)),
+            }
+        }
+        Next::Stopped => {
+            handle.with_recording(|rec| rec._mixer = None);
+            handle.recorder_input(RecorderInput::MediaRecorderStopped);
+        }
+        Next::Nothing => {}
+    }
+}
+
+fn failure(name: &str, detail: String) -> RecorderInput {
+    RecorderInput::PlatformError {
+        code: FailureCode::of_exception(name),
+        detail,
+    }
+}
+
+impl Handle {
+    fn with_recording(&self, f: impl FnOnce(&mut RecordingMedia)) {
+        if let Some(shared) = self.0.upgrade() {
+            if let Some(rec) = shared.state.borrow_mut().recording.as_mut() {
+                f(rec);
+            }
+        }
+    }
+
+    fn recorder_input(&self, input: RecorderInput) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.feed(Input::Recorder(input));
+        }
+    }
+}
+
+/// `client.recorder`: records the call on this device. Only members with the `record_local`
+/// capability may, with the consent of everyone present; every member sees the recording
+/// indicator (`recordingChanged`).
+#[wasm_bindgen]
+pub struct LocalRecorder {
+    pub(crate) shared: Rc<Shared>,
+}
+
+fn options_of(o: &JsValue) -> Result<(RecordedMedia, RecorderOptions, bool), JsValue> {
+    let media = match get(o, "source").as_string() {
+        None => RecordedMedia::Mixed,
+        Some(name) => RecordedMedia::parse(&name).ok_or_else(|| {
+            error(
+                ErrorCode::BadRequest,
+                &[
+                    "unknown source \"",
+                    &name,
+                    "\": expected mixed, local, remote or screen",
+                ]
+                .concat(),
+            )
+        })?,
+    };
+    let mut options = RecorderOptions::default();
+    let num = |key| get(o, key).as_f64().map(|v| v.max(0.0) as u64);
+    if let Some(v) = num("timesliceMs") {
+        options.timeslice_ms = v;
+    }
+    if let Some(v) = num("maxBytes") {
+        options.max_bytes = Some(v);
+    }
+    if let Some(v) = num("maxDurationMs") {
+        options.max_duration_ms = Some(v);
+    }
+    options.wall_clock_start_ms = Some(js_sys::Date::now() as u64);
+    Ok((media, options, get(o, "stereo").as_bool() == Some(true)))
+}
+
+#[wasm_bindgen]
+impl LocalRecorder {
+    /// Starts recording: `source` is `mixed` (both sides, the default), `local`, `remote` or
+    /// `screen`; `stereo: true` puts the agents' voices on the left and the customer's on the
+    /// right; `timesliceMs` (default 1000) is how often a chunk is kept. Throws `forbidden`
+    /// without the `record_local` capability or without the consent of everyone present
+    /// (`members[i].recordingConsent`, and your own), `conflict` while recording, and
+    /// `bad_request` for bad options, no supported format, or nothing to record yet.
+    pub fn start(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "RecorderStartOptions")] options: Option<
+            JsValue,
+        >,
+    ) -> Result<(), JsValue> {
+        let (media, opts, stereo) = options_of(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let supported: Vec<&str> = FORMATS
+            .iter()
+            .map(|f| f.mime)
+            .filter(|m| MediaRecorder::is_type_supported(m).unwrap_or(false))
+            .collect();
+        let handle = self.shared.handle();
+        {
+            let mut st = self.shared.state.borrow_mut();
+            if st.call.recorder().is_some_and(|r| {
+                matches!(
+                    r.state(),
+                    assistrtc_core::recorder::RecorderState::Recording
+                        | assistrtc_core::recorder::RecorderState::Paused
+                )
+            }) {
+                return Err(error(ErrorCode::Conflict, "already recording"));
+            }
+            let sources = st.call.recorded_sources(media);
+            let (stream, mixer) = build(&st, &sources, stereo)?;
+            let key = ["rec-", &(js_sys::Date::now() as u64).to_string()].concat();
+            st.recording = Some(RecordingMedia {
+                key,
+                stream,
+                _mixer: mixer,
+                recorder: None,
+                db: None,
+                queue: VecDeque::new(),
+                writing: false,
+                next_seq: 0,
+                stopped: false,
+                handlers: Vec::new(),
+            });
+        }
+        let started = self
+            .shared
+            .command(|call, now| call.start_local_recording(media, opts, &supported, now));
+        if let Err(e) = started {
+            self.shared.state.borrow_mut().recording = None;
+            return Err(e);
+        }
+        // Chunks wait in the queue until the database is open.
+        let record = self.record_entry();
+        match open_db() {
+            Ok(p) => on_settled(
+                p,
+                Box::new(move |db| match db {
+                    Ok(db) => {
+                        let db: Idb = db.unchecked_into();
+                        if let Some((key, value)) = &record {
+                            if let Err(e) = write(&db, RECORDINGS, key, value) {
+                                warn_error("cannot note the recording", &e);
+                            }
+                        }
+                        handle.with_recording(|rec| rec.db = Some(db));
+                        write_next(&handle);
+                    }
+                    Err(e) => handle.recorder_input(failure(&error_name(&e), describe(&e))),
+                }),
+            ),
+            Err(e) => handle.recorder_input(failure(&error_name(&e), describe(&e))),
+        }
+        Ok(())
+    }
+
+    /// What this recording is, for the database: who made it where, in which format.
+    fn record_entry(&self) -> Option<(JsValue, JsValue)> {
+        let st = self.shared.state.borrow();
+        let rec = st.recording.as_ref()?;
+        let member = st.call.session().member()?.id.as_str().to_owned();
+        let mime = st.call.recorder()?.format()?.mime;
+        let value = crate::js::obj(&[
+            ("key", JsValue::from_str(&rec.key)),
+            ("member", JsValue::from_str(&member)),
+            ("mime", JsValue::from_str(mime)),
+        ]);
+        Some((JsValue::from_str(&rec.key), value))
+    }
+
+    /// Pauses the recording (media time stands still); everyone sees it paused.
+    pub fn pause(&self) -> Result<(), JsValue> {
+        self.shared
+            .command(|call, now| call.pause_local_recording(now))
+    }
+
+    /// Resumes it; throws `forbidden` while anyone present has not consented.
+    pub fn resume(&self) -> Result<(), JsValue> {
+        self.shared
+            .command(|call, now| call.resume_local_recording(now))
+    }
+
+    /// Stops it. The last chunk is kept, then `recorderState` says `stopped` and the
+    /// recording is complete (`complete`).
+    pub fn stop(&self) -> Result<(), JsValue> {
+        self.shared
+            .command(|call, now| call.stop_local_recording(now))
+    }
+
+    /// Marks the current media time with `label` (1..=128 bytes); returns it, in ms.
+    pub fn bookmark(&self, label: &str) -> Result<f64, JsValue> {
+        self.shared
+            .command(|call, now| call.bookmark(label, now))
+            .map(|ms| ms as f64)
+    }
+
+    /// The part `fromMs..toMs` (media time) as a playable file: the recording's first chunk
+    /// (its header) and the chunks that cover the range. Resolves with `{blob, fromMs, toMs}`;
+    /// throws `bad_request` for a range outside what is recorded.
+    #[wasm_bindgen(js_name = exportClip, unchecked_return_type = "Promise<RecordingClip>")]
+    pub fn export_clip(&self, from_ms: f64, to_ms: f64) -> Result<Promise, JsValue> {
+        let clip = self
+            .shared
+            .command(|call, now| call.clip(from_ms.max(0.0) as u64, to_ms.max(0.0) as u64, now))?;
+        let chunks = self.chunks()?;
+        let mime = self.mime();
+        Ok(crate::js::then(
+            chunks,
+            Box::new(move |r| {
+                let all: Array = r?.unchecked_into();
+                let parts = Array::new();
+                parts.push(&all.get(0));
+                for seq in clip.first_chunk.max(1)..=clip.last_chunk {
+                    parts.push(&all.get(seq));
+                }
+                Ok(crate::js::obj(&[
+                    ("blob", blob_of(&parts, &mime)?),
+                    ("fromMs", (clip.from_ms as f64).into()),
+                    ("toMs", (clip.to_ms as f64).into()),
+                ]))
+            }),
+        ))
+    }
+
+    /// The whole recording so far as one `Blob`, from the chunks kept on this device.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Blob>")]
+    pub fn blob(&self) -> Result<Promise, JsValue> {
+        let chunks = self.chunks()?;
+        let mime = self.mime();
+        Ok(crate::js::then(
+            chunks,
+            Box::new(move |r| blob_of(&r?.unchecked_into(), &mime)),
+        ))
+    }
+
+    /// `idle`, `recording`, `paused`, `stopped` or `failed`.
+    #[wasm_bindgen(getter, unchecked_return_type = "RecorderState")]
+    pub fn state(&self) -> String {
+        let st = self.shared.state.borrow();
+        st.call
+            .recorder()
+            .map_or("idle", |r| r.state().as_str())
+            .into()
+    }
+
+    /// Whether the recording ended and its last chunk is kept.
+    #[wasm_bindgen(getter)]
+    pub fn complete(&self) -> bool {
+        let st = self.shared.state.borrow();
+        st.call.recorder().is_some_and(|r| r.is_complete())
+    }
+
+    /// The manifest: format, chunks, durations, pauses, each source's span, bookmarks, clips,
+    /// on the recording's media time.
+    #[wasm_bindgen(unchecked_return_type = "RecordingManifest | undefined")]
+    pub fn manifest(&self) -> JsValue {
+        let st = self.shared.state.borrow();
+        st.call.recorder().map_or(JsValue::UNDEFINED, |r| {
+            crate::events::to_value(&r.manifest())
+        })
+    }
+
+    /// The assist sidecar: every annotation and script step shown while recording, with its
+    /// media time, so playback can redraw them.
+    #[wasm_bindgen(unchecked_return_type = "RecordingSidecar | undefined")]
+    pub fn sidecar(&self) -> JsValue {
+        let st = self.shared.state.borrow();
+        st.call
+            .recorder()
+            .map_or(JsValue::UNDEFINED, |r| crate::events::to_value(r.sidecar()))
+    }
+}
+
+impl LocalRecorder {
+    fn chunks(&self) -> Result<Promise, JsValue> {
+        let key = {
+            let st = self.shared.state.borrow();
+            st.recording
+                .as_ref()
+                .map(|r| r.key.clone())
+                .ok_or_else(|| error(ErrorCode::Conflict, "nothing was recorded"))?
+        };
+        let opened = open_db()?;
+        Ok(crate::js::then(
+            opened,
+            Box::new(move |db| {
+                let db: Idb = db?.unchecked_into();
+                Ok(read_chunks(&db, &key)?.into())
+            }),
+        ))
+    }
+
+    fn mime(&self) -> String {
+        let st = self.shared.state.borrow();
+        st.call
+            .recorder()
+            .and_then(|r| r.format())
+            .map_or("", |f| f.mime)
+            .to_owned()
+    }
+}
+
+fn blob_of(parts: &Array, mime: &str) -> Result<JsValue, JsValue> {
+    let blob = get(&js_sys::global(), "Blob");
+    let options = crate::js::obj(&[("type", JsValue::from_str(mime))]);
+    Reflect::construct(
+        blob.unchecked_ref::<Function>(),
+        &Array::of2(parts, &options),
+    )
+}

@@ -1,0 +1,268 @@
+// Local recording in real Chromium against the real server: a call recorded on the agent's
+// device with MediaRecorder, chunks kept in IndexedDB, checked with ffprobe/ffmpeg; the
+// manifest, the assist sidecar, stereo channels, and the consent rules on both sides.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createRoom, launch, poll, startServer } from './lib.mjs';
+
+const fx = {};
+let dir;
+before(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'assistrtc-rec-'));
+  fx.server = await startServer(['--data-dir', path.join(dir, 'data')]);
+  fx.browser = await launch();
+});
+after(async () => {
+  await fx.browser?.close();
+  await fx.server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A page on the server's origin with the SDK as `window.sdk`; `tone` (Hz) replaces the
+ * microphone with a sine of that frequency, so each side's voice can be told apart.
+ */
+async function sdkPage(tone) {
+  const context = await fx.browser.newContext();
+  if (tone) {
+    await context.addInitScript((hz) => {
+      const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+      navigator.mediaDevices.getUserMedia = async (c) => {
+        if (!c?.audio || c.video) return real(c);
+        const ctx = new AudioContext();
+        const osc = ctx.createOscillator();
+        osc.frequency.value = hz;
+        const dest = ctx.createMediaStreamDestination();
+        osc.connect(dest);
+        osc.start();
+        await ctx.resume();
+        return dest.stream;
+      };
+    }, tone);
+  }
+  const page = await context.newPage();
+  page.logs = [];
+  page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
+  await page.goto(`${fx.server.url}/healthz`);
+  await page.evaluate(async () => {
+    window.sdk = await import('/sdk/index.js');
+    window.seen = [];
+  });
+  return page;
+}
+
+async function join(page, token, names) {
+  await page.evaluate(async ([t, n]) => {
+    window.client = new window.sdk.AssistClient({ url: location.origin, token: t, noticeAcknowledged: true });
+    for (const name of n) {
+      window.client.on(name, (e) => {
+        const { stream, track, ...rest } = e;
+        window.seen.push({ name, ...rest });
+      });
+    }
+    await window.client.connect();
+  }, [token, names]);
+}
+
+const seen = (page, name) => page.evaluate((n) => window.seen.filter((e) => e.name === n), name);
+
+/** An agent and a customer in a call, both consenting, both sending camera and microphone. */
+async function call(roomId, { agentTone, customerTone } = {}) {
+  const tokens = await createRoom(fx.server, { roomId, permissions: { screen: true, recording: 'local' } });
+  const agent = await sdkPage(agentTone);
+  const customer = await sdkPage(customerTone);
+  const names = ['trackAdded', 'recordingChanged', 'memberConsent', 'recorderState', 'recorderProgress',
+    'recorderConsentPaused', 'recorderFailed'];
+  await join(agent, tokens.agent_1, names);
+  await join(customer, tokens.user_9, names);
+  for (const page of [agent, customer]) {
+    await page.evaluate(async () => {
+      window.client.setRecordingConsent(true);
+      await window.client.startCamera();
+      await window.client.startMicrophone();
+    });
+  }
+  for (const page of [agent, customer]) {
+    await poll('both remote tracks arrive', async () => (await seen(page, 'trackAdded')).length >= 2);
+  }
+  await poll('the agent knows the customer consents',
+    () => agent.evaluate(() => window.client.members[0]?.recordingConsent === true));
+  return { agent, customer, tokens };
+}
+
+/** Waits until the recording has `ms` of media in its chunks. */
+function recorded(page, ms) {
+  return poll(`${ms} ms recorded`, () => page.evaluate(
+    (m) => window.seen.some((e) => e.name === 'recorderProgress' && e.durationMs >= m), ms), { ms: ms + 15_000 });
+}
+
+/** The recording's bytes, from the chunks the page kept, written to a file. */
+async function saveRecording(page, name) {
+  const b64 = await page.evaluate(async () => {
+    const blob = await window.client.recorder.blob();
+    const bytes = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  });
+  const file = path.join(dir, name);
+  writeFileSync(file, Buffer.from(b64, 'base64'));
+  return file;
+}
+
+/** The media duration in seconds: the last packet's end (MediaRecorder's WebM has no duration header). */
+function mediaSeconds(file, stream) {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', stream,
+    '-show_entries', 'packet=pts_time,duration_time', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  let end = 0;
+  for (const line of out.trim().split('\n')) {
+    const [pts, dur] = line.split(',').map(Number);
+    if (Number.isFinite(pts)) end = Math.max(end, pts + (Number.isFinite(dur) ? dur : 0));
+  }
+  return end;
+}
+
+/** Mean volume (dB) of `channel` (FL/FR) of `file` in a narrow band around `hz`. */
+function meanVolume(file, channel, hz) {
+  const run = spawnSync('ffmpeg', ['-hide_banner', '-nostats', '-i', file, '-vn', '-af',
+    `pan=mono|c0=${channel},bandpass=f=${hz}:width_type=q:w=8,volumedetect`, '-f', 'null', '-'],
+  { encoding: 'utf8' });
+  const m = /mean_volume: (-?[\d.]+|-inf) dB/.exec(run.stderr);
+  assert.ok(m, `no volume for ${channel} at ${hz} Hz: ${run.stderr.slice(-500)}`);
+  return m[1] === '-inf' ? -200 : Number(m[1]);
+}
+
+describe('local recording', () => {
+  test('5 s of a call with a bookmark and an annotation: a WebM ffprobe reads, the manifest and the sidecar', async () => {
+    const { agent, customer } = await call('rm_rec_basic');
+    await agent.evaluate(() => window.client.recorder.start({ source: 'mixed', timesliceMs: 500 }));
+    for (const page of [agent, customer]) {
+      await poll('the indicator on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
+    }
+    await recorded(agent, 1_500);
+    const marks = await agent.evaluate(() => {
+      const at = window.client.recorder.bookmark('error dialog');
+      window.client.assist.highlight({ x: 0.1, y: 0.2, w: 0.3, h: 0.2 });
+      return at;
+    });
+    await recorded(agent, 5_000);
+    await agent.evaluate(() => window.client.recorder.stop());
+    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+    await poll('stopped on both sides', () => customer.evaluate(() => window.client.recording.local === 'stopped'));
+
+    const manifest = await agent.evaluate(() => window.client.recorder.manifest());
+    assert.equal(manifest.state, 'stopped');
+    assert.equal(manifest.mime.startsWith('video/webm'), true, manifest.mime);
+    assert.deepEqual(manifest.bookmarks, [{ at_ms: marks, label: 'error dialog' }]);
+    assert.ok(marks >= 1_500 && marks < manifest.duration_ms, `bookmark at ${marks}`);
+    assert.deepEqual(manifest.sources.map((s) => `${s.member}:${s.source}`).sort(),
+      ['agent_1:camera', 'agent_1:microphone', 'user_9:camera', 'user_9:microphone']);
+    assert.equal(manifest.chunks.length >= 9, true, `${manifest.chunks.length} chunks`);
+    assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
+
+    const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
+    const shapes = sidecar.entries.filter((e) => e.message.t === 'highlight');
+    assert.equal(shapes.length, 1, JSON.stringify(sidecar));
+    assert.equal(shapes[0].member, 'agent_1');
+    assert.ok(shapes[0].at_ms >= marks && shapes[0].at_ms < manifest.duration_ms, `highlight at ${shapes[0].at_ms}`);
+
+    const file = await saveRecording(agent, 'basic.webm');
+    const blobBytes = await agent.evaluate(async () => (await window.client.recorder.blob()).size);
+    assert.equal(blobBytes, manifest.bytes, 'every chunk is kept');
+    const video = mediaSeconds(file, 'v:0');
+    const audio = mediaSeconds(file, 'a:0');
+    const expected = manifest.duration_ms / 1000;
+    assert.ok(expected >= 5 && expected < 7, `recorded ${expected} s`);
+    for (const [what, s] of [['video', video], ['audio', audio]]) {
+      assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
+    }
+    const width = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+      'stream=width', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
+    assert.equal(width, '1280', 'both cameras composed into one picture');
+
+    // A clip of the middle plays on its own: the header chunk and the chunks covering it.
+    const clip = await agent.evaluate(async () => {
+      const c = await window.client.recorder.exportClip(2_000, 3_000);
+      return { size: c.blob.size, fromMs: c.fromMs, toMs: c.toMs };
+    });
+    assert.deepEqual([clip.fromMs, clip.toMs], [2_000, 3_000]);
+    assert.ok(clip.size > 0 && clip.size < manifest.bytes, `clip of ${clip.size} B`);
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('stereo puts the agent on the left and the customer on the right', async () => {
+    const { agent, customer } = await call('rm_rec_stereo', { agentTone: 440, customerTone: 1_000 });
+    await agent.evaluate(() => window.client.recorder.start({ source: 'mixed', stereo: true, timesliceMs: 500 }));
+    await recorded(agent, 3_000);
+    await agent.evaluate(() => window.client.recorder.stop());
+    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+    const file = await saveRecording(agent, 'stereo.webm');
+    const channels = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries',
+      'stream=channels', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
+    assert.equal(channels, '2');
+    const left440 = meanVolume(file, 'FL', 440);
+    const left1k = meanVolume(file, 'FL', 1000);
+    const right440 = meanVolume(file, 'FR', 440);
+    const right1k = meanVolume(file, 'FR', 1000);
+    const report = `L: 440 Hz ${left440} dB, 1 kHz ${left1k} dB; R: 440 Hz ${right440} dB, 1 kHz ${right1k} dB`;
+    assert.ok(left440 > left1k + 20, `the agent's tone is on the left: ${report}`);
+    assert.ok(right1k > right440 + 20, `the customer's tone is on the right: ${report}`);
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('recording needs everyone\'s consent; a withdrawal pauses it on both sides until resumed', async () => {
+    const { agent, customer } = await call('rm_rec_consent');
+    await customer.evaluate(() => window.client.setRecordingConsent(false));
+    await poll('the agent learns the withdrawal', () => agent.evaluate(() => window.client.members[0].recordingConsent === false));
+    const refused = await agent.evaluate(() => {
+      try {
+        window.client.recorder.start();
+        return null;
+      } catch (e) {
+        return { code: e.code, message: e.message };
+      }
+    });
+    assert.equal(refused?.code, 'forbidden', JSON.stringify(refused));
+    assert.match(refused.message, /user_9/);
+    assert.equal(await agent.evaluate(() => window.client.recorder.state), 'idle');
+    assert.equal(await customer.evaluate(() => window.client.recording.local), 'stopped', 'nothing was announced');
+
+    await customer.evaluate(() => window.client.setRecordingConsent(true));
+    await poll('the agent learns the consent', () => agent.evaluate(() => window.client.members[0].recordingConsent));
+    await agent.evaluate(() => window.client.recorder.start({ timesliceMs: 300 }));
+    await recorded(agent, 1_000);
+    await customer.evaluate(() => window.client.setRecordingConsent(false));
+    await poll('paused on the agent\'s device', () => agent.evaluate(() => window.client.recorder.state === 'paused'));
+    for (const page of [agent, customer]) {
+      await poll('the indicator says paused on both sides', () => page.evaluate(() => window.client.recording.local === 'paused'));
+    }
+    assert.deepEqual((await seen(agent, 'recorderConsentPaused')).map((e) => e.member), ['user_9']);
+    const stuck = await agent.evaluate(() => {
+      try {
+        window.client.recorder.resume();
+        return null;
+      } catch (e) {
+        return e.code;
+      }
+    });
+    assert.equal(stuck, 'forbidden');
+    await customer.evaluate(() => window.client.setRecordingConsent(true));
+    await poll('the agent learns the consent again', () => agent.evaluate(() => window.client.members[0].recordingConsent));
+    await agent.evaluate(() => window.client.recorder.resume());
+    for (const page of [agent, customer]) {
+      await poll('recording again on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
+    }
+    await agent.evaluate(() => window.client.recorder.stop());
+    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+    const manifest = await agent.evaluate(() => window.client.recorder.manifest());
+    assert.deepEqual(manifest.pauses.map((p) => p.reason), ['consent']);
+    await agent.context().close();
+    await customer.context().close();
+  });
+});
