@@ -271,7 +271,7 @@ impl Task {
             Output::CloseTransport => self.socket = None,
             // The native SDK starts no local recording (the app records its own media), so
             // the call never asks for one.
-            Output::Recorder(_) => {}
+            Output::Recorder(_) | Output::Upload { .. } => {}
             Output::Send(frame) => {
                 if let Some(socket) = &self.socket {
                     let _ = socket.outgoing.send(frame);

@@ -251,8 +251,12 @@ impl Shared {
             #[cfg(feature = "recorder")]
             Output::Recorder(command) => crate::recorder::apply(&self.handle(), st, command),
             // A build without the recorder never starts one.
+            #[cfg(feature = "recorder")]
+            Output::Upload { key, request } => {
+                crate::recorder::send(&self.handle(), st, key, request)
+            }
             #[cfg(not(feature = "recorder"))]
-            Output::Recorder(_) => {}
+            Output::Recorder(_) | Output::Upload { .. } => {}
             Output::Send(frame) => {
                 if let Some(socket) = &st.socket {
                     if let Err(e) = socket.send(&frame) {
@@ -341,6 +345,12 @@ impl Shared {
         }
         if let Some((name, payload)) = events::to_js(&event, &self.state.borrow().call) {
             self.dispatch(name, payload);
+        }
+        #[cfg(feature = "recorder")]
+        match &event {
+            Event::Upload(report) => crate::recorder::on_upload_event(report),
+            Event::Joined(_) => crate::recorder::resume_uploads(self),
+            _ => {}
         }
         // `joined` is seen by the listeners before `connect()` resolves.
         if let Event::Joined(_) = event {

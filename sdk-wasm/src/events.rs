@@ -153,6 +153,8 @@ pub(crate) fn to_js(event: &Event, call: &Call) -> Option<(&'static str, JsValue
         ),
         #[cfg(feature = "recorder")]
         Event::Recording(e) => return recorder_event(e),
+        #[cfg(feature = "recorder")]
+        Event::Upload(u) => return upload_event(u),
         Event::Ended(e) => {
             let reason = e.reason.name();
             let code = e.reason.code().map_or(JsValue::NULL, |c| c.as_str().into());
@@ -212,4 +214,49 @@ fn recorder_event(e: &assistrtc_core::recorder::RecorderEvent) -> Option<(&'stat
         ),
         _ => return None,
     })
+}
+
+/// An upload's progress: `recorderUpload` with `state` `created`, `progress`, `retrying`,
+/// `done` or `failed`.
+#[cfg(feature = "recorder")]
+fn upload_event(u: &assistrtc_core::session::UploadReported) -> Option<(&'static str, JsValue)> {
+    use assistrtc_core::recorder::UploadEvent as U;
+    let n = |v: u64| JsValue::from(v as f64);
+    let mut fields = vec![("key", JsValue::from_str(&u.key))];
+    let state = match &u.event {
+        U::Created { recording } => {
+            fields.push(("recording", recording.as_str().into()));
+            "created"
+        }
+        U::Progress {
+            chunks_sent,
+            bytes_sent,
+        } => {
+            fields.push(("chunksSent", n(u64::from(*chunks_sent))));
+            fields.push(("bytesSent", n(*bytes_sent)));
+            "progress"
+        }
+        U::Retrying {
+            attempt,
+            delay_ms,
+            reason,
+        } => {
+            fields.push(("attempt", n(u64::from(*attempt))));
+            fields.push(("delayMs", n(*delay_ms)));
+            fields.push(("reason", reason.as_str().into()));
+            "retrying"
+        }
+        U::Done { recording } => {
+            fields.push(("recording", recording.as_str().into()));
+            "done"
+        }
+        U::Failed { code, message } => {
+            fields.push(("code", code.as_str().into()));
+            fields.push(("message", message.as_str().into()));
+            "failed"
+        }
+        _ => return None,
+    };
+    fields.push(("state", state.into()));
+    Some(("recorderUpload", obj(&fields)))
 }

@@ -3,7 +3,7 @@
 use assistrtc_core::local_error::Code;
 use assistrtc_core::protocol::{ErrorCode, Source};
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 /// Builds a plain JS object from key/value pairs.
 pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -135,4 +135,38 @@ pub(crate) fn then(promise: js_sys::Promise, next: Then) -> js_sys::Promise {
             }),
         );
     })
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with(url: &str, init: &JsValue) -> js_sys::Promise;
+    type Response;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Response) -> u16;
+    #[wasm_bindgen(method)]
+    fn text(this: &Response) -> js_sys::Promise;
+}
+
+/// What a `fetch` gives: `(status, body text)`, or `Err` when the server could not be reached.
+pub(crate) type Fetched = Box<dyn FnOnce(Result<(u16, String), JsValue>)>;
+
+/// A `fetch`; `done` gets what it gave.
+pub(crate) fn fetch_text(url: &str, init: &JsValue, done: Fetched) {
+    on_settled(
+        fetch_with(url, init),
+        Box::new(move |sent| match sent {
+            Err(e) => done(Err(e)),
+            Ok(resp) => {
+                let resp: Response = resp.unchecked_into();
+                let status = resp.status();
+                on_settled(
+                    resp.text(),
+                    Box::new(move |text| {
+                        done(text.map(|t| (status, t.as_string().unwrap_or_default())))
+                    }),
+                );
+            }
+        }),
+    );
 }

@@ -42,17 +42,6 @@ const SAMPLE_EVERY_MS: u64 = 100;
 const SAMPLE_W: u32 = 32;
 const SAMPLE_H: u32 = 18;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with(url: &str, init: &JsValue) -> Promise;
-    type Response;
-    #[wasm_bindgen(method, getter)]
-    fn status(this: &Response) -> u16;
-    #[wasm_bindgen(method)]
-    fn text(this: &Response) -> Promise;
-}
-
 /// Something that happened, for [`Run::on`].
 enum Msg {
     /// `GET /v1/preflight/config` answered (status, body) or failed.
@@ -630,22 +619,7 @@ fn request(
         ]),
         None => obj(&[("headers", obj(&[("authorization", bearer)]))]),
     };
-    on_settled(
-        fetch_with(url, &init),
-        Box::new(move |sent| match sent {
-            Err(e) => done(Err(e)),
-            Ok(resp) => {
-                let resp: Response = resp.unchecked_into();
-                let status = resp.status();
-                on_settled(
-                    resp.text(),
-                    Box::new(move |text| {
-                        done(text.map(|t| (status, t.as_string().unwrap_or_default())))
-                    }),
-                );
-            }
-        }),
-    );
+    crate::js::fetch_text(url, &init, Box::new(done));
 }
 
 /// A peer connection for `path` with its probe channel; its offer is made at once and posted

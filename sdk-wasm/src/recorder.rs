@@ -9,11 +9,13 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use assistrtc_core::ToJsonText;
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
 use assistrtc_core::recorder::{
-    FORMATS, FailureCode, RecordedMedia, RecorderCommand, RecorderInput, RecorderOptions, tile,
+    FORMATS, FailureCode, RecordedMedia, RecorderCommand, RecorderInput, RecorderOptions,
+    UploadEvent, UploadInput, UploadRequest, UploadRequestKind, tile,
 };
-use assistrtc_core::session::Input;
+use assistrtc_core::session::{Input, UploadReported};
 use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{
@@ -54,6 +56,12 @@ extern "C" {
     fn put(this: &Idb, value: &JsValue, key: &JsValue) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(method, catch, js_name = getAll)]
     fn get_all(this: &Idb, range: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = get)]
+    fn get_one(this: &Idb, key: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch, js_name = delete)]
+    fn delete(this: &Idb, range: &JsValue) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = digest)]
+    fn digest(algorithm: &str, data: &JsValue) -> Promise;
     #[wasm_bindgen(js_namespace = IDBKeyRange, js_name = bound)]
     fn key_range(lower: &JsValue, upper: &JsValue) -> JsValue;
 }
@@ -70,6 +78,8 @@ export interface RecorderStartOptions {
   stereo?: boolean;
   /** Stop at this size (default 1 GiB) or media time (default 2 h); a warning comes at 90 %. */
   maxBytes?: number; maxDurationMs?: number;
+  /** Upload to the server as it records (`recorderUpload` events); default `true`. */
+  upload?: boolean;
 }
 export interface RecordingClip { blob: Blob; fromMs: number; toMs: number; }
 /** The manifest: every time is media time (ms of recording, pauses excluded). */
@@ -97,6 +107,14 @@ export interface AssistEventMap {
   /** Someone present withdrew consent (or joined without it): the recording paused. */
   recorderConsentPaused: { member: string; mediaMs: number };
   recorderFailed: { code: "not_supported" | "security" | "encoding" | "storage_full" | "unknown"; detail: string };
+  /**
+   * The upload of a recording (`key`: its key on this device; `recording`: the server's id).
+   * It goes up chunk by chunk while recording; one a closed tab left is resumed after the
+   * next `connect()` by the same member in the same room.
+   */
+  recorderUpload: { key: string; state: "created" | "progress" | "retrying" | "done" | "failed";
+    recording?: string; chunksSent?: number; bytesSent?: number; attempt?: number; delayMs?: number;
+    reason?: string; code?: string; message?: string };
 }
 "#;
 
@@ -488,7 +506,10 @@ fn write_next(handle: &Handle) {
             let done = Box::new(move |r: Result<JsValue, JsValue>| {
                 handle.with_recording(|rec| rec.writing = false);
                 match r {
-                    Ok(_) => handle.recorder_input(RecorderInput::ChunkRecorded { bytes }),
+                    Ok(_) => {
+                        handle.recorder_input(RecorderInput::ChunkRecorded { bytes });
+                        keep_manifest(&handle, &db);
+                    }
                     Err(e) => handle.recorder_input(failure(&error_name(&e), describe(&e))),
                 }
                 write_next(&handle);
@@ -574,14 +595,18 @@ impl LocalRecorder {
     /// right; `timesliceMs` (default 1000) is how often a chunk is kept. Throws `forbidden`
     /// without the `record_local` capability or without the consent of everyone present
     /// (`members[i].recordingConsent`, and your own), `conflict` while recording, and
-    /// `bad_request` for bad options, no supported format, or nothing to record yet.
+    /// `bad_request` for bad options, no supported format, or nothing to record yet. Unless
+    /// `upload: false`, each chunk goes up to the server as soon as it is kept
+    /// (`recorderUpload`).
     pub fn start(
         &self,
         #[wasm_bindgen(unchecked_optional_param_type = "RecorderStartOptions")] options: Option<
             JsValue,
         >,
     ) -> Result<(), JsValue> {
-        let (media, opts, stereo) = options_of(&options.unwrap_or(JsValue::UNDEFINED))?;
+        let options = options.unwrap_or(JsValue::UNDEFINED);
+        let (media, opts, stereo) = options_of(&options)?;
+        let upload = get(&options, "upload").as_bool() != Some(false);
         let supported: Vec<&str> = FORMATS
             .iter()
             .map(|f| f.mime)
@@ -601,7 +626,19 @@ impl LocalRecorder {
             }
             let sources = st.call.recorded_sources(media);
             let (stream, mixer) = build(&st, &sources, stereo)?;
-            let key = ["rec-", &(js_sys::Date::now() as u64).to_string()].concat();
+            // Unique on this device: the time and a random part, in base 36.
+            let b36 = |v: f64| {
+                js_sys::Number::from(v.floor())
+                    .to_string(36)
+                    .map_or_else(|_| String::new(), String::from)
+            };
+            let key = [
+                "rec-",
+                &b36(js_sys::Date::now()),
+                "-",
+                &b36(js_sys::Math::random() * 2_176_782_336.0),
+            ]
+            .concat();
             st.recording = Some(RecordingMedia {
                 key,
                 stream,
@@ -621,6 +658,13 @@ impl LocalRecorder {
         if let Err(e) = started {
             self.shared.state.borrow_mut().recording = None;
             return Err(e);
+        }
+        if upload {
+            let key = self.key();
+            // Cannot fail: a recording runs and this key is new.
+            let _ = self
+                .shared
+                .command(|call, now| call.upload_local_recording(&key, now));
         }
         // Chunks wait in the queue until the database is open.
         let record = self.record_entry();
@@ -651,13 +695,16 @@ impl LocalRecorder {
         let st = self.shared.state.borrow();
         let rec = st.recording.as_ref()?;
         let member = st.call.session().member()?.id.as_str().to_owned();
+        let room = st.call.session().room()?.as_str().to_owned();
         let mime = st.call.recorder()?.format()?.mime;
         let value = crate::js::obj(&[
             ("key", JsValue::from_str(&rec.key)),
+            ("kind", JsValue::from_str("meta")),
             ("member", JsValue::from_str(&member)),
+            ("room", JsValue::from_str(&room)),
             ("mime", JsValue::from_str(mime)),
         ]);
-        Some((JsValue::from_str(&rec.key), value))
+        Some((entry_key(&rec.key, "meta"), value))
     }
 
     /// Pauses the recording (media time stands still); everyone sees it paused.
@@ -735,6 +782,13 @@ impl LocalRecorder {
             .into()
     }
 
+    /// This recording's key on this device (as in `recorderUpload`), once started.
+    #[wasm_bindgen(getter, js_name = key)]
+    pub fn key_js(&self) -> Option<String> {
+        let st = self.shared.state.borrow();
+        st.recording.as_ref().map(|r| r.key.clone())
+    }
+
     /// Whether the recording ended and its last chunk is kept.
     #[wasm_bindgen(getter)]
     pub fn complete(&self) -> bool {
@@ -764,6 +818,14 @@ impl LocalRecorder {
 }
 
 impl LocalRecorder {
+    fn key(&self) -> String {
+        let st = self.shared.state.borrow();
+        st.recording
+            .as_ref()
+            .map(|r| r.key.clone())
+            .unwrap_or_default()
+    }
+
     fn chunks(&self) -> Result<Promise, JsValue> {
         let key = {
             let st = self.shared.state.borrow();
@@ -799,4 +861,340 @@ fn blob_of(parts: &Array, mime: &str) -> Result<JsValue, JsValue> {
         blob.unchecked_ref::<Function>(),
         &Array::of2(parts, &options),
     )
+}
+
+/// `[recording, kind]`: what is known of a recording besides its chunks, one entry per kind
+/// (`meta`, `manifest`, `id`, `done`), each written whole, so no write reads another.
+fn entry_key(recording: &str, kind: &str) -> JsValue {
+    Array::of2(&JsValue::from_str(recording), &JsValue::from_str(kind)).into()
+}
+
+fn put_entry(db: &Idb, recording: &str, kind: &str, fields: &[(&str, JsValue)]) {
+    let mut all = vec![
+        ("key", JsValue::from_str(recording)),
+        ("kind", JsValue::from_str(kind)),
+    ];
+    all.extend(fields.iter().cloned());
+    if let Err(e) = write(
+        db,
+        RECORDINGS,
+        &entry_key(recording, kind),
+        &crate::js::obj(&all),
+    ) {
+        warn_error("cannot keep the recording's state", &e);
+    }
+}
+
+/// Keeps the manifest and sidecar beside the chunks, so a recording a crash interrupted can
+/// be completed from the next page. Rewritten whole after each chunk: it grows with the
+/// recording (about 60 B per chunk).
+fn keep_manifest(handle: &Handle, db: &Idb) {
+    let Some(shared) = handle.0.upgrade() else {
+        return;
+    };
+    let st = shared.state.borrow();
+    let (Some(rec), Some(recorder)) = (st.recording.as_ref(), st.call.recorder()) else {
+        return;
+    };
+    put_entry(
+        db,
+        &rec.key,
+        "manifest",
+        &[
+            ("manifest", recorder.manifest().to_json_text().into()),
+            ("sidecar", recorder.sidecar().to_json_text().into()),
+        ],
+    );
+}
+
+/// Runs `f` with the database once open.
+fn with_db(f: impl FnOnce(Idb) -> Result<(), JsValue> + 'static) {
+    match open_db() {
+        Ok(p) => on_settled(
+            p,
+            Box::new(move |db| {
+                if let Err(e) = db.and_then(|db| f(db.unchecked_into())) {
+                    warn_error("recording storage", &e);
+                }
+            }),
+        ),
+        Err(e) => warn_error("recording storage", &e),
+    }
+}
+
+/// Sends one request of an upload: the chunk read back from IndexedDB and checksummed for a
+/// `PutChunk`; the answer (or the failure to reach the server) goes back to the call.
+pub(crate) fn send(handle: &Handle, st: &mut State, key: String, request: UploadRequest) {
+    let url = assistrtc_core::protocol::api_url(&st.url, &request.kind.path());
+    let bearer = JsValue::from_str(&["Bearer ", st.call.session().token()].concat());
+    let method = request.kind.method();
+    let id = request.id;
+    let reply = {
+        let (handle, key) = (handle.clone(), key.clone());
+        move |r: Result<(u16, String), JsValue>| {
+            let input = match r {
+                Ok((status, body)) => UploadInput::Response {
+                    request: id,
+                    status,
+                    body,
+                },
+                Err(e) => UploadInput::NetworkError {
+                    request: id,
+                    detail: describe(&e),
+                },
+            };
+            if let Some(shared) = handle.0.upgrade() {
+                shared.feed(Input::Upload { key, input });
+            }
+        }
+    };
+    let json = |body: &str| {
+        init(
+            method,
+            crate::js::obj(&[
+                ("authorization", bearer.clone()),
+                ("content-type", JsValue::from_str("application/json")),
+            ]),
+            JsValue::from_str(body),
+        )
+    };
+    match request.kind {
+        UploadRequestKind::Create { mime } => {
+            let body = js_sys::JSON::stringify(&crate::js::obj(&[("mime", mime.into())]))
+                .map_or_else(|_| String::new(), String::from);
+            crate::js::fetch_text(&url, &json(&body), Box::new(reply));
+        }
+        UploadRequestKind::Complete { body, .. } => {
+            crate::js::fetch_text(&url, &json(&body), Box::new(reply));
+        }
+        UploadRequestKind::PutChunk { seq, .. } => with_db(move |db| {
+            let tx = db.transaction(CHUNKS, "readonly")?;
+            let read = tx.object_store(CHUNKS).get_one(&chunk_key(&key, seq))?;
+            let got = settled(&read, "onsuccess");
+            on_settled(
+                got,
+                Box::new(move |r| {
+                    let blob = match r.map(|_| get(&read, "result")) {
+                        Ok(b) if !b.is_undefined() => b,
+                        Ok(_) => {
+                            return reply(Err(error(ErrorCode::NotFound, "the chunk is gone")));
+                        }
+                        Err(e) => return reply(Err(e)),
+                    };
+                    let bytes: Promise = Reflect::get(&blob, &JsValue::from_str("arrayBuffer"))
+                        .and_then(|f| f.unchecked_ref::<Function>().call0(&blob))
+                        .map_or_else(|e| Promise::reject(&e), |p| p.unchecked_into());
+                    let hashed =
+                        crate::js::then(bytes, Box::new(|b| Ok(digest("SHA-256", &b?).into())));
+                    on_settled(
+                        hashed,
+                        Box::new(move |h| match h {
+                            Ok(hash) => {
+                                let hex = hex(&js_sys::Uint8Array::new(&hash).to_vec());
+                                let headers = crate::js::obj(&[
+                                    ("authorization", bearer),
+                                    ("x-content-sha256", JsValue::from_str(&hex)),
+                                ]);
+                                let init = init(method, headers, blob);
+                                crate::js::fetch_text(&url, &init, Box::new(reply));
+                            }
+                            Err(e) => reply(Err(e)),
+                        }),
+                    );
+                }),
+            );
+            Ok(())
+        }),
+        _ => {
+            let headers = crate::js::obj(&[("authorization", bearer.clone())]);
+            let init = init(method, headers, JsValue::UNDEFINED);
+            crate::js::fetch_text(&url, &init, Box::new(reply));
+        }
+    }
+}
+
+fn init(method: &str, headers: JsValue, body: JsValue) -> JsValue {
+    crate::js::obj(&[
+        ("method", JsValue::from_str(method)),
+        ("headers", headers),
+        ("body", body),
+    ])
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
+/// What an upload reported, kept beside the chunks: the server's id once created (a later
+/// page resumes with it), and that it is done (a later page deletes the chunks).
+pub(crate) fn on_upload_event(report: &UploadReported) {
+    let (kind, fields) = match &report.event {
+        UploadEvent::Created { recording } => {
+            ("id", vec![("recording", JsValue::from_str(recording))])
+        }
+        UploadEvent::Done { .. } => ("done", Vec::new()),
+        _ => return,
+    };
+    let key = report.key.clone();
+    with_db(move |db| {
+        put_entry(&db, &key, kind, &fields);
+        Ok(())
+    });
+}
+
+/// After joining: uploads what earlier pages of this member left unfinished in this room,
+/// and deletes the chunks of recordings whose upload is done.
+pub(crate) fn resume_uploads(shared: &Rc<Shared>) {
+    let handle = shared.handle();
+    with_db(move |db| {
+        let tx = db.transaction(RECORDINGS, "readonly")?;
+        let all = tx.object_store(RECORDINGS).get_all(&JsValue::UNDEFINED)?;
+        let got = settled(&all, "onsuccess");
+        on_settled(
+            got,
+            Box::new(move |r| {
+                if r.is_err() {
+                    return;
+                }
+                let entries: Array = get(&all, "result").unchecked_into();
+                for left in left_over(&handle, &entries) {
+                    resume_one(&handle, &db, left);
+                }
+            }),
+        );
+        Ok(())
+    });
+}
+
+/// A recording an earlier page left: its entries, by kind.
+struct LeftOver {
+    key: String,
+    room: String,
+    mime: String,
+    recording: Option<String>,
+    manifest: String,
+    sidecar: String,
+    done: bool,
+}
+
+fn left_over(handle: &Handle, entries: &Array) -> Vec<LeftOver> {
+    let Some(shared) = handle.0.upgrade() else {
+        return Vec::new();
+    };
+    let st = shared.state.borrow();
+    let me = st.call.session().member().map(|m| m.id.as_str().to_owned());
+    let current = st.recording.as_ref().map(|r| r.key.clone());
+    let busy: Vec<String> = st.call.uploads().map(str::to_owned).collect();
+    let text = |e: &JsValue, k| get(e, k).as_string().unwrap_or_default();
+    let mut out: Vec<LeftOver> = Vec::new();
+    for e in entries.iter() {
+        let key = text(&e, "key");
+        if Some(&key) == current.as_ref() || busy.contains(&key) {
+            continue;
+        }
+        let i = match out.iter().position(|l| l.key == key) {
+            Some(i) => i,
+            None => {
+                out.push(LeftOver {
+                    key,
+                    room: String::new(),
+                    mime: String::new(),
+                    recording: None,
+                    manifest: "{}".into(),
+                    sidecar: "{}".into(),
+                    done: false,
+                });
+                out.len() - 1
+            }
+        };
+        let l = &mut out[i];
+        match text(&e, "kind").as_str() {
+            "meta" => {
+                if Some(text(&e, "member")) != me {
+                    l.room.clear();
+                    l.done = true; // another member's: not this page's to touch
+                    continue;
+                }
+                l.room = text(&e, "room");
+                l.mime = text(&e, "mime");
+            }
+            "id" => l.recording = Some(text(&e, "recording")),
+            "manifest" => {
+                l.manifest = text(&e, "manifest");
+                l.sidecar = text(&e, "sidecar");
+            }
+            "done" => l.done = true,
+            _ => {}
+        }
+    }
+    out.retain(|l| !l.room.is_empty() || l.done);
+    out
+}
+
+fn resume_one(handle: &Handle, db: &Idb, left: LeftOver) {
+    let chunks = match read_chunks(db, &left.key) {
+        Ok(p) => p,
+        Err(e) => return warn_error("cannot read a left-over recording", &e),
+    };
+    let (handle, db) = (handle.clone(), db.clone());
+    on_settled(
+        chunks,
+        Box::new(move |r| {
+            let Ok(chunks) = r else { return };
+            let chunks: Array = chunks.unchecked_into();
+            if left.done {
+                if !left.room.is_empty() {
+                    forget(&db, &left.key);
+                }
+                return;
+            }
+            let sizes: Vec<u64> = chunks
+                .iter()
+                .map(|b| get(&b, "size").as_f64().unwrap_or(0.0) as u64)
+                .collect();
+            if sizes.is_empty() {
+                return forget(&db, &left.key);
+            }
+            let Some(shared) = handle.0.upgrade() else {
+                return;
+            };
+            let resumed = shared.command(|call, now| {
+                call.resume_upload(
+                    &left.key,
+                    &left.room,
+                    left.recording.as_deref(),
+                    &left.mime,
+                    &sizes,
+                    left.manifest,
+                    left.sidecar,
+                    now,
+                )
+            });
+            if let Err(e) = resumed {
+                warn_error("a left-over recording cannot be uploaded from here", &e);
+            }
+        }),
+    );
+}
+
+/// Deletes a recording's chunks and entries (its upload is done, or it holds nothing).
+fn forget(db: &Idb, key: &str) {
+    let range = |lo: JsValue, hi: JsValue| key_range(&lo, &hi);
+    for (store, lo, hi) in [
+        (CHUNKS, chunk_key(key, 0), chunk_key(key, u32::MAX)),
+        (RECORDINGS, entry_key(key, ""), entry_key(key, "~")),
+    ] {
+        let deleted = db
+            .transaction(store, "readwrite")
+            .and_then(|tx| tx.object_store(store).delete(&range(lo, hi)));
+        if let Err(e) = deleted {
+            warn_error("cannot delete an uploaded recording", &e);
+        }
+    }
 }

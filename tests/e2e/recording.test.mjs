@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRoom, launch, poll, startServer } from './lib.mjs';
+import { API_KEY, createRoom, launch, poll, startServer } from './lib.mjs';
 
 const fx = {};
 let dir;
@@ -263,6 +263,127 @@ describe('local recording', () => {
     const manifest = await agent.evaluate(() => window.client.recorder.manifest());
     assert.deepEqual(manifest.pauses.map((p) => p.reason), ['consent']);
     await agent.context().close();
+    await customer.context().close();
+  });
+});
+
+/** The stored recording's media, through a playback URL minted with the API key. */
+async function storedMedia(id) {
+  const auth = { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' };
+  const minted = await fetch(`${fx.server.url}/v1/recordings/${id}/playback`, { method: 'POST', headers: auth, body: '{}' });
+  assert.equal(minted.status, 201, await minted.clone().text());
+  const { url } = await minted.json();
+  const media = await fetch(`${fx.server.url}${url}`);
+  assert.equal(media.status, 200);
+  return Buffer.from(await media.arrayBuffer());
+}
+
+async function storedRecording(id) {
+  const res = await fetch(`${fx.server.url}/v1/recordings/${id}`, { headers: { authorization: `Bearer ${API_KEY}` } });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+/** The chunks a page kept for recording `key`, read straight from IndexedDB, concatenated. */
+function keptChunks(page, key) {
+  return page.evaluate(async (k) => {
+    const db = await new Promise((resolve, reject) => {
+      const r = indexedDB.open('assistrtc-recordings', 1);
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    const blobs = await new Promise((resolve, reject) => {
+      const r = db.transaction('chunks').objectStore('chunks').getAll(IDBKeyRange.bound([k, 0], [k, 2 ** 32 - 1]));
+      r.onsuccess = () => resolve(r.result);
+      r.onerror = () => reject(r.error);
+    });
+    db.close();
+    const bytes = new Uint8Array(await new Blob(blobs).arrayBuffer());
+    let s = '';
+    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    return { count: blobs.length, b64: btoa(s) };
+  }, key);
+}
+
+describe('recording upload', () => {
+  test('uploaded chunk by chunk while recording: the server keeps the same bytes, the manifest and the sidecar', async () => {
+    const { agent, customer } = await call('rm_rec_upload');
+    await agent.evaluate(() => {
+      window.client.on('recorderUpload', (e) => window.seen.push({ name: 'recorderUpload', ...e }));
+      window.client.recorder.start({ timesliceMs: 400 });
+    });
+    await recorded(agent, 1_000);
+    await agent.evaluate(() => window.client.recorder.bookmark('serial number'));
+    await recorded(agent, 2_500);
+    // Chunks go up while recording, not only at the end.
+    await poll('chunks uploaded while recording', async () => (await seen(agent, 'recorderUpload'))
+      .some((e) => e.state === 'progress' && e.chunksSent >= 2));
+    await agent.evaluate(() => window.client.recorder.stop());
+    const done = await poll('uploaded', async () => (await seen(agent, 'recorderUpload')).find((e) => e.state === 'done'));
+    const stored = await storedRecording(done.recording);
+    assert.equal(stored.state, 'complete');
+    assert.equal(stored.manifest.bookmarks[0].label, 'serial number');
+    assert.equal(typeof stored.sidecar.entries, 'object');
+    const local = Buffer.from(await agent.evaluate(async () => {
+      const bytes = new Uint8Array(await (await window.client.recorder.blob()).arrayBuffer());
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    }), 'base64');
+    const media = await storedMedia(done.recording);
+    assert.equal(media.length, local.length);
+    assert.ok(media.equals(local), 'the stored file is the recording, byte for byte');
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('a page killed mid-recording: the next load resumes the upload with what was kept', async () => {
+    const { agent, customer, tokens } = await call('rm_rec_crash');
+    // Chunk uploads hang from the start, as on a stalled network: the rest stays on the device.
+    await agent.route('**/chunks/**', () => {});
+    await agent.evaluate(() => {
+      window.client.on('recorderUpload', (e) => window.seen.push({ name: 'recorderUpload', ...e }));
+      window.client.recorder.start({ timesliceMs: 300 });
+    });
+    await recorded(agent, 2_000);
+    await poll('the server created it', async () => (await seen(agent, 'recorderUpload')).some((e) => e.state === 'created'));
+    const key = await agent.evaluate(() => window.client.recorder.key);
+    const context = agent.context();
+    await agent.close({ runBeforeUnload: false });
+
+    // The same member opens the page again on this device.
+    const page = await context.newPage();
+    await page.goto(`${fx.server.url}/healthz`);
+    const kept = await keptChunks(page, key);
+    assert.ok(kept.count >= 5, `${kept.count} chunks kept`);
+    await page.evaluate(async () => {
+      window.sdk = await import('/sdk/index.js');
+      window.seen = [];
+    });
+    await page.evaluate(async (token) => {
+      window.client = new window.sdk.AssistClient({ url: location.origin, token, noticeAcknowledged: true });
+      window.client.on('recorderUpload', (e) => window.seen.push({ name: 'recorderUpload', ...e }));
+      await window.client.connect();
+    }, tokens.agent_1);
+    const done = await poll('the left-over upload completes', async () => (await seen(page, 'recorderUpload'))
+      .find((e) => e.state === 'done' || e.state === 'failed'));
+    assert.equal(done.state, 'done', JSON.stringify(done));
+    assert.equal(done.key, key);
+    const media = await storedMedia(done.recording);
+    assert.ok(media.equals(Buffer.from(kept.b64, 'base64')),
+      `stored ${media.length} B, kept ${Buffer.from(kept.b64, 'base64').length} B`);
+    const stored = await storedRecording(done.recording);
+    assert.equal(stored.chunks.length, kept.count);
+    assert.ok(stored.manifest.chunks.length >= kept.count - 1, 'the manifest kept with the chunks');
+    // Once uploaded, the next load deletes the chunks from the device.
+    await page.reload();
+    await page.evaluate(async (token) => {
+      window.sdk = await import('/sdk/index.js');
+      window.client = new window.sdk.AssistClient({ url: location.origin, token, noticeAcknowledged: true });
+      await window.client.connect();
+    }, tokens.agent_1);
+    await poll('the device forgets an uploaded recording', async () => (await keptChunks(page, key)).count === 0);
+    await context.close();
     await customer.context().close();
   });
 });

@@ -34,6 +34,7 @@
 //!             Output::Event(event) => println!("{event:?}"),
 //!             Output::CloseTransport => { /* close it */ }
 //!             Output::Recorder(command) => { /* MediaRecorder: start, pause, resume, stop */ }
+//!             Output::Upload { key, request } => { /* fetch, then Input::Upload */ }
 //!         }
 //!     }
 //! };
@@ -46,6 +47,7 @@
 
 mod links;
 mod recording;
+mod upload;
 
 use std::collections::VecDeque;
 
@@ -54,7 +56,7 @@ use crate::Millis;
 use crate::assist::{AssistError, AssistSender, Channel, Overlay, OverlayView, Point, Rect};
 use crate::permissions::Capability;
 use crate::protocol::{ErrorCode, MemberId, RecordingAction, RecordingMode, Source};
-use crate::recorder::{Recorder, RecorderError};
+use crate::recorder::{Recorder, RecorderError, UploadError};
 use crate::session::{
     ErrorReported, Event, Input, LinkId, MAX_PENDING_OUTPUTS, Output, PeerCommand, PeerEvent,
     Session, SessionConfig, SessionError, SessionState, TrackAdded,
@@ -97,6 +99,9 @@ pub enum CallError {
     /// The local recording refused (no consent, wrong state, bad options, no format).
     #[error(transparent)]
     Recorder(#[from] RecorderError),
+    /// An upload of a recording refused.
+    #[error(transparent)]
+    Upload(#[from] UploadError),
 }
 
 impl CallError {
@@ -108,6 +113,7 @@ impl CallError {
             Self::Session(e) => e.message(),
             Self::Assist(e) => e.message(),
             Self::Recorder(e) => e.message(),
+            Self::Upload(e) => e.message(),
         }
     }
 
@@ -117,6 +123,7 @@ impl CallError {
             Self::Session(e) => e.code(),
             Self::Assist(e) => e.code(),
             Self::Recorder(e) => e.wire_code(),
+            Self::Upload(e) => e.wire_code(),
         }
     }
 }
@@ -134,6 +141,8 @@ pub struct Call {
     overlay_dirty: bool,
     /// The local recording, running or the last one made.
     recording: Option<recording::Recording>,
+    /// Uploads of recordings in progress.
+    uploads: Vec<upload::Uploading>,
     now: Millis,
 }
 
@@ -149,6 +158,7 @@ impl Call {
             outputs: VecDeque::new(),
             overlay_dirty: false,
             recording: None,
+            uploads: Vec::new(),
             now: Millis(0),
         }
     }
@@ -344,6 +354,7 @@ impl Call {
         let r = match input {
             Input::Peer { link, event } => self.on_peer(link, event, now).map_err(Into::into),
             Input::Recorder(input) => self.on_recorder_input(input),
+            Input::Upload { key, input } => self.on_upload_input(&key, input),
             other => self.session.handle_input(other, now).map_err(Into::into),
         };
         self.after(now);
@@ -359,7 +370,8 @@ impl Call {
     /// session, the cursor coalescing, the overlay's expiries and every link's deadlines.
     pub fn poll_timeout(&self) -> Option<Millis> {
         if self.session.state() == SessionState::Ended {
-            return None;
+            // Uploads outlive the call.
+            return self.uploads_timeout();
         }
         let links = self.links.values().filter_map(LinkData::timeout);
         [
@@ -367,6 +379,7 @@ impl Call {
             self.assist.poll_timeout(),
             self.overlay.poll_timeout(),
             self.recorder().and_then(Recorder::poll_timeout),
+            self.uploads_timeout(),
         ]
         .into_iter()
         .flatten()
@@ -382,6 +395,7 @@ impl Call {
         if let Some(rec) = &mut self.recording {
             rec.recorder.handle_timeout(now);
         }
+        self.uploads_handle_timeout(now);
         if self.overlay.expire(now) {
             self.overlay_dirty = true;
         }
@@ -521,6 +535,8 @@ impl Call {
         // The policy may have opened channels whose negotiation the session runs.
         self.absorb_session();
         self.drain_recorder();
+        self.feed_live_upload();
+        self.drain_uploads();
         // Telling the room the recording ended is a session frame.
         self.absorb_session();
         if std::mem::take(&mut self.overlay_dirty) {

@@ -176,6 +176,11 @@ impl Recorder {
         self.clock.at(now.max(self.now))
     }
 
+    /// The chunks recorded so far, in order.
+    pub fn chunks(&self) -> &[Chunk] {
+        &self.chunks
+    }
+
     /// Media time up to which chunks have been delivered: what a clip may cover.
     pub fn recorded_ms(&self) -> u64 {
         self.chunks.last().map_or(0, |c| c.end_ms)

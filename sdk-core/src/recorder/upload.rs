@@ -342,13 +342,24 @@ pub enum UploadError {
     InvalidId,
     /// Outputs were not drained (see the drive rule on [`Upload`]).
     OutputNotDrained,
+    /// The call already uploads the recording under this key.
+    AlreadyUploading,
+    /// The call uploads no recording under this key.
+    NotUploading,
+    /// The recording was made in another room than the one joined: its member's token there
+    /// is needed.
+    OtherRoom,
 }
 
 impl UploadError {
     /// The stable code: `finished`, `chunk_out_of_range`, `no_chunks`, `count_changed`,
-    /// `invalid_metadata`, `invalid_id`, `output_not_drained`.
+    /// `invalid_metadata`, `invalid_id`, `output_not_drained`, `already_uploading`,
+    /// `not_uploading`, `other_room`.
     pub fn code(&self) -> &'static str {
         match self {
+            Self::AlreadyUploading => "already_uploading",
+            Self::NotUploading => "not_uploading",
+            Self::OtherRoom => "other_room",
             Self::Finished { .. } => "finished",
             Self::ChunkOutOfRange { .. } => "chunk_out_of_range",
             Self::NoChunks => "no_chunks",
@@ -385,11 +396,34 @@ impl UploadError {
                 ["the ", what, " is not a JSON object: ", reason].concat()
             }
             Self::InvalidId => "not a recording id".into(),
+            Self::AlreadyUploading => "this recording is already uploading".into(),
+            Self::NotUploading => "no such recording is uploading".into(),
+            Self::OtherRoom => "this recording was made in another room".into(),
             Self::OutputNotDrained => [
                 &text::decimal(MAX_PENDING_OUTPUTS as u64),
                 " upload outputs are waiting: drain poll_output after every input",
             ]
             .concat(),
+        }
+    }
+}
+
+impl UploadError {
+    /// The wire error code for bindings: `conflict` for state, `forbidden` for another room's
+    /// recording, `internal` for undrained outputs, `bad_request` otherwise.
+    pub fn wire_code(&self) -> crate::protocol::ErrorCode {
+        use crate::protocol::ErrorCode;
+        match self {
+            Self::Finished { .. }
+            | Self::CountChanged { .. }
+            | Self::AlreadyUploading
+            | Self::NotUploading => ErrorCode::Conflict,
+            Self::OtherRoom => ErrorCode::Forbidden,
+            Self::OutputNotDrained => ErrorCode::Internal,
+            Self::ChunkOutOfRange { .. }
+            | Self::NoChunks
+            | Self::InvalidMetadata { .. }
+            | Self::InvalidId => ErrorCode::BadRequest,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::protocol::{
     ErrorCode, LeaveReason, MemberId, MemberInfo, Permissions, RecordingMode, RecordingStatus,
     RoomId, Source,
 };
-use crate::recorder::RecorderEvent;
+use crate::recorder::{RecorderEvent, UploadEvent};
 use crate::text;
 
 use super::{LinkId, SessionState};
@@ -43,6 +43,8 @@ pub enum Event {
     /// This member's local recording ([`Call`](crate::call::Call)'s recorder): its state,
     /// progress, caps, a consent pause, a failure.
     Recording(RecorderEvent),
+    /// An upload of a local recording made progress, was created, retries, is done or failed.
+    Upload(UploadReported),
     /// A remote track arrived and is labelled with its member and source (a track that
     /// arrives before the `published` naming its source is held until then).
     TrackAdded(TrackAdded),
@@ -90,6 +92,15 @@ pub struct MemberDiagnostics {
     pub member: MemberId,
     /// The report.
     pub report: String,
+}
+
+/// What an upload of a local recording reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadReported {
+    /// The recording's storage key (the driver's).
+    pub key: String,
+    /// What happened.
+    pub event: UploadEvent,
 }
 
 /// Another member granted or withdrew its recording consent.

@@ -64,7 +64,7 @@ use crate::protocol::{
     self, ClientMessage, ErrorCode, IceServer, LeaveReason, MemberId, MemberInfo, Permissions,
     Published, RecordingAction, RecordingMode, RecordingStatus, Role, ServerMessage, Source,
 };
-use crate::recorder::{RecorderCommand, RecorderInput};
+use crate::recorder::{RecorderCommand, RecorderInput, UploadInput, UploadRequest};
 use crate::text;
 use crate::vecmap::VecMap;
 
@@ -165,6 +165,15 @@ pub enum Input {
     /// Something happened on the platform's recorder (a chunk, its stop, a failure): for the
     /// [`Call`](crate::call::Call)'s local recording. A bare session ignores it.
     Recorder(RecorderInput),
+    /// The answer to an upload's request ([`Output::Upload`]), for the
+    /// [`Call`](crate::call::Call)'s upload under the driver's storage `key`. A bare session
+    /// ignores it.
+    Upload {
+        /// The recording's storage key.
+        key: String,
+        /// The answer.
+        input: UploadInput,
+    },
 }
 
 /// What the driver must do next, from [`Session::poll_output`].
@@ -190,6 +199,15 @@ pub enum Output {
     /// Run this on the platform's recorder (`MediaRecorder`), for the
     /// [`Call`](crate::call::Call)'s local recording; a bare session never asks.
     Recorder(RecorderCommand),
+    /// Send this request of the upload of the recording stored under `key` to the server
+    /// (the method and path on the request, the session's token as `Authorization: Bearer`),
+    /// and report the answer as [`Input::Upload`]. A bare session never asks.
+    Upload {
+        /// The recording's storage key.
+        key: String,
+        /// What to send.
+        request: UploadRequest,
+    },
 }
 
 /// Misuse of the session API.
@@ -268,6 +286,7 @@ struct Me {
     member: MemberInfo,
     permissions: Permissions,
     capabilities: Capabilities,
+    room: protocol::RoomId,
 }
 
 /// The client's signaling session. See the [module docs](self) for the drive rule.
@@ -355,6 +374,22 @@ impl Session {
     /// This member, once joined.
     pub fn member(&self) -> Option<&MemberInfo> {
         self.me.as_ref().map(|m| &m.member)
+    }
+
+    /// The room joined, once joined.
+    pub fn room(&self) -> Option<&protocol::RoomId> {
+        self.me.as_ref().map(|m| &m.room)
+    }
+
+    /// The seed of this session's jitter, for the call's other retries.
+    pub fn jitter_seed(&self) -> u64 {
+        self.config.jitter_seed
+    }
+
+    /// The join token this session presents (also the member's credential for its REST
+    /// calls, such as uploading a recording).
+    pub fn token(&self) -> &str {
+        &self.config.token
     }
 
     /// This member's capabilities (none before joining).
@@ -572,7 +607,7 @@ impl Session {
             Input::TransportClosed => self.on_transport_closed(now),
             Input::Frame(text) => self.on_frame(&text, now),
             Input::Peer { link, event } => return self.on_peer(link, event),
-            Input::Recorder(_) => {}
+            Input::Recorder(_) | Input::Upload { .. } => {}
         }
         Ok(())
     }

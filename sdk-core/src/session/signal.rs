@@ -36,6 +36,7 @@ impl Session {
                     member,
                     permissions,
                     capabilities,
+                    room: room.clone(),
                 },
                 room,
                 members,

@@ -438,7 +438,7 @@ impl World {
             }
             Output::Event(e) => c.events.push(e),
             // The simulated clients record nothing.
-            Output::Recorder(_) => {}
+            Output::Recorder(_) | Output::Upload { .. } => {}
         }
     }
 
