@@ -629,7 +629,7 @@ impl LocalRecorder {
             // Unique on this device: the time and a random part, in base 36.
             let b36 = |v: f64| {
                 js_sys::Number::from(v.floor())
-                    .to_string(36)
+                    .to_string_with_radix(36)
                     .map_or_else(|_| String::new(), String::from)
             };
             let key = [
