@@ -137,6 +137,7 @@ pub(crate) fn then(promise: js_sys::Promise, next: Then) -> js_sys::Promise {
     })
 }
 
+#[cfg(any(feature = "preflight", feature = "recorder"))]
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
@@ -149,9 +150,11 @@ extern "C" {
 }
 
 /// What a `fetch` gives: `(status, body text)`, or `Err` when the server could not be reached.
+#[cfg(any(feature = "preflight", feature = "recorder"))]
 pub(crate) type Fetched = Box<dyn FnOnce(Result<(u16, String), JsValue>)>;
 
 /// A `fetch`; `done` gets what it gave.
+#[cfg(any(feature = "preflight", feature = "recorder"))]
 pub(crate) fn fetch_text(url: &str, init: &JsValue, done: Fetched) {
     on_settled(
         fetch_with(url, init),
