@@ -46,7 +46,11 @@
 //! ```
 
 mod links;
+#[cfg(not(feature = "recording"))]
+mod no_recording;
+#[cfg(feature = "recording")]
 mod recording;
+#[cfg(feature = "recording")]
 mod upload;
 
 use std::collections::VecDeque;
@@ -56,7 +60,8 @@ use crate::Millis;
 use crate::assist::{AssistError, AssistSender, Channel, Overlay, OverlayView, Point, Rect};
 use crate::permissions::Capability;
 use crate::protocol::{ErrorCode, MemberId, RecordingAction, RecordingMode, Source};
-use crate::recorder::{Recorder, RecorderError, UploadError};
+#[cfg(feature = "recording")]
+use crate::recorder::{RecorderError, UploadError};
 use crate::session::{
     ErrorReported, Event, Input, LinkId, MAX_PENDING_OUTPUTS, Output, PeerCommand, PeerEvent,
     Session, SessionConfig, SessionError, SessionState, TrackAdded,
@@ -97,9 +102,11 @@ pub enum CallError {
     #[error(transparent)]
     Assist(#[from] AssistError),
     /// The local recording refused (no consent, wrong state, bad options, no format).
+    #[cfg(feature = "recording")]
     #[error(transparent)]
     Recorder(#[from] RecorderError),
     /// An upload of a recording refused.
+    #[cfg(feature = "recording")]
     #[error(transparent)]
     Upload(#[from] UploadError),
 }
@@ -112,7 +119,9 @@ impl CallError {
         match self {
             Self::Session(e) => e.message(),
             Self::Assist(e) => e.message(),
+            #[cfg(feature = "recording")]
             Self::Recorder(e) => e.message(),
+            #[cfg(feature = "recording")]
             Self::Upload(e) => e.message(),
         }
     }
@@ -122,7 +131,9 @@ impl CallError {
         match self {
             Self::Session(e) => e.code(),
             Self::Assist(e) => e.code(),
+            #[cfg(feature = "recording")]
             Self::Recorder(e) => e.wire_code(),
+            #[cfg(feature = "recording")]
             Self::Upload(e) => e.wire_code(),
         }
     }
@@ -140,8 +151,10 @@ pub struct Call {
     outputs: VecDeque<Output>,
     overlay_dirty: bool,
     /// The local recording, running or the last one made.
+    #[cfg(feature = "recording")]
     recording: Option<recording::Recording>,
     /// Uploads of recordings in progress.
+    #[cfg(feature = "recording")]
     uploads: Vec<upload::Uploading>,
     now: Millis,
 }
@@ -157,7 +170,9 @@ impl Call {
             tracks: VecMap::default(),
             outputs: VecDeque::new(),
             overlay_dirty: false,
+            #[cfg(feature = "recording")]
             recording: None,
+            #[cfg(feature = "recording")]
             uploads: Vec::new(),
             now: Millis(0),
         }
@@ -378,7 +393,7 @@ impl Call {
             self.session.poll_timeout(),
             self.assist.poll_timeout(),
             self.overlay.poll_timeout(),
-            self.recorder().and_then(Recorder::poll_timeout),
+            self.recorder_timeout(),
             self.uploads_timeout(),
         ]
         .into_iter()
@@ -392,9 +407,7 @@ impl Call {
         self.now = self.now.max(now);
         self.session.handle_timeout(now);
         self.assist.handle_timeout(now);
-        if let Some(rec) = &mut self.recording {
-            rec.recorder.handle_timeout(now);
-        }
+        self.recorder_handle_timeout(now);
         self.uploads_handle_timeout(now);
         if self.overlay.expire(now) {
             self.overlay_dirty = true;
@@ -738,7 +751,7 @@ impl Call {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "recording"))]
 mod recording_tests;
 #[cfg(test)]
 mod tests;

@@ -237,6 +237,16 @@ impl Call {
         }
     }
 
+    pub(super) fn recorder_timeout(&self) -> Option<Millis> {
+        self.recorder().and_then(Recorder::poll_timeout)
+    }
+
+    pub(super) fn recorder_handle_timeout(&mut self, now: Millis) {
+        if let Some(rec) = &mut self.recording {
+            rec.recorder.handle_timeout(now);
+        }
+    }
+
     /// A driver's report from the platform's recorder.
     pub(super) fn on_recorder_input(&mut self, input: RecorderInput) -> Result<(), CallError> {
         let now = self.now;
