@@ -10,12 +10,14 @@ export function byId(id) {
 export function wire(client, { onEvent } = {}) {
   const names = ['stateChanged', 'joined', 'memberJoined', 'memberLeft', 'trackPublished', 'trackAdded',
     'trackRemoved', 'localTrackEnded', 'permissionsChanged', 'reconnecting', 'reconnected', 'recordingChanged',
-    'overlayChanged', 'memberDiagnostics', 'preflightProgress', 'error', 'ended'];
+    'overlayChanged', 'memberDiagnostics', 'preflightProgress', 'memberConsent', 'recorderState', 'recorderProgress',
+    'recorderConsentPaused', 'recorderUpload', 'recorderFailed', 'error', 'ended'];
   for (const name of names) {
     client.on(name, (e) => {
       window.assist.events.push({ name, at: performance.now(), ...summarise(e) });
       if (name === 'stateChanged') showState(e.state);
       if (name === 'error') showError(e);
+      if (name === 'recordingChanged' && e.mode === 'local') showRecording(e.state);
       onEvent?.(name, e);
     });
   }
@@ -30,6 +32,15 @@ function summarise(e) {
 export function showState(state) {
   const badge = byId('state');
   badge.textContent = state;
+  badge.dataset.state = state;
+}
+
+/** The recording indicator both sides show while anyone records (hidden when stopped). */
+export function showRecording(state) {
+  const badge = byId('rec');
+  if (!badge) return;
+  badge.textContent = state === 'paused' ? '❚❚ recording paused' : '● recording';
+  badge.classList.toggle('hidden', state === 'stopped');
   badge.dataset.state = state;
 }
 

@@ -41,6 +41,7 @@ async function join(token) {
         showStep(byId('step'), e.step);
       }
       if (name === 'memberLeft') byId('customer-status').textContent = `${e.member} left (${e.reason})`;
+      if (name.startsWith('recorder')) showRecorder(name, e);
     },
   });
   await client.connect();
@@ -51,7 +52,42 @@ async function join(token) {
   if (present?.diagnostics) showReport(present.diagnostics);
   byId('start').classList.add('hidden');
   byId('call').classList.remove('hidden');
+  // Local recording is a build option of the SDK, and a right of hosts in rooms that record.
+  if (client.recorder && client.capabilities.includes('record_local')) byId('recording').classList.remove('hidden');
 }
+
+/** The recorder's state and upload, next to its buttons. */
+function showRecorder(name, e) {
+  const running = ['recording', 'paused'].includes(client.recorder.state);
+  byId('record').disabled = running;
+  for (const id of ['record-pause', 'bookmark', 'record-stop']) byId(id).disabled = !running;
+  byId('record-pause').textContent = client.recorder.state === 'paused' ? 'Resume' : 'Pause';
+  const status = byId('record-status');
+  if (name === 'recorderProgress') status.textContent = `${Math.round(e.durationMs / 1000)} s, ${Math.round(e.bytes / 1024)} KB`;
+  if (name === 'recorderConsentPaused') status.textContent = `paused: ${e.member} withdrew consent`;
+  if (name === 'recorderUpload' && e.state === 'done') status.textContent = `uploaded as ${e.recording}`;
+  if (name === 'recorderUpload' && e.state === 'failed') status.textContent = `upload failed: ${e.code}`;
+  if (name === 'recorderFailed') status.textContent = `recording failed: ${e.code}`;
+}
+
+function recorderAction(f) {
+  return () => {
+    clearError();
+    try {
+      f(client.recorder);
+    } catch (e) {
+      showError(e);
+    }
+  };
+}
+
+byId('record').onclick = recorderAction((r) => {
+  client.setRecordingConsent(true);
+  r.start({ source: 'mixed', stereo: true });
+});
+byId('record-pause').onclick = recorderAction((r) => (r.state === 'paused' ? r.resume() : r.pause()));
+byId('bookmark').onclick = recorderAction((r) => r.bookmark('agent bookmark'));
+byId('record-stop').onclick = recorderAction((r) => r.stop());
 
 byId('create').onclick = async () => {
   byId('create').disabled = true;

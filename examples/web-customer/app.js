@@ -175,3 +175,12 @@ byId('leave').onclick = async () => {
   byId('state').textContent = 'ended';
   byId('state').dataset.state = 'ended';
 };
+
+// Recording needs the customer's consent; withdrawing it pauses a running recording for both.
+byId('consent').onchange = () => {
+  try {
+    client?.setRecordingConsent(byId('consent').checked);
+  } catch (e) {
+    showError(e);
+  }
+};

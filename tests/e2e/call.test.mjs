@@ -106,4 +106,39 @@ describe('call between two browsers', () => {
     await agent.context().close();
     await customer.context().close();
   });
+
+  testPairings('the agent console records with the customer\'s consent; both pages show the indicator', [PAIRINGS[0]], async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_console_rec'), permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(await fx.browsers[pair.agent], `${fx.server.url}/agent/#token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
+    await customerJoins(customer, { camera: true });
+    await waitEvent(agent, 'trackAdded', { source: 'camera' });
+    assert.equal(await agent.isVisible('#record'), true, 'a host in a room that records may');
+
+    // Without the customer's consent the console says why, and nothing records.
+    await agent.click('#record');
+    await agent.waitForFunction(() => window.assist.lastError?.code === 'forbidden', null, { timeout: 10_000 });
+    assert.equal(await customer.isVisible('#rec'), false);
+
+    await customer.click('#consent');
+    await waitEvent(agent, 'memberConsent', { member: 'user_9', granted: true });
+    await agent.click('#record');
+    await waitEvent(agent, 'recorderState', { state: 'recording' });
+    for (const page of [agent, customer]) {
+      await page.waitForFunction(() => document.getElementById('rec').dataset.state === 'recording', null, { timeout: 10_000 });
+      assert.equal(await page.isVisible('#rec'), true);
+    }
+    await waitEvent(agent, 'recorderProgress');
+    // Unticking consent pauses it on both pages.
+    await customer.click('#consent');
+    for (const page of [agent, customer]) {
+      await page.waitForFunction(() => document.getElementById('rec').dataset.state === 'paused', null, { timeout: 10_000 });
+    }
+    await agent.click('#record-stop');
+    await waitEvent(agent, 'recorderState', { state: 'stopped' });
+    await customer.waitForFunction(() => document.getElementById('rec').classList.contains('hidden'), null, { timeout: 10_000 });
+    await agent.context().close();
+    await customer.context().close();
+  });
 });

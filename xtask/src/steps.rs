@@ -473,8 +473,11 @@ fn browser_bench(script: &str) -> Result {
 
 pub(crate) fn demo(rest: &[&str]) -> Result {
     wasm()?;
-    let root = root();
-    let web_root = root.to_string_lossy().into_owned();
+    // The demo shows what the SDK does, so its pages get the pre-call check and the recorder,
+    // which the published bundle leaves out for now; recordings upload to `target/demo-data`.
+    let web = web_root("demo-web", "preflight,recorder")?;
+    let web_root = web.to_string_lossy().into_owned();
+    let data = target_dir().join("demo-data").to_string_lossy().into_owned();
     let mut args = vec![
         "run",
         "--release",
@@ -484,6 +487,8 @@ pub(crate) fn demo(rest: &[&str]) -> Result {
         "--demo",
         "--web-root",
         &web_root,
+        "--data-dir",
+        &data,
     ];
     args.extend_from_slice(rest);
     run("cargo", &args)
@@ -508,15 +513,21 @@ const BUNDLE_BUDGET: u64 = 80 * 1024;
 /// Builds the browser SDK into `packages-npm/dist`, prints the shipped sizes and returns the
 /// total gzip size.
 pub(crate) fn wasm() -> Result<u64> {
-    bundle(false, &root().join("packages-npm/dist"))
+    bundle("", &root().join("packages-npm/dist"))
 }
 
 /// A web root for the end-to-end pages: the demo pages and bench pages of the checkout, with
-/// the SDK built WITH its test hooks (which the published bundle never has) and the pre-call
-/// check (which it does not have yet) at `/sdk/`.
+/// the SDK built WITH its test hooks (which the published bundle never has), the pre-call
+/// check and the recorder (which it does not have yet) at `/sdk/`.
 fn test_web_root() -> Result<PathBuf> {
-    let web = target_dir().join("e2e-web");
-    bundle(true, &web.join("packages-npm/dist"))?;
+    web_root("e2e-web", "test-hooks,preflight,recorder")
+}
+
+/// `target/<name>`: the checkout's demo and bench pages, and the SDK built with `features`
+/// at `/sdk/`.
+fn web_root(name: &str, features: &str) -> Result<PathBuf> {
+    let web = target_dir().join(name);
+    bundle(features, &web.join("packages-npm/dist"))?;
     for dir in ["examples", "bench"] {
         let link = web.join(dir);
         if !link.exists() {
@@ -527,9 +538,9 @@ fn test_web_root() -> Result<PathBuf> {
     Ok(web)
 }
 
-/// Builds the browser SDK (with the test hooks when `test_hooks`) into `dist`, prints the
-/// sizes and returns the total gzip size.
-fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
+/// Builds the browser SDK with the wasm crate's `features` (none: the published package) into
+/// `dist`, prints the sizes and returns the total gzip size.
+fn bundle(features: &str, dist: &Path) -> Result<u64> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     let root = root();
@@ -544,10 +555,8 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
         "--profile",
         "release-wasm",
     ];
-    if test_hooks {
-        // The end-to-end bundle: the test hooks, and the pre-call check the published bundle
-        // has no room for yet (its size is printed below all the same).
-        args.extend(["--features", "test-hooks,preflight,recorder"]);
+    if !features.is_empty() {
+        args.extend(["--features", features]);
     }
     run("cargo", &args)?;
     let built = target_dir().join("wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
@@ -573,7 +582,7 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
     let wasm_file = dist.join("assistrtc_wasm_bg.wasm");
     let wasm_s = wasm_file.to_string_lossy().into_owned();
     // Debian's wasm-opt (v108) emits modules Chromium rejects; the npm binaryen is current.
-    let features = [
+    let wasm_features = [
         "--enable-bulk-memory",
         "--enable-nontrapping-float-to-int",
         "--enable-sign-ext",
@@ -600,7 +609,7 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
         "-ocimfs=20",
         "-aimfs=4",
     ];
-    args.extend(features);
+    args.extend(wasm_features);
     args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
     run_in(&pkg, "node_modules/.bin/wasm-opt", &args, &[])?;
     // Names are minified in a separate run: under `--converge` the pass would run repeatedly
@@ -611,7 +620,7 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
         "--strip-producers",
         "--strip-target-features",
     ];
-    args.extend(features);
+    args.extend(wasm_features);
     args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
     eprintln!("\n==> wasm-opt {}", args.join(" "));
     let out = Command::new(pkg.join("node_modules/.bin/wasm-opt"))
@@ -672,10 +681,10 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
     let total = gz_wasm + gz_glue + gz_entry;
     println!(
         "bundle{}: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip (budget {} KB)",
-        if test_hooks {
-            " (with test hooks and the pre-call check)"
+        if features.is_empty() {
+            String::new()
         } else {
-            ""
+            format!(" (features {features})")
         },
         total as f64 / 1024.0,
         BUNDLE_BUDGET / 1024
