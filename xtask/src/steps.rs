@@ -477,7 +477,10 @@ pub(crate) fn demo(rest: &[&str]) -> Result {
     // which the published bundle leaves out for now; recordings upload to `target/demo-data`.
     let web = web_root("demo-web", "preflight,recorder")?;
     let web_root = web.to_string_lossy().into_owned();
-    let data = target_dir().join("demo-data").to_string_lossy().into_owned();
+    let data = target_dir()
+        .join("demo-data")
+        .to_string_lossy()
+        .into_owned();
     let mut args = vec![
         "run",
         "--release",
