@@ -8,7 +8,7 @@ use super::{Call, CallError};
 use crate::Millis;
 use crate::assist::AssistMessage;
 use crate::permissions::Capability;
-use crate::protocol::{MemberId, RecordingAction, RecordingMode, Role, Source};
+use crate::protocol::{MemberId, RecordingAction, RecordingMode, RecordingStatus, Role, Source};
 use crate::recorder::{
     Clip, RecordedMedia, Recorder, RecorderError, RecorderEvent, RecorderInput, RecorderOptions,
     RecorderOutput, RecorderState,
@@ -102,7 +102,13 @@ impl Call {
         self.session
             .may_request_recording(RecordingAction::Resume, RecordingMode::Local)?;
         self.with_recorder(now, |rec, now| rec.resume(now))?;
-        self.tell_server(RecordingAction::Resume);
+        // A seat that never announced it (a fresh one since) starts it on the server.
+        let action = if self.server_knows_recording() {
+            RecordingAction::Resume
+        } else {
+            RecordingAction::Start
+        };
+        self.tell_server(action);
         self.after(now);
         Ok(())
     }
@@ -258,6 +264,8 @@ impl Call {
         let Some(rec) = self.recording.as_mut().filter(|r| r.running()) else {
             return;
         };
+        // A fresh seat (the old one was lost): the server no longer knows of the recording.
+        let reannounce = matches!(event, Event::Joined(_)) && rec.announced;
         let inputs: Vec<RecorderInput> = match event {
             Event::MemberJoined(j) => vec![RecorderInput::MemberPresent {
                 member: j.member.id.clone(),
@@ -292,6 +300,17 @@ impl Call {
             // `after` drains right after.
             let _ = rec.recorder.handle_input(input, self.now);
         }
+        // Told again once everyone present still consents (else the presence above paused
+        // it, and a paused recording is announced when resumed).
+        if reannounce && rec.recorder.state() == RecorderState::Recording {
+            self.tell_server(RecordingAction::Start);
+        }
+    }
+
+    /// Whether the server knows of a local recording in the room (it ends one whose seat was
+    /// lost, so a fresh seat's recording starts there again).
+    fn server_knows_recording(&self) -> bool {
+        self.session.recording(RecordingMode::Local) != RecordingStatus::Stopped
     }
 
     /// This member's own consent changed.

@@ -5,8 +5,8 @@ use super::*;
 use crate::assist::Rect;
 use crate::permissions::Capabilities;
 use crate::protocol::{
-    LeaveReason, MemberInfo, MemberRef, Permissions, Published, RecordingPolicy, Role, RoomId,
-    ServerMessage, encode_server,
+    LeaveReason, MemberInfo, MemberRef, Permissions, Published, RecordingMode, RecordingPolicy,
+    RecordingStatus, Role, RoomId, ServerMessage, encode_server,
 };
 use crate::recorder::{
     RecordedMedia, RecorderCommand, RecorderEvent, RecorderInput, RecorderOptions, RecorderState,
@@ -206,7 +206,16 @@ fn recording_agent() -> Rec {
     let mut a = joined("agent_1", false, true);
     a.call.set_recording_consent(true, Millis(3)).unwrap();
     a.start(10).unwrap();
+    // The server's answer to the start, as it tells everyone.
+    a.frame(server_state(RecordingStatus::Recording), 10);
     a
+}
+
+fn server_state(state: RecordingStatus) -> ServerMessage {
+    ServerMessage::RecordingState {
+        mode: RecordingMode::Local,
+        state,
+    }
 }
 
 #[test]
@@ -233,6 +242,7 @@ fn a_withdrawal_pauses_it_and_only_everyone_s_consent_resumes_it() {
     ));
     // The server paused it for the room itself: nothing to send.
     assert!(a.sent().is_empty());
+    a.frame(server_state(RecordingStatus::Paused), 1_500);
 
     let now = a.at(2_000);
     let err = a.call.resume_local_recording(now).unwrap_err();
@@ -596,4 +606,73 @@ mod uploads {
         a.input(RecorderInput::MediaRecorderStopped, 40).unwrap();
         assert_eq!(a.call.uploads().count(), 0);
     }
+}
+
+#[test]
+fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
+    let mut a = recording_agent();
+    // The signaling link drops; the seat is gone by the time it is back (a fresh welcome).
+    a.call
+        .handle_input(Input::TransportClosed, Millis(100))
+        .unwrap();
+    a.drain();
+    let mut now = 100;
+    while !a.out.iter().any(|o| matches!(o, Output::OpenTransport)) {
+        let t = a.call.poll_timeout().expect("a reconnect is scheduled");
+        now = t.0;
+        a.call.handle_timeout(t);
+        a.drain();
+    }
+    a.call
+        .handle_input(Input::TransportOpened, Millis(now))
+        .unwrap();
+    a.drain();
+    let fresh = encode_server(&ServerMessage::Welcome {
+        session_id: "s_2".into(),
+        member: MemberInfo {
+            id: id("agent_1"),
+            role: Role::Host,
+            published: vec![],
+            diagnostics: None,
+            recording_consent: false,
+        },
+        room: RoomId::new("rm_1").unwrap(),
+        members: vec![MemberInfo {
+            id: id("user_9"),
+            role: Role::Guest,
+            published: vec![],
+            diagnostics: None,
+            recording_consent: true,
+        }],
+        permissions: Permissions {
+            screen: true,
+            recording: RecordingPolicy::Local,
+        },
+        capabilities: Capabilities::for_role(
+            Role::Host,
+            Permissions {
+                screen: true,
+                recording: RecordingPolicy::Local,
+            },
+        ),
+        ice_servers: vec![],
+        resume_token: "rt2".into(),
+        resumed: false,
+    });
+    a.frame(ServerMessage::Pong, now); // harmless before the welcome
+    a.call
+        .handle_input(Input::Frame(fresh), Millis(now + 1))
+        .unwrap();
+    a.drain();
+    let sent = a.sent();
+    let consent = sent
+        .iter()
+        .position(|f| f.contains(r#""type":"consent""#))
+        .expect("own consent sent again");
+    let start = sent
+        .iter()
+        .position(|f| *f == recording_frame("start"))
+        .expect("the recording announced again");
+    assert!(consent < start, "{sent:?}");
+    assert_eq!(a.state(), RecorderState::Recording);
 }
