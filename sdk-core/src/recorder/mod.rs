@@ -85,6 +85,7 @@ mod manifest;
 mod options;
 mod sidecar;
 mod upload;
+mod upload_io;
 
 use std::collections::VecDeque;
 
@@ -95,6 +96,7 @@ pub use manifest::*;
 pub use options::*;
 pub use sidecar::*;
 pub use upload::*;
+pub use upload_io::*;
 
 use self::clock::MediaClock;
 use self::gate::ConsentGate;
