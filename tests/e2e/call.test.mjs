@@ -141,4 +141,31 @@ describe('call between two browsers', () => {
     await agent.context().close();
     await customer.context().close();
   });
+
+  testPairings('a recording goes on through a signaling drop: chunks keep coming, the indicator stays', [PAIRINGS[0]], async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_rec_drop'), permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(await fx.browsers[pair.agent], `${fx.server.url}/agent/#token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
+    await customerJoins(customer, { camera: true });
+    await customer.click('#consent');
+    await waitEvent(agent, 'memberConsent', { member: 'user_9', granted: true });
+    await waitEvent(agent, 'trackAdded', { source: 'camera' });
+    await agent.click('#record');
+    await waitEvent(agent, 'recorderProgress');
+    await agent.evaluate(() => window.assist.client.simulateSignalingDrop());
+    await waitEvent(agent, 'reconnecting');
+    const before = (await events(agent, 'recorderProgress')).length;
+    const back = await waitEvent(agent, 'reconnected', {}, 30_000);
+    assert.equal(back.resumed, true);
+    await agent.waitForFunction((n) => window.assist.events.filter((e) => e.name === 'recorderProgress').length > n + 2,
+      before, { timeout: 15_000 });
+    assert.equal(await agent.evaluate(() => window.assist.client.recorder.state), 'recording');
+    assert.equal(await customer.evaluate(() => window.assist.client.recording.local), 'recording');
+    // The room still knows: stopping clears the indicator on the customer's page.
+    await agent.click('#record-stop');
+    await customer.waitForFunction(() => document.getElementById('rec').classList.contains('hidden'), null, { timeout: 10_000 });
+    await agent.context().close();
+    await customer.context().close();
+  });
 });
