@@ -256,10 +256,12 @@ impl Call {
         stream: Option<String>,
         now: Millis,
     ) -> Result<(), CallError> {
+        self.now = self.now.max(now);
         let already = self.session.published().iter().any(|p| p.source == source);
         let r = self.session.publish(source, stream);
         if r.is_ok() && !already {
             self.push_to_every_link(PeerCommand::AddSource(source));
+            self.own_source(source, true);
         }
         self.after(now);
         Ok(r?)
@@ -267,10 +269,12 @@ impl Call {
 
     /// Stops publishing `source` on every link and tells the room.
     pub fn unpublish(&mut self, source: Source, now: Millis) -> Result<(), CallError> {
+        self.now = self.now.max(now);
         let was = self.session.published().iter().any(|p| p.source == source);
         let r = self.session.unpublish(source);
         if r.is_ok() && was {
             self.push_to_every_link(PeerCommand::RemoveSource(source));
+            self.own_source(source, false);
         }
         self.after(now);
         Ok(r?)
@@ -519,6 +523,7 @@ impl Call {
         stream: Option<String>,
     ) {
         self.tracks.insert(track.clone(), (link.clone(), source));
+        self.remote_source_added(&member, source);
         self.emit(Event::TrackAdded(TrackAdded {
             link,
             member,

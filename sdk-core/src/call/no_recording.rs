@@ -16,6 +16,8 @@ impl Call {
     }
     pub(super) fn observe_presence(&mut self, _: &Event) {}
     pub(super) fn own_consent_changed(&mut self, _: bool) {}
+    pub(super) fn remote_source_added(&mut self, _: &MemberId, _: crate::protocol::Source) {}
+    pub(super) fn own_source(&mut self, _: crate::protocol::Source, _: bool) {}
     pub(super) fn record_assist(&mut self, _: &MemberId, _: &str) {}
     pub(super) fn drain_recorder(&mut self) {}
     pub(super) fn feed_live_upload(&mut self) {}

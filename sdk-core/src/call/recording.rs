@@ -10,8 +10,8 @@ use crate::assist::AssistMessage;
 use crate::permissions::Capability;
 use crate::protocol::{MemberId, RecordingAction, RecordingMode, RecordingStatus, Role, Source};
 use crate::recorder::{
-    Clip, RecordedMedia, Recorder, RecorderError, RecorderEvent, RecorderInput, RecorderOptions,
-    RecorderOutput, RecorderState,
+    Clip, RecordedMedia, Recorder, RecorderCommand, RecorderError, RecorderEvent, RecorderInput,
+    RecorderOptions, RecorderOutput, RecorderState,
 };
 use crate::session::{Event, Output, SessionError};
 
@@ -20,6 +20,10 @@ pub(super) struct Recording {
     pub(super) recorder: Recorder,
     /// The server was told it runs, and must be told when it ends.
     announced: bool,
+    /// What it takes in.
+    media: RecordedMedia,
+    /// The sources in it now.
+    sources: Vec<(MemberId, Source)>,
 }
 
 impl Recording {
@@ -83,6 +87,8 @@ impl Call {
         self.recording = Some(Recording {
             recorder,
             announced: true,
+            media,
+            sources: sources.clone(),
         });
         self.tell_server(RecordingAction::Start);
         self.after(now);
@@ -143,29 +149,95 @@ impl Call {
     }
 
     /// What a local recording of `media` takes in now, as (member, source) pairs: this
-    /// member's own sources and those other members publish.
+    /// member's own sources and those other members publish. Sources that start later join
+    /// the recording as they start ([`RecorderCommand::AddSource`]).
     pub fn recorded_sources(&self, media: RecordedMedia) -> Vec<(MemberId, Source)> {
-        let mut mine: Vec<(MemberId, Source)> = Vec::new();
+        let mut all: Vec<(MemberId, Source)> = Vec::new();
         if let Some(me) = self.session.member() {
             for p in self.session.published() {
-                mine.push((me.id.clone(), p.source));
+                all.push((me.id.clone(), p.source));
             }
         }
-        let mut theirs: Vec<(MemberId, Source)> = Vec::new();
         for (member, _) in self.session.members() {
             for p in self.session.published_by(member) {
-                theirs.push((member.clone(), p.source));
+                all.push((member.clone(), p.source));
             }
         }
-        let all = mine.iter().chain(&theirs).cloned();
+        all.retain(|(m, s)| self.takes_in(media, m, *s));
+        all
+    }
+
+    /// Whether a recording of `media` takes in `member`'s `source`.
+    fn takes_in(&self, media: RecordedMedia, member: &MemberId, source: Source) -> bool {
+        let mine = self.session.member().is_some_and(|me| &me.id == member);
         match media {
+            RecordedMedia::Mixed => true,
             RecordedMedia::Local => mine,
-            RecordedMedia::Remote => theirs,
-            RecordedMedia::Mixed => all.collect(),
-            RecordedMedia::Screen => all
-                .filter(|(_, s)| matches!(s, Source::Screen | Source::Microphone))
-                .collect(),
+            RecordedMedia::Remote => !mine,
+            RecordedMedia::Screen => matches!(source, Source::Screen | Source::Microphone),
         }
+    }
+
+    /// A source started (`start`) or ended while a recording runs: in or out of it, if it
+    /// takes it in, with the span in the manifest.
+    pub(super) fn recorded_source(&mut self, member: &MemberId, source: Source, start: bool) {
+        let Some(media) = self
+            .recording
+            .as_ref()
+            .filter(|r| r.running())
+            .map(|r| r.media)
+        else {
+            return;
+        };
+        if !self.takes_in(media, member, source) {
+            return;
+        }
+        let Some(rec) = self.recording.as_mut() else {
+            return;
+        };
+        let key = (member.clone(), source);
+        let known = rec.sources.contains(&key);
+        let (input, command) = match (start, known) {
+            (true, false) => {
+                rec.sources.push(key);
+                (
+                    RecorderInput::SourceStarted {
+                        member: member.clone(),
+                        source,
+                    },
+                    RecorderCommand::AddSource {
+                        member: member.clone(),
+                        source,
+                    },
+                )
+            }
+            (false, true) => {
+                rec.sources.retain(|k| *k != key);
+                (
+                    RecorderInput::SourceEnded {
+                        member: member.clone(),
+                        source,
+                    },
+                    RecorderCommand::RemoveSource {
+                        member: member.clone(),
+                        source,
+                    },
+                )
+            }
+            (true, true) => {
+                // A new track for a source already in (its link was replaced): the platform
+                // swaps it in; the span goes on.
+                let command = RecorderCommand::AddSource {
+                    member: member.clone(),
+                    source,
+                };
+                self.outputs.push_back(Output::Recorder(command));
+                return;
+            }
+            (false, false) => return,
+        };
+        let _ = rec.recorder.handle_input(input, self.now);
+        self.outputs.push_back(Output::Recorder(command));
     }
 
     /// Where `member`'s voice goes in a stereo recording, -1.0 (left) to 1.0 (right): the
@@ -281,13 +353,34 @@ impl Call {
                     consented: m.recording_consent,
                 })
                 .collect(),
-            Event::MemberLeft(l) => vec![RecorderInput::MemberLeft {
-                member: l.member.clone(),
-            }],
             Event::MemberConsent(c) => vec![RecorderInput::ConsentChanged {
                 member: c.member.clone(),
                 granted: c.granted,
             }],
+            Event::TrackUnpublished(u) => {
+                let (member, source) = (u.member.clone(), u.source);
+                self.recorded_source(&member, source, false);
+                return;
+            }
+            Event::MemberLeft(l) => {
+                let gone: Vec<Source> = rec
+                    .sources
+                    .iter()
+                    .filter(|(m, _)| *m == l.member)
+                    .map(|(_, s)| *s)
+                    .collect();
+                let member = l.member.clone();
+                let _ = rec.recorder.handle_input(
+                    RecorderInput::MemberLeft {
+                        member: member.clone(),
+                    },
+                    self.now,
+                );
+                for source in gone {
+                    self.recorded_source(&member, source, false);
+                }
+                return;
+            }
             Event::Ended(_) => {
                 // The call is over, so is its recording; what was recorded is kept.
                 let _ = rec.recorder.stop(self.now);
@@ -311,6 +404,18 @@ impl Call {
     /// lost, so a fresh seat's recording starts there again).
     fn server_knows_recording(&self) -> bool {
         self.session.recording(RecordingMode::Local) != RecordingStatus::Stopped
+    }
+
+    /// A remote track of `member`'s `source` arrived (labelled).
+    pub(super) fn remote_source_added(&mut self, member: &MemberId, source: Source) {
+        self.recorded_source(member, source, true);
+    }
+
+    /// This member started or stopped publishing `source`.
+    pub(super) fn own_source(&mut self, source: Source, start: bool) {
+        if let Some(me) = self.session.member().map(|m| m.id.clone()) {
+            self.recorded_source(&me, source, start);
+        }
     }
 
     /// This member's own consent changed.

@@ -676,3 +676,100 @@ fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
     assert!(consent < start, "{sent:?}");
     assert_eq!(a.state(), RecorderState::Recording);
 }
+
+#[test]
+fn sources_that_start_or_end_during_the_recording_join_or_leave_it() {
+    let mut a = recording_agent();
+    // The agent turns its camera on after the start: in, with its span from now.
+    let now = a.at(1_000);
+    a.call
+        .publish(Source::Camera, Some("s-a".into()), now)
+        .unwrap();
+    a.drain();
+    assert_eq!(
+        a.commands(),
+        vec![RecorderCommand::AddSource {
+            member: id("agent_1"),
+            source: Source::Camera
+        }]
+    );
+    // The customer's camera track is replaced (a new link): swapped in, no new span.
+    let published = ServerMessage::Published {
+        member: id("user_9"),
+        source: Source::Screen,
+        stream: Some("s-scr".into()),
+    };
+    a.frame(published, 1_500);
+    let link = a.call.session().peers().next().cloned().map(|m| LinkId {
+        target: crate::session::LinkTarget::Member(m),
+        generation: 1,
+    });
+    let link = link.unwrap();
+    let track = PeerEvent::TrackAdded {
+        track: "t-scr".into(),
+        stream: Some("s-scr".into()),
+    };
+    let now = a.at(1_600);
+    a.call
+        .handle_input(Input::Peer { link, event: track }, now)
+        .unwrap();
+    a.drain();
+    assert_eq!(
+        a.commands(),
+        vec![RecorderCommand::AddSource {
+            member: id("user_9"),
+            source: Source::Screen
+        }]
+    );
+    a.frame(
+        ServerMessage::Unpublished {
+            member: id("user_9"),
+            source: Source::Screen,
+        },
+        2_500,
+    );
+    assert_eq!(
+        a.commands(),
+        vec![RecorderCommand::RemoveSource {
+            member: id("user_9"),
+            source: Source::Screen
+        }]
+    );
+    let spans: Vec<(String, Source, u64, Option<u64>)> = a
+        .call
+        .recorder()
+        .unwrap()
+        .manifest()
+        .sources
+        .iter()
+        .map(|s| (s.member.as_str().to_owned(), s.source, s.start_ms, s.end_ms))
+        .collect();
+    assert_eq!(
+        spans,
+        vec![
+            ("user_9".into(), Source::Camera, 0, None),
+            ("agent_1".into(), Source::Camera, 990, None),
+            ("user_9".into(), Source::Screen, 1_590, Some(2_490)),
+        ]
+    );
+    // A local-only recording takes none of the customer's.
+    let mut b = joined("agent_1", false, true);
+    b.call.set_recording_consent(true, Millis(3)).unwrap();
+    b.call
+        .start_local_recording(
+            RecordedMedia::Local,
+            RecorderOptions::default(),
+            &WEBM,
+            Millis(10),
+        )
+        .unwrap();
+    b.drain();
+    b.frame(
+        ServerMessage::Unpublished {
+            member: id("user_9"),
+            source: Source::Camera,
+        },
+        20,
+    );
+    assert!(b.commands().is_empty());
+}

@@ -94,6 +94,22 @@ pub enum RecorderCommand {
     /// `stop()`: the platform delivers its last chunk, then reports
     /// [`RecorderInput::MediaRecorderStopped`]. Harmless when it already stopped.
     Stop,
+    /// Take `member`'s `source` into the recording's picture and sound from now on (it began
+    /// after the recording did). From the [`Call`](crate::call::Call), which decides what a
+    /// recording takes in.
+    AddSource {
+        /// Whose.
+        member: MemberId,
+        /// Which.
+        source: Source,
+    },
+    /// Leave `member`'s `source` out from now on (it ended).
+    RemoveSource {
+        /// Whose.
+        member: MemberId,
+        /// Which.
+        source: Source,
+    },
 }
 
 /// Something the application should know about the recording. New variants may be added.
