@@ -6,6 +6,7 @@
 //! are mixed), runs the `MediaRecorder` the call commands, and keeps every chunk in IndexedDB
 //! before reporting it, so a crash or a closed tab loses at most the last timeslice.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
@@ -187,8 +188,8 @@ pub(crate) struct RecordingMedia {
     /// The IndexedDB key of this recording's chunks.
     key: String,
     stream: MediaStream,
-    /// Owned: dropping it stops the drawing and the audio mix.
-    _mixer: Option<Mixer>,
+    /// The picture and sound; dropping it stops the drawing and the audio mix.
+    mixer: Option<Mixer>,
     recorder: Option<MediaRecorder>,
     db: Option<Idb>,
     /// Chunks not yet written, in order; one write at a time, so they land in order.
@@ -211,14 +212,35 @@ impl Drop for RecordingMedia {
     }
 }
 
-/// Several pictures drawn side by side onto one canvas, several voices mixed (and panned, in
-/// stereo) into one track.
+/// The recording's picture and sound: every video source drawn side by side onto one canvas
+/// (the core's tiles), every voice mixed (and panned, in stereo) into one track. Sources come
+/// and go while it records; the recorder only ever sees the canvas's track and the mix's.
 struct Mixer {
     timer: Option<i32>,
     _draw: Option<Closure<dyn FnMut()>>,
-    audio: Option<AudioContext>,
-    /// Media elements that keep remote tracks flowing into the canvas and WebAudio.
-    elements: Vec<HtmlMediaElement>,
+    audio: AudioContext,
+    dest: web_sys::MediaStreamAudioDestinationNode,
+    stereo: bool,
+    /// The pictures drawn, shared with the drawing closure.
+    videos: Rc<RefCell<Vec<MixInput>>>,
+    /// The voices mixed.
+    voices: Vec<MixInput>,
+}
+
+/// One source in the mix: the element that keeps it flowing, and its audio node.
+struct MixInput {
+    key: (MemberId, Source),
+    element: HtmlMediaElement,
+    node: Option<web_sys::AudioNode>,
+}
+
+impl Drop for MixInput {
+    fn drop(&mut self) {
+        if let Some(n) = &self.node {
+            let _ = n.disconnect();
+        }
+        self.element.set_src_object(None);
+    }
 }
 
 impl Drop for Mixer {
@@ -226,12 +248,9 @@ impl Drop for Mixer {
         if let (Some(id), Some(w)) = (self.timer, web_sys::window()) {
             w.clear_interval_with_handle(id);
         }
-        if let Some(a) = &self.audio {
-            let _ = a.close();
-        }
-        for e in &self.elements {
-            e.set_src_object(None);
-        }
+        self.videos.borrow_mut().clear();
+        self.voices.clear();
+        let _ = self.audio.close();
     }
 }
 
@@ -251,161 +270,174 @@ fn stream_of(track: &MediaStreamTrack) -> Result<MediaStream, JsValue> {
     Ok(s)
 }
 
-/// The tracks of `sources` with the pan of their member, from this member's media and the
-/// labelled remote tracks.
-fn tracks_of(st: &State, sources: &[(MemberId, Source)]) -> Vec<(MediaStreamTrack, f32, bool)> {
-    let me = st.call.session().member().map(|m| m.id.clone());
-    let mut out = Vec::new();
-    for (member, source) in sources {
-        let pan = st.call.stereo_pan(member);
-        let remote = Some(member) != me.as_ref();
-        if remote {
-            let track = st
-                .call
-                .track_of(member, *source)
-                .and_then(|id| st.remote.get(id));
-            if let Some(t) = track {
-                out.push((Clone::clone(&t.track), pan, true));
-            }
-        } else if let Some(media) = st.local.get(source) {
-            out.extend(media.tracks().into_iter().map(|t| (t, pan, false)));
-        }
+/// The tracks of `member`'s `source`: this member's own media, or the labelled remote track.
+fn tracks_of(st: &State, member: &MemberId, source: Source) -> Vec<MediaStreamTrack> {
+    let mine = st.call.session().member().is_some_and(|m| &m.id == member);
+    if mine {
+        return st
+            .local
+            .get(&source)
+            .map(|m| m.tracks())
+            .unwrap_or_default();
     }
-    out
+    st.call
+        .track_of(member, source)
+        .and_then(|id| st.remote.get(id))
+        .map(|t| vec![Clone::clone(&t.track)])
+        .unwrap_or_default()
 }
 
-/// The stream to record: the tracks themselves when one picture and one voice (mono) will
-/// do, else a canvas and a WebAudio mix.
-fn build(
-    st: &State,
-    sources: &[(MemberId, Source)],
-    stereo: bool,
-) -> Result<(MediaStream, Option<Mixer>), JsValue> {
-    let tracks = tracks_of(st, sources);
-    let (video, audio): (Vec<_>, Vec<_>) =
-        tracks.into_iter().partition(|(t, ..)| t.kind() == "video");
-    if video.is_empty() && audio.is_empty() {
-        return Err(error(
-            ErrorCode::BadRequest,
-            "nothing to record: no source of this recording has media yet",
-        ));
-    }
-    let out = MediaStream::new()?;
-    if video.len() <= 1 && audio.len() <= 1 && !stereo {
-        for (t, ..) in video.iter().chain(&audio) {
-            out.add_track(t);
-        }
-        return Ok((out, None));
-    }
-    let mut mixer = Mixer {
-        timer: None,
-        _draw: None,
-        audio: None,
-        elements: Vec::new(),
-    };
-    if video.len() == 1 {
-        out.add_track(&video[0].0);
-    } else if !video.is_empty() {
-        compose(&mut mixer, &video, &out)?;
-    }
-    if audio.len() == 1 && !stereo {
-        out.add_track(&audio[0].0);
-    } else if !audio.is_empty() {
-        mix(&mut mixer, &audio, stereo, &out)?;
-    }
-    Ok((out, Some(mixer)))
-}
-
-fn compose(
-    mixer: &mut Mixer,
-    video: &[(MediaStreamTrack, f32, bool)],
-    out: &MediaStream,
-) -> Result<(), JsValue> {
-    let doc = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or_else(|| error(ErrorCode::Internal, "no document"))?;
-    let canvas: HtmlCanvasElement = doc.create_element("canvas")?.unchecked_into();
-    canvas.set_width(CANVAS_W);
-    canvas.set_height(CANVAS_H);
-    let ctx: CanvasRenderingContext2d = canvas
-        .get_context("2d")?
-        .ok_or_else(|| error(ErrorCode::Internal, "no 2d canvas"))?
-        .unchecked_into();
-    let mut tiles = Vec::new();
-    for (i, (track, ..)) in video.iter().enumerate() {
-        let v = element("video")?;
-        v.set_src_object(Some(&stream_of(track)?));
-        let _ = v.play();
-        let (x, y, w, h) = tile(i, video.len()).unwrap_or_default();
-        let (cw, ch) = (f64::from(CANVAS_W), f64::from(CANVAS_H));
-        tiles.push((
-            v.clone().unchecked_into::<HtmlVideoElement>(),
-            x * cw,
-            y * ch,
-            w * cw,
-            h * ch,
-        ));
-        mixer.elements.push(v);
-    }
-    let draw = Closure::<dyn FnMut()>::new(move || {
-        ctx.set_fill_style_str("#000");
-        ctx.fill_rect(0.0, 0.0, f64::from(CANVAS_W), f64::from(CANVAS_H));
-        for (v, x, y, w, h) in &tiles {
-            let _ = ctx.draw_image_with_html_video_element_and_dw_and_dh(v, *x, *y, *w, *h);
-        }
-    });
-    let window = web_sys::window().ok_or_else(|| error(ErrorCode::Internal, "no window"))?;
-    mixer.timer = Some(
-        window.set_interval_with_callback_and_timeout_and_arguments_0(
+impl Mixer {
+    /// A mix of `sources` (more may be added), and the stream to record: the canvas's track
+    /// and the mix's.
+    fn new(
+        st: &State,
+        sources: &[(MemberId, Source)],
+        stereo: bool,
+    ) -> Result<(Self, MediaStream), JsValue> {
+        let window = web_sys::window().ok_or_else(|| error(ErrorCode::Internal, "no window"))?;
+        let doc = window
+            .document()
+            .ok_or_else(|| error(ErrorCode::Internal, "no document"))?;
+        let canvas: HtmlCanvasElement = doc.create_element("canvas")?.unchecked_into();
+        canvas.set_width(CANVAS_W);
+        canvas.set_height(CANVAS_H);
+        let ctx: CanvasRenderingContext2d = canvas
+            .get_context("2d")?
+            .ok_or_else(|| error(ErrorCode::Internal, "no 2d canvas"))?
+            .unchecked_into();
+        let videos: Rc<RefCell<Vec<MixInput>>> = Rc::default();
+        let draw = {
+            let videos = videos.clone();
+            Closure::<dyn FnMut()>::new(move || {
+                let (cw, ch) = (f64::from(CANVAS_W), f64::from(CANVAS_H));
+                ctx.set_fill_style_str("#000");
+                ctx.fill_rect(0.0, 0.0, cw, ch);
+                let videos = videos.borrow();
+                for (i, v) in videos.iter().enumerate() {
+                    if let Some((x, y, w, h)) = tile(i, videos.len()) {
+                        let v: &HtmlVideoElement = v.element.unchecked_ref();
+                        let _ = ctx.draw_image_with_html_video_element_and_dw_and_dh(
+                            v,
+                            x * cw,
+                            y * ch,
+                            w * cw,
+                            h * ch,
+                        );
+                    }
+                }
+            })
+        };
+        let timer = window.set_interval_with_callback_and_timeout_and_arguments_0(
             draw.as_ref().unchecked_ref(),
             FRAME_MS,
-        )?,
-    );
-    mixer._draw = Some(draw);
-    for t in canvas.capture_stream()?.get_tracks() {
-        out.add_track(&t.unchecked_into());
+        )?;
+        let audio = AudioContext::new()?;
+        let dest = audio.create_media_stream_destination()?;
+        dest.set_channel_count(2);
+        // Silence of its own: with no voice in the mix, Chromium's MediaRecorder would deliver
+        // nothing at all.
+        let silence = audio.create_constant_source()?;
+        silence.offset().set_value(0.0);
+        silence.connect_with_audio_node(&dest)?;
+        silence.start()?;
+        // A context made outside a click may start suspended.
+        let _ = audio.resume();
+        let mut mixer = Mixer {
+            timer: Some(timer),
+            _draw: Some(draw),
+            audio,
+            dest,
+            stereo,
+            videos,
+            voices: Vec::new(),
+        };
+        for (member, source) in sources {
+            mixer.add(st, member, *source)?;
+        }
+        let out = MediaStream::new()?;
+        for t in canvas
+            .capture_stream()?
+            .get_tracks()
+            .iter()
+            .chain(mixer.dest.stream().get_tracks().iter())
+        {
+            out.add_track(&t.unchecked_into());
+        }
+        Ok((mixer, out))
     }
-    Ok(())
-}
 
-fn mix(
-    mixer: &mut Mixer,
-    audio: &[(MediaStreamTrack, f32, bool)],
-    stereo: bool,
-    out: &MediaStream,
-) -> Result<(), JsValue> {
-    let ctx = AudioContext::new()?;
-    let dest = ctx.create_media_stream_destination()?;
-    dest.set_channel_count(2);
-    for (track, pan, remote) in audio {
-        let input = stream_of(track)?;
-        if *remote {
-            // A remote track feeds WebAudio only while a media element plays it (Chromium).
-            let e = element("audio")?;
-            e.set_src_object(Some(&input));
-            mixer.elements.push(e);
+    /// Takes `member`'s `source` in (again, with its current track, if it was in).
+    fn add(&mut self, st: &State, member: &MemberId, source: Source) -> Result<(), JsValue> {
+        self.remove(member, source);
+        let pan = st.call.stereo_pan(member);
+        for track in tracks_of(st, member, source) {
+            let video = track.kind() == "video";
+            let input = stream_of(&track)?;
+            // The element keeps the track flowing: a remote track feeds WebAudio only while a
+            // media element plays it (Chromium), and a picture is drawn from one.
+            let element = element(if video { "video" } else { "audio" })?;
+            element.set_src_object(Some(&input));
+            // A play() cut short (the source left again) is no error of the recording.
+            if let Ok(p) = element.play() {
+                on_settled(p, Box::new(|_| {}));
+            }
+            let key = (member.clone(), source);
+            if video {
+                self.videos.borrow_mut().push(MixInput {
+                    key,
+                    element,
+                    node: None,
+                });
+                continue;
+            }
+            let node: web_sys::AudioNode = self.audio.create_media_stream_source(&input)?.into();
+            let out: web_sys::AudioNode = if self.stereo {
+                let panner = self.audio.create_stereo_panner()?;
+                panner.pan().set_value(pan);
+                node.connect_with_audio_node(&panner)?;
+                panner.into()
+            } else {
+                node.clone()
+            };
+            out.connect_with_audio_node(&self.dest)?;
+            self.voices.push(MixInput {
+                key,
+                element,
+                node: Some(node),
+            });
         }
-        let node = ctx.create_media_stream_source(&input)?;
-        if stereo {
-            let panner = ctx.create_stereo_panner()?;
-            panner.pan().set_value(*pan);
-            node.connect_with_audio_node(&panner)?;
-            panner.connect_with_audio_node(&dest)?;
-        } else {
-            node.connect_with_audio_node(&dest)?;
-        }
+        Ok(())
     }
-    // A context made outside a click may start suspended.
-    let _ = ctx.resume();
-    for t in dest.stream().get_tracks() {
-        out.add_track(&t.unchecked_into());
+
+    fn remove(&mut self, member: &MemberId, source: Source) {
+        let gone = |i: &MixInput| i.key.0 == *member && i.key.1 == source;
+        self.videos.borrow_mut().retain(|i| !gone(i));
+        self.voices.retain(|i| !gone(i));
     }
-    mixer.audio = Some(ctx);
-    Ok(())
 }
 
 /// Runs a command of the call's recorder on the `MediaRecorder`.
 pub(crate) fn apply(handle: &Handle, st: &mut State, command: RecorderCommand) {
+    if let RecorderCommand::AddSource { member, source }
+    | RecorderCommand::RemoveSource { member, source } = &command
+    {
+        // The mix is taken out while it reads this member's and the remote media.
+        let Some(mut mixer) = st.recording.as_mut().and_then(|r| r.mixer.take()) else {
+            return;
+        };
+        if matches!(command, RecorderCommand::AddSource { .. }) {
+            if let Err(e) = mixer.add(st, member, *source) {
+                warn_error("a source could not join the recording", &e);
+            }
+        } else {
+            mixer.remove(member, *source);
+        }
+        if let Some(rec) = st.recording.as_mut() {
+            rec.mixer = Some(mixer);
+        }
+        return;
+    }
     let Some(rec) = st.recording.as_mut() else {
         return;
     };
@@ -520,7 +552,7 @@ fn write_next(handle: &Handle) {
             }
         }
         Next::Stopped => {
-            handle.with_recording(|rec| rec._mixer = None);
+            handle.with_recording(|rec| rec.mixer = None);
             handle.recorder_input(RecorderInput::MediaRecorderStopped);
         }
         Next::Nothing => {}
@@ -595,7 +627,8 @@ impl LocalRecorder {
     /// right; `timesliceMs` (default 1000) is how often a chunk is kept. Throws `forbidden`
     /// without the `record_local` capability or without the consent of everyone present
     /// (`members[i].recordingConsent`, and your own), `conflict` while recording, and
-    /// `bad_request` for bad options, no supported format, or nothing to record yet. Unless
+    /// `bad_request` for bad options or no supported format. Sources that start later (the
+    /// customer shares a screen) join the picture and the sound as they start. Unless
     /// `upload: false`, each chunk goes up to the server as soon as it is kept
     /// (`recorderUpload`).
     pub fn start(
@@ -625,7 +658,7 @@ impl LocalRecorder {
                 return Err(error(ErrorCode::Conflict, "already recording"));
             }
             let sources = st.call.recorded_sources(media);
-            let (stream, mixer) = build(&st, &sources, stereo)?;
+            let (mixer, stream) = Mixer::new(&st, &sources, stereo)?;
             // Unique on this device: the time and a random part, in base 36.
             let b36 = |v: f64| {
                 js_sys::Number::from(v.floor())
@@ -642,7 +675,7 @@ impl LocalRecorder {
             st.recording = Some(RecordingMedia {
                 key,
                 stream,
-                _mixer: mixer,
+                mixer: Some(mixer),
                 recorder: None,
                 db: None,
                 queue: VecDeque::new(),

@@ -168,4 +168,32 @@ describe('call between two browsers', () => {
     await agent.context().close();
     await customer.context().close();
   });
+
+  testPairings('a screen shared after the recording started joins it, and leaves it when stopped', [PAIRINGS[0]], async (pair) => {
+    const tokens = await createRoom(fx.server, { roomId: pair.room('rm_rec_late'), permissions: { screen: true, recording: 'local' } });
+    const agent = await openPage(await fx.browsers[pair.agent], `${fx.server.url}/agent/#token=${tokens.agent_1}`);
+    await waitEvent(agent, 'joined');
+    const customer = await openPage(await fx.browsers[pair.customer], `${fx.server.url}/customer/#token=${tokens.user_9}`);
+    // Recording starts before the customer sends anything: black and silence until it does.
+    await customerJoins(customer, { camera: false });
+    await customer.click('#consent');
+    await waitEvent(agent, 'memberConsent', { member: 'user_9', granted: true });
+    await agent.click('#record');
+    await waitEvent(agent, 'recorderProgress');
+    await customer.click('#share');
+    await waitEvent(agent, 'trackAdded', { source: 'screen' });
+    const spans = () => agent.evaluate(() => window.assist.client.recorder.manifest().sources
+      .map((s) => `${s.member}:${s.source}:${s.end_ms === undefined ? 'open' : 'closed'}`));
+    await agent.waitForFunction(() => window.assist.client.recorder.manifest().sources
+      .some((s) => s.member === 'user_9' && s.source === 'screen'), null, { timeout: 10_000 });
+    assert.deepEqual(await spans(), ['user_9:screen:open']);
+    await customer.evaluate(() => window.assist.client.stopScreen());
+    await agent.waitForFunction(() => window.assist.client.recorder.manifest().sources
+      .some((s) => s.source === 'screen' && s.end_ms !== undefined), null, { timeout: 10_000 });
+    await agent.click('#record-stop');
+    await waitEvent(agent, 'recorderState', { state: 'stopped' });
+    assert.deepEqual(await spans(), ['user_9:screen:closed']);
+    await agent.context().close();
+    await customer.context().close();
+  });
 });
