@@ -204,7 +204,7 @@ pub(crate) struct RecordingMedia {
 impl Drop for RecordingMedia {
     fn drop(&mut self) {
         if let Some(r) = &self.recorder {
-            for name in ["ondataavailable", "onstop", "onerror"] {
+            for name in ["onstart", "ondataavailable", "onstop", "onerror"] {
                 let _ = Reflect::set(r, &JsValue::from_str(name), &JsValue::NULL);
             }
             let _ = r.stop();
@@ -480,6 +480,12 @@ fn start_platform(
             }
         })
     };
+    let on_start = {
+        let handle = handle.clone();
+        Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            handle.recorder_input(RecorderInput::MediaRecorderStarted);
+        })
+    };
     let on_stop = {
         let handle = handle.clone();
         Closure::<dyn FnMut(JsValue)>::new(move |_| {
@@ -495,13 +501,14 @@ fn start_platform(
         })
     };
     for (name, f) in [
+        ("onstart", &on_start),
         ("ondataavailable", &on_data),
         ("onstop", &on_stop),
         ("onerror", &on_error),
     ] {
         Reflect::set(&recorder, &JsValue::from_str(name), f.as_ref())?;
     }
-    rec.handlers = vec![on_data, on_stop, on_error];
+    rec.handlers = vec![on_start, on_data, on_stop, on_error];
     recorder.start(timeslice_ms as f64)?;
     rec.recorder = Some(recorder);
     Ok(())

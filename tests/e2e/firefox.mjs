@@ -4,7 +4,10 @@
 //
 // Firefox runs headed under its own Xvfb: its getDisplayMedia needs a screen (headless it fails
 // with NotFoundError) and the transient user activation of a real click, which WebDriver's
-// Element Click gives. One geckodriver + Firefox (own profile) per context, like a separate device.
+// Element Click gives. It plays sound into its own PulseAudio null sink: without an output device
+// an AudioContext never leaves `suspended` (WebAudio mixes then stay silent and stall a
+// MediaRecorder), and Firefox's mock audio backend runs several percent slower than real time.
+// One geckodriver + Firefox (own profile) per context, like a separate device.
 // Every process is started in its own process group and killed with it on close.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,6 +20,7 @@ import { createInterface } from 'node:readline';
 const FIREFOX = process.env.FIREFOX ?? '/usr/bin/firefox-esr';
 const GECKODRIVER = process.env.GECKODRIVER ?? 'geckodriver';
 const XVFB = process.env.XVFB ?? 'Xvfb';
+const PULSEAUDIO = process.env.PULSEAUDIO ?? 'pulseaudio';
 
 /** Bounds for the steps of a launch; a loaded 2-core machine starts a Firefox in ~4–10 s. */
 const START_MS = 60_000;
@@ -36,6 +40,9 @@ const PREFS = {
   'media.autoplay.default': 0,
   // Page console output on Firefox's stdout, where `page.on('console')` reads it.
   'devtools.console.stdout.content': true,
+  // JSON as plain text of its own origin, as in Chromium (the JSON viewer's page is not the
+  // server's origin).
+  'devtools.jsonview.enabled': false,
 };
 
 // Process groups still running and their profile directories, killed and removed if this
@@ -167,19 +174,57 @@ async function startXvfb() {
   return { display: `:${display}`, child };
 }
 
-/** Launches a "browser": an Xvfb that the Firefox of each new context draws on. */
+/**
+ * One PulseAudio with a null sink (it consumes sound in real time), for every Firefox of one
+ * launch; its socket and state live in a directory of its own.
+ */
+async function startPulse() {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'assistrtc-pulse-'));
+  profileDirs.add(dir);
+  const socket = path.join(dir, 'native');
+  const child = spawnGroup(PULSEAUDIO, ['-n', '--daemonize=no', '--system=no', '--use-pid-file=no',
+    '--exit-idle-time=-1', '--disable-shm=yes', '--log-target=stderr', '--log-level=info',
+    '-L', 'module-null-sink', '-L', `module-native-protocol-unix socket=${socket} auth-anonymous=1`],
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PULSE_RUNTIME_PATH: dir, PULSE_STATE_PATH: dir } },
+  'SIGTERM');
+  const stderr = [];
+  child.stderr.on('data', (d) => stderr.push(d));
+  const said = () => Buffer.concat(stderr).toString().trim().slice(-1000);
+  const stop = async () => {
+    await stopGroup(child, 'SIGTERM');
+    await rm(dir, { recursive: true, force: true, maxRetries: 2 });
+    profileDirs.delete(dir);
+  };
+  await lineMatch(child, child.stderr, /(Daemon startup complete)/, 'PulseAudio start', said).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  return { server: `unix:${socket}`, stop };
+}
+
+/**
+ * Launches a "browser": an Xvfb that the Firefox of each new context draws on, and a PulseAudio
+ * it plays into.
+ */
 export async function launchFirefox() {
-  const xvfb = await startXvfb();
+  const [xvfb, pulse] = await Promise.allSettled([startXvfb(), startPulse()]);
+  if (xvfb.status === 'rejected' || pulse.status === 'rejected') {
+    if (xvfb.status === 'fulfilled') await stopGroup(xvfb.value.child, 'SIGTERM');
+    if (pulse.status === 'fulfilled') await pulse.value.stop();
+    throw xvfb.reason ?? pulse.reason;
+  }
+  const env = { DISPLAY: xvfb.value.display, PULSE_SERVER: pulse.value.server };
   const contexts = new Set();
   return {
     async newContext() {
-      const context = new FirefoxContext(xvfb.display, () => contexts.delete(context));
+      const context = new FirefoxContext(env, () => contexts.delete(context));
       contexts.add(context);
       return context;
     },
     async close() {
       await Promise.all([...contexts].map((c) => c.close()));
-      await stopGroup(xvfb.child, 'SIGTERM');
+      await stopGroup(xvfb.value.child, 'SIGTERM');
+      await pulse.value.stop();
     },
   };
 }
@@ -187,15 +232,15 @@ export async function launchFirefox() {
 class WebDriverError extends Error {}
 
 class FirefoxContext {
-  #display;
+  #env;
   #onClose;
   #page = null;
   #driver = null;
   #profiles = null;
   #closed = false;
 
-  constructor(display, onClose) {
-    this.#display = display;
+  constructor(env, onClose) {
+    this.#env = env;
     this.#onClose = onClose;
   }
 
@@ -205,7 +250,7 @@ class FirefoxContext {
     this.#profiles = await mkdtemp(path.join(os.tmpdir(), 'assistrtc-firefox-'));
     profileDirs.add(this.#profiles);
     const driver = spawnGroup(GECKODRIVER, ['--port', '0', '--websocket-port', '0', '--profile-root', this.#profiles],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DISPLAY: this.#display } }, 'SIGKILL');
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.#env } }, 'SIGKILL');
     this.#driver = driver;
     const page = new FirefoxPage(this, driver);
     this.#page = page;

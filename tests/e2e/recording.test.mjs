@@ -1,22 +1,27 @@
-// Local recording in real Chromium against the real server: a call recorded on the agent's
-// device with MediaRecorder, chunks kept in IndexedDB, checked with ffprobe/ffmpeg; the
-// manifest, the assist sidecar, stereo channels, and the consent rules on both sides.
+// Local recording in real Chromium (and Firefox ESR as the recording agent) against the real
+// server: a call recorded on the agent's device with MediaRecorder, chunks kept in IndexedDB,
+// checked with ffprobe/ffmpeg; the manifest, the assist sidecar, stereo channels, and the
+// consent rules on both sides.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { API_KEY, createRoom, launch, poll, startServer } from './lib.mjs';
 
 const fx = {};
 let dir;
+// Firefox, launched on first use.
+let firefox = null;
+const browser = (kind) => (kind === 'firefox' ? (firefox ??= launch('firefox')) : fx.browser);
 before(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'assistrtc-rec-'));
   fx.server = await startServer(['--data-dir', path.join(dir, 'data')]);
   fx.browser = await launch();
 });
 after(async () => {
+  await (await firefox?.catch(() => null))?.close();
   await fx.browser?.close();
   await fx.server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -26,8 +31,8 @@ after(async () => {
  * A page on the server's origin with the SDK as `window.sdk`; `tone` (Hz) replaces the
  * microphone with a sine of that frequency, so each side's voice can be told apart.
  */
-async function sdkPage(tone) {
-  const context = await fx.browser.newContext();
+async function sdkPage(tone, kind = 'chromium') {
+  const context = await (await browser(kind)).newContext();
   if (tone) {
     await context.addInitScript((hz) => {
       const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
@@ -48,8 +53,13 @@ async function sdkPage(tone) {
   page.logs = [];
   page.on('console', (m) => page.logs.push(`${m.type()}: ${m.text()}`));
   await page.goto(`${fx.server.url}/healthz`);
+  if (kind === 'firefox') {
+    // Firefox shows JSON as a text document, where no script runs: an empty page of the same
+    // origin instead.
+    await page.goto(await page.evaluate(() => URL.createObjectURL(new Blob(['<!doctype html>'], { type: 'text/html' }))));
+  }
   await page.evaluate(async () => {
-    window.sdk = await import('/sdk/index.js');
+    window.sdk = await import(`${location.origin}/sdk/index.js`);
     window.seen = [];
   });
   return page;
@@ -70,11 +80,14 @@ async function join(page, token, names) {
 
 const seen = (page, name) => page.evaluate((n) => window.seen.filter((e) => e.name === n), name);
 
-/** An agent and a customer in a call, both consenting, both sending camera and microphone. */
-async function call(roomId, { agentTone, customerTone } = {}) {
+/**
+ * An agent and a customer in a call, both consenting, both sending camera and microphone; each
+ * in Chromium unless `agentBrowser`/`customerBrowser` say 'firefox'.
+ */
+async function call(roomId, { agentTone, customerTone, agentBrowser, customerBrowser } = {}) {
   const tokens = await createRoom(fx.server, { roomId, permissions: { screen: true, recording: 'local' } });
-  const agent = await sdkPage(agentTone);
-  const customer = await sdkPage(customerTone);
+  const agent = await sdkPage(agentTone, agentBrowser);
+  const customer = await sdkPage(customerTone, customerBrowser);
   const names = ['trackAdded', 'recordingChanged', 'memberConsent', 'recorderState', 'recorderProgress',
     'recorderConsentPaused', 'recorderFailed'];
   await join(agent, tokens.agent_1, names);
@@ -384,6 +397,73 @@ describe('recording upload', () => {
     }, tokens.agent_1);
     await poll('the device forgets an uploaded recording', async () => (await keptChunks(page, key)).count === 0);
     await context.close();
+    await customer.context().close();
+  });
+});
+
+describe('recording in Firefox', () => {
+  test('a Firefox agent records a Chromium customer: the WebM, the manifest, the sidecar and the upload', async () => {
+    const { agent, customer } = await call('rm_rec_firefox', { agentBrowser: 'firefox' });
+    // A fresh Firefox opens its audio output with its first AudioContext, which takes up to
+    // seconds on a loaded machine, and its MediaRecorder begins (`start`) only then: media time
+    // counts from that start, so the file and the manifest agree all the same.
+    await agent.evaluate(() => {
+      window.client.on('recorderUpload', (e) => window.seen.push({ name: 'recorderUpload', ...e }));
+      window.client.recorder.start({ source: 'mixed', timesliceMs: 500 });
+    });
+    for (const page of [agent, customer]) {
+      await poll('the indicator on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
+    }
+    await recorded(agent, 1_000);
+    const marks = await agent.evaluate(() => {
+      const at = window.client.recorder.bookmark('router lights');
+      window.client.assist.highlight({ x: 0.5, y: 0.5, w: 0.2, h: 0.2 });
+      return at;
+    });
+    await recorded(agent, 4_000);
+    await agent.evaluate(() => window.client.recorder.stop());
+    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+    await poll('stopped on both sides', () => customer.evaluate(() => window.client.recording.local === 'stopped'));
+
+    const manifest = await agent.evaluate(() => window.client.recorder.manifest());
+    assert.equal(manifest.state, 'stopped');
+    assert.equal(manifest.mime, 'video/webm;codecs=vp8,opus');
+    assert.deepEqual(manifest.bookmarks, [{ at_ms: marks, label: 'router lights' }]);
+    assert.ok(marks >= 1_000 && marks < manifest.duration_ms, `bookmark at ${marks}`);
+    assert.deepEqual(manifest.sources.map((s) => `${s.member}:${s.source}`).sort(),
+      ['agent_1:camera', 'agent_1:microphone', 'user_9:camera', 'user_9:microphone']);
+    assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
+
+    const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
+    const shapes = sidecar.entries.filter((e) => e.message.t === 'highlight');
+    assert.equal(shapes.length, 1, JSON.stringify(sidecar));
+    assert.equal(shapes[0].member, 'agent_1');
+    assert.ok(shapes[0].at_ms >= marks && shapes[0].at_ms < manifest.duration_ms, `highlight at ${shapes[0].at_ms}`);
+
+    const file = await saveRecording(agent, 'firefox.webm');
+    const blobBytes = await agent.evaluate(async () => (await window.client.recorder.blob()).size);
+    assert.equal(blobBytes, manifest.bytes, 'every chunk is kept');
+    const expected = manifest.duration_ms / 1000;
+    assert.ok(expected >= 4 && expected < 6, `recorded ${expected} s`);
+    for (const [what, stream] of [['video', 'v:0'], ['audio', 'a:0']]) {
+      const s = mediaSeconds(file, stream);
+      assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
+    }
+    const width = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+      'stream=width', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
+    assert.equal(width, '1280', 'both cameras composed into one picture');
+
+    const done = await poll('uploaded', async () => (await seen(agent, 'recorderUpload'))
+      .find((e) => e.state === 'done' || e.state === 'failed'));
+    assert.equal(done.state, 'done', JSON.stringify(done));
+    const stored = await storedRecording(done.recording);
+    assert.equal(stored.state, 'complete');
+    assert.equal(stored.manifest.bookmarks[0].label, 'router lights');
+    const media = await storedMedia(done.recording);
+    const local = readFileSync(file);
+    assert.equal(media.length, local.length);
+    assert.ok(media.equals(local), 'the stored file is the recording, byte for byte');
+    await agent.context().close();
     await customer.context().close();
   });
 });

@@ -139,12 +139,15 @@ const FIREFOX: &str = "/usr/bin/firefox-esr";
 const GECKODRIVER_VERSION: &str = "0.37.1";
 
 /// Installs Debian's Firefox ESR, Xvfb and xauth (Firefox runs headed on its own X display:
-/// its getDisplayMedia needs a screen) and geckodriver when missing.
+/// its getDisplayMedia needs a screen), PulseAudio (its sound output) and geckodriver when
+/// missing.
 pub(crate) fn ensure_firefox() -> Result {
     let missing: Vec<&str> = [
         ("firefox-esr", FIREFOX),
         ("xvfb", "/usr/bin/Xvfb"),
         ("xauth", "/usr/bin/xauth"),
+        // Firefox's sound goes to a null sink: without an output an AudioContext never runs.
+        ("pulseaudio", "/usr/bin/pulseaudio"),
     ]
     .into_iter()
     .filter(|(_, bin)| !Path::new(bin).exists())

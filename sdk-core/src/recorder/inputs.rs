@@ -1,6 +1,7 @@
 //! What the driver reports: chunks, the platform's stop and errors, members and consent,
 //! sources.
 
+use super::clock::MediaClock;
 use super::{
     Cap, Chunk, EndCause, Failed, FailureCode, Progress, Recorder, RecorderError, RecorderEvent,
     RecorderInput, RecorderState, SourceSpan,
@@ -27,6 +28,7 @@ impl Recorder {
                 }
                 RecorderState::Stopped | RecorderState::Failed => self.complete = true,
             },
+            RecorderInput::MediaRecorderStarted => self.on_platform_started(),
             RecorderInput::PlatformError { code, detail } => self.on_error(code, detail)?,
             RecorderInput::MemberPresent {
                 member,
@@ -76,6 +78,29 @@ impl Recorder {
             }
         }
         Ok(())
+    }
+
+    /// Media time counts from the platform's real start: the wait is taken off everything
+    /// marked so far. Only once, and only before anything was recorded or paused.
+    fn on_platform_started(&mut self) {
+        if std::mem::replace(&mut self.platform_started, true)
+            || self.state != RecorderState::Recording
+            || !self.chunks.is_empty()
+            || !self.pauses.is_empty()
+        {
+            return;
+        }
+        let lag = self.clock.at(self.now);
+        self.clock = MediaClock::default();
+        self.clock.run(self.now);
+        for b in &mut self.bookmarks {
+            b.at_ms = b.at_ms.saturating_sub(lag);
+        }
+        for s in &mut self.sources {
+            s.start_ms = s.start_ms.saturating_sub(lag);
+            s.end_ms = s.end_ms.map(|e| e.saturating_sub(lag));
+        }
+        self.sidecar.rebase(lag);
     }
 
     fn on_chunk(&mut self, bytes: u64) -> Result<(), RecorderError> {

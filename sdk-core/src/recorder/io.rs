@@ -13,6 +13,11 @@ pub enum RecorderInput {
         /// Its size.
         bytes: u64,
     },
+    /// The platform's recorder really began (`MediaRecorder`'s `start` event), which may be
+    /// well after it was commanded to (Firefox waits until every track has data, a second or
+    /// more on a loaded machine). Media time then counts from here: what was marked in the
+    /// wait moves to 0. Optional: without it, media time counts from the command.
+    MediaRecorderStarted,
     /// The platform's recorder stopped (`MediaRecorder`'s `stop`): every chunk has been
     /// delivered. After a [`RecorderCommand::Stop`] this completes the recording; unasked,
     /// it means the platform ended it (every recorded track ended).

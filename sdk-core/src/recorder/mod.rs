@@ -132,6 +132,8 @@ pub struct Recorder {
     warned: [bool; 2],
     ended_by: Option<EndCause>,
     complete: bool,
+    /// The platform reported its real start ([`RecorderInput::MediaRecorderStarted`]).
+    platform_started: bool,
     outputs: VecDeque<RecorderOutput>,
     now: Millis,
 }
@@ -161,6 +163,7 @@ impl Recorder {
             warned: [false; 2],
             ended_by: None,
             complete: false,
+            platform_started: false,
             outputs: VecDeque::new(),
             now: Millis(0),
         }

@@ -53,6 +53,13 @@ impl Sidecar {
         self.dropped
     }
 
+    /// Moves every entry `lag` earlier (not before 0).
+    pub(super) fn rebase(&mut self, lag: u64) {
+        for e in &mut self.entries {
+            e.at_ms = e.at_ms.saturating_sub(lag);
+        }
+    }
+
     /// Adds `message` at media time `at_ms`; `false` when it is not recorded (a cursor move,
     /// or a message that does not validate).
     pub(super) fn push(&mut self, at_ms: u64, member: &MemberId, message: &AssistMessage) -> bool {

@@ -424,3 +424,39 @@ fn composed_pictures_sit_side_by_side_in_equal_columns() {
     assert_eq!(tile(1, 2), Some((0.5, 0.0, 0.5, 1.0)));
     assert_eq!(tile(2, 2), None);
 }
+
+#[test]
+fn media_time_counts_from_the_platform_s_real_start() {
+    let mut rec = Recorder::new();
+    let me = MemberId::new("agent_1").unwrap();
+    let present = RecorderInput::MemberPresent {
+        member: me.clone(),
+        role: Role::Host,
+        consented: true,
+    };
+    rec.handle_input(present, Millis(0)).unwrap();
+    rec.start(
+        RecorderOptions::default(),
+        &["video/webm;codecs=vp8,opus"],
+        Millis(0),
+    )
+    .unwrap();
+    // Marked while the platform had not begun yet: before the file's first frame.
+    assert_eq!(rec.bookmark("early", Millis(400)), Ok(400));
+    rec.handle_input(RecorderInput::MediaRecorderStarted, Millis(1_200))
+        .unwrap();
+    assert_eq!(rec.media_time(Millis(1_200)), 0);
+    assert_eq!(rec.bookmark("late", Millis(1_700)), Ok(500));
+    rec.handle_input(RecorderInput::ChunkRecorded { bytes: 10 }, Millis(2_200))
+        .unwrap();
+    // A second report (or one after chunks) changes nothing.
+    rec.handle_input(RecorderInput::MediaRecorderStarted, Millis(2_300))
+        .unwrap();
+    let m = rec.manifest();
+    assert_eq!(m.chunks[0].end_ms, 1_000);
+    assert_eq!(
+        m.bookmarks.iter().map(|b| b.at_ms).collect::<Vec<_>>(),
+        vec![0, 500]
+    );
+    assert_eq!(rec.media_time(Millis(2_300)), 1_100);
+}
