@@ -430,7 +430,7 @@ fn media_time_counts_from_the_platform_s_real_start() {
     let mut rec = Recorder::new();
     let me = MemberId::new("agent_1").unwrap();
     let present = RecorderInput::MemberPresent {
-        member: me.clone(),
+        member: me,
         role: Role::Host,
         consented: true,
     };
