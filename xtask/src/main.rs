@@ -3,6 +3,8 @@
 //! - `test`  — everything CI checks; installs what it needs when missing.
 //! - `demo`  — builds the browser SDK and serves the demo pages with the reference server.
 //! - `wasm`  — builds the browser SDK into `packages-npm/`.
+//! - `wasm --preflight` — builds it with the pre-call check into `target/wasm-preflight` and
+//!   prints its sizes (what turning the `preflight` feature on in the package would cost).
 //! - `bench signaling` — the signaling load benchmark (prints figures).
 //! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
 //! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
         ["test"] => steps::test(),
         ["demo", rest @ ..] => steps::demo(rest),
         ["wasm"] => steps::wasm().map(drop),
+        ["wasm", "--preflight"] => steps::wasm_preflight().map(drop),
         ["e2e", only @ ..] => steps::e2e(only),
         ["bindings"] => bindings::bindings(false).map(drop),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
@@ -42,7 +45,7 @@ fn main() -> ExitCode {
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS] | bench preflight [ARGS]>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm [--preflight] | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS] | bench preflight [ARGS]>"
             );
             return ExitCode::from(2);
         }

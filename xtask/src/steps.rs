@@ -508,7 +508,16 @@ const BUNDLE_BUDGET: u64 = 80 * 1024;
 /// Builds the browser SDK into `packages-npm/dist`, prints the shipped sizes and returns the
 /// total gzip size.
 pub(crate) fn wasm() -> Result<u64> {
-    bundle(false, &root().join("packages-npm/dist"))
+    bundle(Bundle::Published, &root().join("packages-npm/dist"))
+}
+
+/// Builds the published bundle with the pre-call check as well (`target/wasm-preflight`),
+/// only to print its sizes: what turning the `preflight` feature on would cost.
+pub(crate) fn wasm_preflight() -> Result<u64> {
+    bundle(
+        Bundle::WithPreflight,
+        &target_dir().join("wasm-preflight/dist"),
+    )
 }
 
 /// A web root for the end-to-end pages: the demo pages and bench pages of the checkout, with
@@ -516,7 +525,7 @@ pub(crate) fn wasm() -> Result<u64> {
 /// check (which it does not have yet) at `/sdk/`.
 fn test_web_root() -> Result<PathBuf> {
     let web = target_dir().join("e2e-web");
-    bundle(true, &web.join("packages-npm/dist"))?;
+    bundle(Bundle::EndToEnd, &web.join("packages-npm/dist"))?;
     for dir in ["examples", "bench"] {
         let link = web.join(dir);
         if !link.exists() {
@@ -527,9 +536,20 @@ fn test_web_root() -> Result<PathBuf> {
     Ok(web)
 }
 
-/// Builds the browser SDK (with the test hooks when `test_hooks`) into `dist`, prints the
-/// sizes and returns the total gzip size.
-fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
+/// Which browser bundle `bundle` builds.
+#[derive(Clone, Copy, PartialEq)]
+enum Bundle {
+    /// The published package.
+    Published,
+    /// The published package with the pre-call check, to measure it.
+    WithPreflight,
+    /// The end-to-end pages' bundle: the test hooks and the pre-call check.
+    EndToEnd,
+}
+
+/// Builds the browser SDK `kind` into `dist`, prints the sizes and returns the total gzip
+/// size.
+fn bundle(kind: Bundle, dist: &Path) -> Result<u64> {
     ensure_wasm_target()?;
     ensure_wasm_bindgen()?;
     let root = root();
@@ -544,10 +564,12 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
         "--profile",
         "release-wasm",
     ];
-    if test_hooks {
+    match kind {
+        Bundle::Published => {}
+        Bundle::WithPreflight => args.extend(["--features", "preflight"]),
         // The end-to-end bundle: the test hooks, and the pre-call check the published bundle
         // has no room for yet (its size is printed below all the same).
-        args.extend(["--features", "test-hooks,preflight"]);
+        Bundle::EndToEnd => args.extend(["--features", "test-hooks,preflight"]),
     }
     run("cargo", &args)?;
     let built = target_dir().join("wasm32-unknown-unknown/release-wasm/assistrtc_wasm.wasm");
@@ -672,10 +694,10 @@ fn bundle(test_hooks: bool, dist: &Path) -> Result<u64> {
     let total = gz_wasm + gz_glue + gz_entry;
     println!(
         "bundle{}: wasm {raw} B raw, {gz_wasm} B gzip; JS glue {gz_glue} B gzip; entry {gz_entry} B gzip; total shipped {:.1} KB gzip (budget {} KB)",
-        if test_hooks {
-            " (with test hooks and the pre-call check)"
-        } else {
-            ""
+        match kind {
+            Bundle::Published => "",
+            Bundle::WithPreflight => " (with the pre-call check)",
+            Bundle::EndToEnd => " (with test hooks and the pre-call check)",
         },
         total as f64 / 1024.0,
         BUNDLE_BUDGET / 1024
