@@ -3,7 +3,7 @@
 use assistrtc_core::local_error::Code;
 use assistrtc_core::protocol::{ErrorCode, Source};
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 
 /// Builds a plain JS object from key/value pairs.
 pub(crate) fn obj(pairs: &[(&str, JsValue)]) -> JsValue {
@@ -102,15 +102,38 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Runs `done` with the promise's outcome once it settles. Every platform call goes through
-/// this one future type (boxed callbacks, not one `async` block each), which keeps the async
-/// machinery in the shipped wasm small.
+/// this one continuation (boxed callbacks, not an `async` block each), and it is a plain
+/// `promise.then(…, …)`: the shipped wasm carries no futures executor.
+///
+/// One Rust closure serves both outcomes, bound to `true` (resolved) and `false` (rejected).
+/// A promise settles once, so exactly one of them runs, and the closure frees itself after
+/// that one call.
 pub(crate) fn on_settled(
     promise: js_sys::Promise,
     done: Box<dyn FnOnce(Result<JsValue, JsValue>)>,
 ) {
-    wasm_bindgen_futures::spawn_local(async move {
-        done(wasm_bindgen_futures::JsFuture::from(promise).await)
+    let settled = Closure::once_into_js(move |ok: bool, value: JsValue| {
+        done(if ok { Ok(value) } else { Err(value) })
     });
+    let settled: &Callback = settled.unchecked_ref();
+    promise.unchecked_ref::<Thenable>().then_both(
+        &settled.bind_first(&JsValue::UNDEFINED, &JsValue::TRUE),
+        &settled.bind_first(&JsValue::UNDEFINED, &JsValue::FALSE),
+    );
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A promise, seen only for its `then`.
+    type Thenable;
+    /// `promise.then(resolved, rejected)`, its result unused.
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_both(this: &Thenable, resolved: &JsValue, rejected: &JsValue);
+    /// A JS function, seen only for its `bind`.
+    type Callback;
+    /// `f.bind(this_arg, first)`: `f` with its first argument fixed.
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_first(this: &Callback, this_arg: &JsValue, first: &JsValue) -> JsValue;
 }
 
 /// What a continuation of a JS promise returns: `Ok` resolves, `Err` rejects.
