@@ -22,6 +22,7 @@
 
 mod bindings;
 mod minify;
+mod order;
 mod steps;
 
 use std::process::ExitCode;

@@ -625,11 +625,18 @@ fn bundle(kind: Bundle, dist: &Path) -> Result<u64> {
     args.extend(features);
     args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
     run_in(&pkg, "node_modules/.bin/wasm-opt", &args, &[])?;
+    // Alike functions next to each other compress better: each is named by its sort key
+    // (see `order.rs`) and binaryen sorts them by name, then drops the names.
+    let optimized = std::fs::read(&wasm_file).map_err(|e| e.to_string())?;
+    std::fs::write(&wasm_file, crate::order::name_by_likeness(&optimized)?)
+        .map_err(|e| e.to_string())?;
     // Names are minified in a separate run: under `--converge` the pass would run repeatedly
     // and print a mapping of already-minified names. binaryen prints the mapping on stdout.
     // Tool metadata sections (`producers`, `target_features`) are not needed to run it.
     let mut args = vec![
+        "--reorder-functions-by-name",
         "--minify-imports-and-exports-and-modules",
+        "--strip-debug",
         "--strip-producers",
         "--strip-target-features",
     ];
