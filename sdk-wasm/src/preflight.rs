@@ -22,7 +22,7 @@ use assistrtc_core::diagnostics::devices::{CameraMeter, MicrophoneMeter};
 use assistrtc_core::diagnostics::{CameraCheck, Measurements, MicrophoneCheck, Step, assess};
 use assistrtc_core::local_error::{Code, LocalErrorCode};
 use assistrtc_core::protocol::{ErrorCode, IceServer, Source, api_url};
-use js_sys::{Function, Promise, Uint8Array};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{
     AnalyserNode, AudioContext, CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement,
@@ -51,6 +51,14 @@ extern "C" {
     fn status(this: &Response) -> u16;
     #[wasm_bindgen(method)]
     fn text(this: &Response) -> Promise;
+    /// A binary message's bytes (js-sys's `Uint8Array::to_vec` would check a length it reads
+    /// twice, which brings in panic formatting).
+    type Bytes;
+    #[wasm_bindgen(constructor, js_class = "Uint8Array")]
+    fn new(buffer: &JsValue) -> Bytes;
+    /// Copied into the wasm memory by the glue.
+    #[wasm_bindgen(method, js_class = "Uint8Array", js_name = slice)]
+    fn copied(this: &Bytes) -> Vec<u8>;
 }
 
 /// Something that happened, for [`Run::on`].
@@ -329,9 +337,7 @@ impl Run {
                 let data = get(e, "data");
                 match data.as_string() {
                     Some(text) => self.check.on_text(path, &text, now),
-                    None => self
-                        .check
-                        .on_binary(path, &Uint8Array::new(&data).to_vec(), now),
+                    None => self.check.on_binary(path, &Bytes::new(&data).copied(), now),
                 }
             }
             _ => {}
