@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use crate::events;
-use crate::js::{error, now_ms, warn, warn_error};
+use crate::js::{clear_timeout, error, now_ms, set_timeout, warn, warn_error};
 use crate::peer::{PeerLink, PeerObserver};
 use crate::socket::{Socket, SocketObserver};
 
@@ -364,8 +364,8 @@ fn call_error(e: CallError) -> JsValue {
 
 impl State {
     fn clear_timer(&mut self) {
-        if let (Some(id), Some(w)) = (self.timer.take(), web_sys::window()) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(id);
         }
     }
 
@@ -375,14 +375,11 @@ impl State {
         let Some(at) = self.call.poll_timeout() else {
             return;
         };
-        let (Some(w), Some(cb)) = (web_sys::window(), self.timer_cb.as_ref()) else {
+        let Some(cb) = self.timer_cb.as_ref() else {
             return;
         };
         let delay = at.0.saturating_sub(now_ms()).min(i32::MAX as u64) as i32;
-        match w.set_timeout_with_callback_and_timeout_and_arguments_0(
-            cb.as_ref().unchecked_ref(),
-            delay,
-        ) {
+        match set_timeout(cb.as_ref(), delay) {
             Ok(id) => self.timer = Some(id),
             Err(e) => warn_error("setTimeout failed", &e),
         }

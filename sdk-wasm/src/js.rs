@@ -96,9 +96,37 @@ pub(crate) fn warn_error(what: &str, e: &JsValue) {
 
 /// Milliseconds on the page's monotonic clock.
 pub(crate) fn now_ms() -> u64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now()) as u64
+    performance_now() as u64
+}
+
+/// `navigator.mediaDevices`, `None` where it is missing: outside a secure context (https or
+/// localhost) and in browsers without capture.
+pub(crate) fn media_devices() -> Option<web_sys::MediaDevices> {
+    NAVIGATOR
+        .with(|n| n.media_devices().ok())
+        .filter(|d| !d.is_undefined())
+}
+
+/// `globalThis[key]`.
+pub(crate) fn global(key: &str) -> JsValue {
+    GLOBAL_THIS.with(|g| get(g, key))
+}
+
+// The page's globals, read directly: `web_sys::window()` would find the global object and
+// check that it is a `Window` first, code the shipped wasm pays for at every use.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+    /// `setTimeout(callback, delay)`: the timer's id.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    pub(crate) fn set_timeout(callback: &JsValue, delay: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(id: i32);
+    #[wasm_bindgen(thread_local_v2, js_name = navigator)]
+    static NAVIGATOR: web_sys::Navigator;
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
 }
 
 /// Runs `done` with the promise's outcome once it settles. Every platform call goes through

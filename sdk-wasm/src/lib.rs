@@ -204,8 +204,7 @@ fn recording_mode(mode: Option<String>) -> Result<RecordingMode, JsValue> {
 /// Whether this page can make calls at all (a browser without WebRTC, or with it disabled,
 /// has no `RTCPeerConnection`).
 fn has_webrtc() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("RTCPeerConnection"))
-        .is_ok_and(|c| c.is_function())
+    js::global("RTCPeerConnection").is_function()
 }
 
 /// The pre-call check against the server at `url` (see `AssistClient.preflight`); progress

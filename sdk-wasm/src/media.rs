@@ -45,10 +45,7 @@ fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
 /// Asks the browser for `source`; the promise settles when the user has chosen.
 fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
     // Missing outside a secure context (https or localhost) and in browsers without capture.
-    let devices = web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .filter(|d| !d.is_undefined())
-        .ok_or_else(|| {
+    let devices = crate::js::media_devices().ok_or_else(|| {
             error(
                 LocalErrorCode::UnsupportedBrowser,
                 "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",

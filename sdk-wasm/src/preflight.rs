@@ -30,7 +30,7 @@ use web_sys::{
     RtcIceGatheringState, RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use crate::js::{error, error_name, get, now_ms, obj, on_settled};
+use crate::js::{clear_timeout, error, error_name, get, now_ms, obj, on_settled, set_timeout};
 use crate::peer::ice_config;
 
 /// Longest the whole check may take; past it, what did not finish is reported incomplete.
@@ -51,6 +51,8 @@ extern "C" {
     fn status(this: &Response) -> u16;
     #[wasm_bindgen(method)]
     fn text(this: &Response) -> Promise;
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: web_sys::Document;
     /// A binary message's bytes (js-sys's `Uint8Array::to_vec` would check a length it reads
     /// twice, which brings in panic formatting).
     type Bytes;
@@ -375,9 +377,8 @@ impl Run {
                 Action::Progress(_) => {}
             }
         }
-        let window = web_sys::window();
-        if let (Some(id), Some(w)) = (r.timer.take(), &window) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = r.timer.take() {
+            clear_timeout(id);
         }
         if r.settle.is_none() {
             return;
@@ -395,13 +396,7 @@ impl Run {
             at = at.min(now + SAMPLE_EVERY_MS);
         }
         let delay = at.min(CHECK_TIMEOUT_MS).saturating_sub(now) as i32;
-        r.timer = window.and_then(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                r.tick.as_ref().unchecked_ref(),
-                delay,
-            )
-            .ok()
-        });
+        r.timer = set_timeout(r.tick.as_ref(), delay).ok();
     }
 
     fn give_up_devices(&mut self) {
@@ -472,8 +467,7 @@ impl Run {
         };
         self.sampling_since.get_or_insert_with(now_ms);
         if source == Source::Camera {
-            let document = web_sys::window().and_then(|w| w.document());
-            let make = |tag: &str| document.as_ref().and_then(|d| d.create_element(tag).ok());
+            let make = |tag: &str| DOCUMENT.with(|d| d.create_element(tag).ok());
             let (Some(video), Some(canvas)) = (make("video"), make("canvas")) else {
                 return stop_tracks(&stream);
             };
@@ -581,8 +575,8 @@ impl Run {
     /// (the caller still holds a strong reference until then).
     fn release(&mut self) {
         self.paths = [None, None];
-        if let (Some(id), Some(w)) = (self.timer.take(), web_sys::window()) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(id);
         }
         drop(self.keep.take());
     }
@@ -734,9 +728,7 @@ fn open_device(this: &Rc<RefCell<Run>>, source: Source) {
         }
     }
     let weak = Rc::downgrade(this);
-    let devices = web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .filter(|d| !d.is_undefined());
+    let devices = crate::js::media_devices();
     let asked = devices.map(|d| {
         if source == Source::Screen {
             let constraints = web_sys::DisplayMediaStreamConstraints::new();
