@@ -42,24 +42,21 @@ fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
     browser_error(Code::of_capture_failure(source, &name), what, cause)
 }
 
-/// Asks the browser for `source`; the promise settles when the user has chosen.
-fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
-    // Missing outside a secure context (https or localhost) and in browsers without capture.
-    let devices = crate::js::media_devices().ok_or_else(|| {
-            error(
-                LocalErrorCode::UnsupportedBrowser,
-                "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",
-            )
-        })?;
-    let (promise, what) = match source {
+/// Asks the browser for `source` with `options` (`undefined`: the defaults); `None` when
+/// `navigator.mediaDevices` is missing (outside a secure context, or a browser without
+/// capture), `Err` with what the browser threw, and what was called. The pre-call check asks
+/// through this too.
+pub(crate) fn ask(
+    source: Source,
+    options: &JsValue,
+) -> Option<(Result<Promise, JsValue>, &'static str)> {
+    let devices = crate::js::media_devices()?;
+    let custom = !(options.is_undefined() || options.is_null());
+    let wanted = if custom { options } else { &JsValue::TRUE };
+    Some(match source {
         Source::Camera => {
             let c = MediaStreamConstraints::new();
-            let video = if options.is_undefined() || options.is_null() {
-                JsValue::TRUE
-            } else {
-                options.clone()
-            };
-            c.set_video(&video);
+            c.set_video(wanted);
             (
                 devices.get_user_media_with_constraints(&c),
                 "getUserMedia(camera)",
@@ -67,12 +64,7 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
         }
         Source::Microphone => {
             let c = MediaStreamConstraints::new();
-            let audio = if options.is_undefined() || options.is_null() {
-                JsValue::TRUE
-            } else {
-                options.clone()
-            };
-            c.set_audio(&audio);
+            c.set_audio(wanted);
             (
                 devices.get_user_media_with_constraints(&c),
                 "getUserMedia(microphone)",
@@ -89,7 +81,17 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
                 "getDisplayMedia",
             )
         }
-    };
+    })
+}
+
+/// Asks the browser for `source`; the promise settles when the user has chosen.
+fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
+    let (promise, what) = ask(source, options).ok_or_else(|| {
+        error(
+            LocalErrorCode::UnsupportedBrowser,
+            "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",
+        )
+    })?;
     let promise = promise.map_err(|e| capture_error(source, what, &e))?;
     Ok((promise, what))
 }

@@ -728,21 +728,7 @@ fn open_device(this: &Rc<RefCell<Run>>, source: Source) {
         }
     }
     let weak = Rc::downgrade(this);
-    let devices = crate::js::media_devices();
-    let asked = devices.map(|d| {
-        if source == Source::Screen {
-            let constraints = web_sys::DisplayMediaStreamConstraints::new();
-            constraints.set_video(&JsValue::TRUE);
-            return d.get_display_media_with_constraints(&constraints);
-        }
-        let constraints = web_sys::MediaStreamConstraints::new();
-        if source == Source::Camera {
-            constraints.set_video(&JsValue::TRUE);
-        } else {
-            constraints.set_audio(&JsValue::TRUE);
-        }
-        d.get_user_media_with_constraints(&constraints)
-    });
+    let asked = crate::media::ask(source, &JsValue::UNDEFINED).map(|(promise, _)| promise);
     match asked {
         Some(Ok(promise)) => on_settled(
             promise,
