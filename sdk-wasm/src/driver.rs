@@ -8,7 +8,7 @@
 //! Events go to ONE JS function, the package entry's emitter, which owns the listeners
 //! (`on`/`once`/`off` exist before the wasm module has loaded, so they cannot live here).
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
@@ -100,7 +100,7 @@ impl SocketObserver for Handle {
     }
     fn closed(&self) {
         self.with(|s| {
-            s.state.borrow_mut().socket = None;
+            s.st_mut().socket = None;
             s.feed(Input::TransportClosed);
         });
     }
@@ -126,7 +126,7 @@ impl PeerObserver for Handle {
                 track: track.id(),
                 stream: Some(stream.id()),
             };
-            s.state.borrow_mut().remote.insert(
+            s.st_mut().remote.insert(
                 track.id(),
                 RemoteTrack {
                     link: link.clone(),
@@ -162,19 +162,31 @@ impl Shared {
         let cb = Closure::<dyn FnMut()>::new(move || {
             handle.with(|s| {
                 {
-                    let mut st = s.state.borrow_mut();
+                    let mut st = s.st_mut();
                     st.timer = None;
                     st.call.handle_timeout(Millis(now_ms()));
                 }
                 s.drive();
             })
         });
-        shared.state.borrow_mut().timer_cb = Some(cb);
+        shared.st_mut().timer_cb = Some(cb);
         shared
     }
 
     pub(crate) fn handle(self: &Rc<Self>) -> Handle {
         Handle(Rc::downgrade(self))
+    }
+
+    /// `state.borrow()`: one body, and one panic location, for every use.
+    #[inline(never)]
+    pub(crate) fn st(&self) -> Ref<'_, State> {
+        self.state.borrow()
+    }
+
+    /// `state.borrow_mut()`: one body, and one panic location, for every use.
+    #[inline(never)]
+    pub(crate) fn st_mut(&self) -> RefMut<'_, State> {
+        self.state.borrow_mut()
     }
 
     pub(crate) fn set_pending_connect(&self, resolve: Function, reject: Function) {
@@ -183,11 +195,7 @@ impl Shared {
 
     /// Feeds one input, then drives.
     pub(crate) fn feed(self: &Rc<Self>, input: Input) {
-        let result = self
-            .state
-            .borrow_mut()
-            .call
-            .handle_input(input, Millis(now_ms()));
+        let result = self.st_mut().call.handle_input(input, Millis(now_ms()));
         if let Err(e) = result {
             // After the end, late platform events are expected and harmless.
             if e.code() != ErrorCode::Conflict {
@@ -202,7 +210,7 @@ impl Shared {
         self: &Rc<Self>,
         f: impl FnOnce(&mut Call, Millis) -> Result<T, CallError>,
     ) -> Result<T, JsValue> {
-        let r = f(&mut self.state.borrow_mut().call, Millis(now_ms()));
+        let r = f(&mut self.st_mut().call, Millis(now_ms()));
         self.drive();
         r.map_err(call_error)
     }
@@ -211,7 +219,7 @@ impl Shared {
     pub(crate) fn drive(self: &Rc<Self>) {
         let mut app_events = Vec::new();
         {
-            let mut st = self.state.borrow_mut();
+            let mut st = self.st_mut();
             while let Some(output) = st.call.poll_output() {
                 match output {
                     Output::Event(e) => app_events.push(e),
@@ -309,7 +317,7 @@ impl Shared {
                 }
             }
             Event::TrackAdded(t) => {
-                let remote = self.state.borrow_mut().remote.remove(&t.track);
+                let remote = self.st_mut().remote.remove(&t.track);
                 if let Some(r) = remote {
                     self.dispatch(
                         "trackAdded",
@@ -324,7 +332,7 @@ impl Shared {
             }
             _ => {}
         }
-        if let Some((name, payload)) = events::to_js(&event, &self.state.borrow().call) {
+        if let Some((name, payload)) = events::to_js(&event, &self.st().call) {
             self.dispatch(name, payload);
         }
         // `joined` is seen by the listeners before `connect()` resolves.
@@ -345,7 +353,7 @@ impl Shared {
 
     /// Stops local tracks and drops every browser resource (idempotent).
     pub(crate) fn release_media(&self) {
-        let mut st = self.state.borrow_mut();
+        let mut st = self.st_mut();
         for (_, media) in st.local.drain() {
             media.stop();
         }

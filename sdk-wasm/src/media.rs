@@ -14,7 +14,7 @@ use crate::js::{browser_error, error, error_name, get, obj};
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
-    let st = shared.state.borrow();
+    let st = shared.st();
     let msg = ClientMessage::Publish {
         source,
         stream: None,
@@ -121,7 +121,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: Option<JsValue>
 fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<JsValue, JsValue> {
     // Another start of the same source may have finished while the user picked: keep
     // that one, release this capture.
-    if shared.state.borrow().local.contains_key(&source) {
+    if shared.st().local.contains_key(&source) {
         LocalMedia {
             stream,
             _on_ended: None,
@@ -163,10 +163,10 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
         }
     };
     // The core tells every link to add it (`AddSource`) once it is allowed.
-    shared.state.borrow_mut().local.insert(source, media);
+    shared.st_mut().local.insert(source, media);
     let published = shared.command(|call, now| call.publish(source, Some(stream.id()), now));
     if let Err(e) = published {
-        if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+        if let Some(media) = shared.st_mut().local.remove(&source) {
             media.stop();
         }
         return Err(e);
@@ -175,7 +175,7 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
 }
 
 pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
-    if !shared.state.borrow().local.contains_key(&source) {
+    if !shared.st().local.contains_key(&source) {
         return Err(error(
             ErrorCode::NotFound,
             &[source.as_str(), " is not on"].concat(),
@@ -183,14 +183,14 @@ pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
     }
     // The core tells every link to drop its senders (`RemoveSource`), then the capture stops.
     let r = shared.command(|call, now| call.unpublish(source, now));
-    if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+    if let Some(media) = shared.st_mut().local.remove(&source) {
         media.stop();
     }
     r
 }
 
 pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<(), JsValue> {
-    let st = shared.state.borrow();
+    let st = shared.st();
     let media = st.local.get(&source).ok_or_else(|| {
         error(
             ErrorCode::NotFound,
@@ -205,8 +205,7 @@ pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<
 
 pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
     let links: Vec<(String, web_sys::RtcPeerConnection)> = shared
-        .state
-        .borrow()
+        .st()
         .links
         .iter()
         .filter_map(|(id, l)| Some((id.member()?.as_str().to_owned(), l.connection().clone())))
@@ -233,8 +232,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
                         .as_string()
                         .unwrap_or_default();
                     let source = shared
-                        .state
-                        .borrow()
+                        .st()
                         .call
                         .source_of_track(&track_id)
                         .map_or(JsValue::NULL, |(_, s)| s.as_str().into());
