@@ -30,7 +30,7 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.position(key).map(|i| &self.0[i].1)
+        self.0.iter().find(|(k, _)| k.borrow() == key).map(|(_, v)| v)
     }
 
     /// The value for `key`, mutably.
@@ -38,7 +38,10 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.position(key).map(|i| &mut self.0[i].1)
+        self.0
+            .iter_mut()
+            .find(|(k, _)| (*k).borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// Whether `key` is present.
@@ -51,13 +54,11 @@ impl<K: PartialEq, V> VecMap<K, V> {
 
     /// Inserts or replaces (keeping the entry's place).
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.position(&key) {
-            Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            None => {
-                self.0.push((key, value));
-                None
-            }
+        if let Some(v) = self.get_mut(&key) {
+            return Some(std::mem::replace(v, value));
         }
+        self.0.push((key, value));
+        None
     }
 
     /// Removes `key`, returning its value.
