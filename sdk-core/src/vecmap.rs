@@ -30,7 +30,10 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.0.iter().find(|(k, _)| k.borrow() == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// The value for `key`, mutably.

@@ -8,7 +8,7 @@
 //! Events go to ONE JS function, the package entry's emitter, which owns the listeners
 //! (`on`/`once`/`off` exist before the wasm module has loaded, so they cannot live here).
 
-use std::cell::{Ref, RefCell, RefMut};
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
@@ -76,7 +76,7 @@ pub(crate) struct Shared {
     /// `emit(type, event)`: hands an event to the listeners.
     emit: Function,
     /// `connect()`'s pending resolve/reject, settled on `joined` or on the end.
-    pending_connect: RefCell<Option<(Function, Function)>>,
+    pending_connect: Cell<Option<(Function, Function)>>,
 }
 
 /// What closures hold: never a strong reference, so dropping the client frees everything.
@@ -156,7 +156,7 @@ impl Shared {
                 timer_cb: None,
             }),
             emit,
-            pending_connect: RefCell::new(None),
+            pending_connect: Cell::new(None),
         });
         let handle = Handle(Rc::downgrade(&shared));
         let cb = Closure::<dyn FnMut()>::new(move || {
@@ -190,7 +190,7 @@ impl Shared {
     }
 
     pub(crate) fn set_pending_connect(&self, resolve: Function, reject: Function) {
-        *self.pending_connect.borrow_mut() = Some((resolve, reject));
+        self.pending_connect.set(Some((resolve, reject)));
     }
 
     /// Feeds one input, then drives.
@@ -300,7 +300,8 @@ impl Shared {
                     peer.run(command, local);
                 }
             }
-            Output::Event(_) => unreachable!("events are collected by drive"),
+            // Collected by `drive`, never applied.
+            Output::Event(_) => {}
         }
     }
 
@@ -308,7 +309,7 @@ impl Shared {
         match &event {
             Event::Ended(ended) => {
                 self.release_media();
-                let pending = self.pending_connect.borrow_mut().take();
+                let pending = self.pending_connect.take();
                 if let Some((_, reject)) = pending {
                     // Only a left call has no code, and leaving settles `connect()` first.
                     let code = ended.reason.code().unwrap_or(ErrorCode::Conflict.into());
@@ -337,7 +338,7 @@ impl Shared {
         }
         // `joined` is seen by the listeners before `connect()` resolves.
         if let Event::Joined(_) = event {
-            let pending = self.pending_connect.borrow_mut().take();
+            let pending = self.pending_connect.take();
             if let Some((resolve, _)) = pending {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
