@@ -8,20 +8,13 @@
 //! native callers, and show the same text as their `message()`.
 
 /// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+pub(crate) fn push_decimal(out: &mut String, n: u64) {
+    // Higher digits first, by recursion (at most 20 deep): no buffer to index, so no bounds
+    // checks and their panics.
+    if n >= 10 {
+        push_decimal(out, n / 10);
     }
-    for &d in &buf[at..] {
-        out.push(char::from(d));
-    }
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 /// `n` in decimal.

@@ -30,7 +30,10 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.position(key).map(|i| &self.0[i].1)
+        self.0
+            .iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// The value for `key`, mutably.
@@ -38,7 +41,10 @@ impl<K: PartialEq, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.position(key).map(|i| &mut self.0[i].1)
+        self.0
+            .iter_mut()
+            .find(|(k, _)| (*k).borrow() == key)
+            .map(|(_, v)| v)
     }
 
     /// Whether `key` is present.
@@ -51,13 +57,11 @@ impl<K: PartialEq, V> VecMap<K, V> {
 
     /// Inserts or replaces (keeping the entry's place).
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        match self.position(&key) {
-            Some(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            None => {
-                self.0.push((key, value));
-                None
-            }
+        if let Some(v) = self.get_mut(&key) {
+            return Some(std::mem::replace(v, value));
         }
+        self.0.push((key, value));
+        None
     }
 
     /// Removes `key`, returning its value.
@@ -85,7 +89,16 @@ impl<K: PartialEq, V> VecMap<K, V> {
 
     /// Keeps the entries for which `keep` returns `true`.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v));
+        // Removing in place is quadratic, which these sizes never feel, and per key and value
+        // type it is a fraction of the code `Vec::retain_mut` instantiates.
+        let mut i = 0;
+        while let Some((k, v)) = self.0.get_mut(i) {
+            if keep(k, v) {
+                i += 1;
+            } else {
+                self.0.remove(i);
+            }
+        }
     }
 
     /// Keys in insertion order.

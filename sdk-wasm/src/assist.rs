@@ -112,7 +112,7 @@ impl Assist {
     /// What is visible now (the same value `overlayChanged` carries).
     #[wasm_bindgen(unchecked_return_type = "OverlayView")]
     pub fn overlay(&self) -> JsValue {
-        let st = self.shared.state.borrow();
+        let st = self.shared.st();
         crate::events::to_value(&st.call.overlay(Millis(now_ms())))
     }
 }

@@ -8,7 +8,7 @@
 //! Events go to ONE JS function, the package entry's emitter, which owns the listeners
 //! (`on`/`once`/`off` exist before the wasm module has loaded, so they cannot live here).
 
-use std::cell::RefCell;
+use std::cell::{Cell, Ref, RefCell, RefMut};
 use std::rc::{Rc, Weak};
 
 use assistrtc_core::Millis;
@@ -21,7 +21,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use crate::events;
-use crate::js::{error, now_ms, warn, warn_error};
+use crate::js::{clear_timeout, error, now_ms, set_timeout, warn, warn_error};
 use crate::peer::{PeerLink, PeerObserver};
 use crate::socket::{Socket, SocketObserver};
 
@@ -79,7 +79,7 @@ pub(crate) struct Shared {
     /// `emit(type, event)`: hands an event to the listeners.
     emit: Function,
     /// `connect()`'s pending resolve/reject, settled on `joined` or on the end.
-    pending_connect: RefCell<Option<(Function, Function)>>,
+    pending_connect: Cell<Option<(Function, Function)>>,
 }
 
 /// What closures hold: never a strong reference, so dropping the client frees everything.
@@ -103,7 +103,7 @@ impl SocketObserver for Handle {
     }
     fn closed(&self) {
         self.with(|s| {
-            s.state.borrow_mut().socket = None;
+            s.st_mut().socket = None;
             s.feed(Input::TransportClosed);
         });
     }
@@ -129,7 +129,7 @@ impl PeerObserver for Handle {
                 track: track.id(),
                 stream: Some(stream.id()),
             };
-            s.state.borrow_mut().remote.insert(
+            s.st_mut().remote.insert(
                 track.id(),
                 RemoteTrack {
                     link: link.clone(),
@@ -161,20 +161,20 @@ impl Shared {
                 timer_cb: None,
             }),
             emit,
-            pending_connect: RefCell::new(None),
+            pending_connect: Cell::new(None),
         });
         let handle = Handle(Rc::downgrade(&shared));
         let cb = Closure::<dyn FnMut()>::new(move || {
             handle.with(|s| {
                 {
-                    let mut st = s.state.borrow_mut();
+                    let mut st = s.st_mut();
                     st.timer = None;
                     st.call.handle_timeout(Millis(now_ms()));
                 }
                 s.drive();
             })
         });
-        shared.state.borrow_mut().timer_cb = Some(cb);
+        shared.st_mut().timer_cb = Some(cb);
         shared
     }
 
@@ -182,17 +182,25 @@ impl Shared {
         Handle(Rc::downgrade(self))
     }
 
+    /// `state.borrow()`: one body, and one panic location, for every use.
+    #[inline(never)]
+    pub(crate) fn st(&self) -> Ref<'_, State> {
+        self.state.borrow()
+    }
+
+    /// `state.borrow_mut()`: one body, and one panic location, for every use.
+    #[inline(never)]
+    pub(crate) fn st_mut(&self) -> RefMut<'_, State> {
+        self.state.borrow_mut()
+    }
+
     pub(crate) fn set_pending_connect(&self, resolve: Function, reject: Function) {
-        *self.pending_connect.borrow_mut() = Some((resolve, reject));
+        self.pending_connect.set(Some((resolve, reject)));
     }
 
     /// Feeds one input, then drives.
     pub(crate) fn feed(self: &Rc<Self>, input: Input) {
-        let result = self
-            .state
-            .borrow_mut()
-            .call
-            .handle_input(input, Millis(now_ms()));
+        let result = self.st_mut().call.handle_input(input, Millis(now_ms()));
         if let Err(e) = result {
             // After the end, late platform events are expected and harmless.
             if e.code() != ErrorCode::Conflict {
@@ -207,7 +215,7 @@ impl Shared {
         self: &Rc<Self>,
         f: impl FnOnce(&mut Call, Millis) -> Result<T, CallError>,
     ) -> Result<T, JsValue> {
-        let r = f(&mut self.state.borrow_mut().call, Millis(now_ms()));
+        let r = f(&mut self.st_mut().call, Millis(now_ms()));
         self.drive();
         r.map_err(call_error)
     }
@@ -216,7 +224,7 @@ impl Shared {
     pub(crate) fn drive(self: &Rc<Self>) {
         let mut app_events = Vec::new();
         {
-            let mut st = self.state.borrow_mut();
+            let mut st = self.st_mut();
             while let Some(output) = st.call.poll_output() {
                 match output {
                     Output::Event(e) => app_events.push(e),
@@ -306,7 +314,8 @@ impl Shared {
                     peer.run(command, local);
                 }
             }
-            Output::Event(_) => unreachable!("events are collected by drive"),
+            // Collected by `drive`, never applied.
+            Output::Event(_) => {}
         }
     }
 
@@ -314,7 +323,7 @@ impl Shared {
         match &event {
             Event::Ended(ended) => {
                 self.release_media();
-                let pending = self.pending_connect.borrow_mut().take();
+                let pending = self.pending_connect.take();
                 if let Some((_, reject)) = pending {
                     // Only a left call has no code, and leaving settles `connect()` first.
                     let code = ended.reason.code().unwrap_or(ErrorCode::Conflict.into());
@@ -324,8 +333,7 @@ impl Shared {
             }
             Event::TrackAdded(t) => {
                 let remote = self
-                    .state
-                    .borrow()
+                    .st()
                     .remote
                     .get(&t.track)
                     .map(|r| (Clone::clone(&r.track), Clone::clone(&r.stream)));
@@ -343,7 +351,7 @@ impl Shared {
             }
             _ => {}
         }
-        if let Some((name, payload)) = events::to_js(&event, &self.state.borrow().call) {
+        if let Some((name, payload)) = events::to_js(&event, &self.st().call) {
             self.dispatch(name, payload);
         }
         #[cfg(feature = "recorder")]
@@ -354,7 +362,7 @@ impl Shared {
         }
         // `joined` is seen by the listeners before `connect()` resolves.
         if let Event::Joined(_) = event {
-            let pending = self.pending_connect.borrow_mut().take();
+            let pending = self.pending_connect.take();
             if let Some((resolve, _)) = pending {
                 let _ = resolve.call0(&JsValue::UNDEFINED);
             }
@@ -370,7 +378,7 @@ impl Shared {
 
     /// Stops local tracks and drops every browser resource (idempotent).
     pub(crate) fn release_media(&self) {
-        let mut st = self.state.borrow_mut();
+        let mut st = self.st_mut();
         for (_, media) in st.local.drain() {
             media.stop();
         }
@@ -389,8 +397,8 @@ fn call_error(e: CallError) -> JsValue {
 
 impl State {
     fn clear_timer(&mut self) {
-        if let (Some(id), Some(w)) = (self.timer.take(), web_sys::window()) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(id);
         }
     }
 
@@ -400,14 +408,11 @@ impl State {
         let Some(at) = self.call.poll_timeout() else {
             return;
         };
-        let (Some(w), Some(cb)) = (web_sys::window(), self.timer_cb.as_ref()) else {
+        let Some(cb) = self.timer_cb.as_ref() else {
             return;
         };
         let delay = at.0.saturating_sub(now_ms()).min(i32::MAX as u64) as i32;
-        match w.set_timeout_with_callback_and_timeout_and_arguments_0(
-            cb.as_ref().unchecked_ref(),
-            delay,
-        ) {
+        match set_timeout(cb.as_ref(), delay) {
             Ok(id) => self.timer = Some(id),
             Err(e) => warn_error("setTimeout failed", &e),
         }

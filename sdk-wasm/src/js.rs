@@ -96,21 +96,72 @@ pub(crate) fn warn_error(what: &str, e: &JsValue) {
 
 /// Milliseconds on the page's monotonic clock.
 pub(crate) fn now_ms() -> u64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now()) as u64
+    performance_now() as u64
+}
+
+/// `navigator.mediaDevices`, `None` where it is missing: outside a secure context (https or
+/// localhost) and in browsers without capture.
+pub(crate) fn media_devices() -> Option<web_sys::MediaDevices> {
+    NAVIGATOR
+        .with(|n| n.media_devices().ok())
+        .filter(|d| !d.is_undefined())
+}
+
+/// `globalThis[key]`.
+pub(crate) fn global(key: &str) -> JsValue {
+    GLOBAL_THIS.with(|g| get(g, key))
+}
+
+// The page's globals, read directly: `web_sys::window()` would find the global object and
+// check that it is a `Window` first, code the shipped wasm pays for at every use.
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+    /// `setTimeout(callback, delay)`: the timer's id.
+    #[wasm_bindgen(catch, js_name = setTimeout)]
+    pub(crate) fn set_timeout(callback: &JsValue, delay: i32) -> Result<i32, JsValue>;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub(crate) fn clear_timeout(id: i32);
+    #[wasm_bindgen(thread_local_v2, js_name = navigator)]
+    static NAVIGATOR: web_sys::Navigator;
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL_THIS: JsValue;
 }
 
 /// Runs `done` with the promise's outcome once it settles. Every platform call goes through
-/// this one future type (boxed callbacks, not one `async` block each), which keeps the async
-/// machinery in the shipped wasm small.
+/// this one continuation (boxed callbacks, not an `async` block each), and it is a plain
+/// `promise.then(…, …)`: the shipped wasm carries no futures executor.
+///
+/// One Rust closure serves both outcomes, bound to `true` (resolved) and `false` (rejected).
+/// A promise settles once, so exactly one of them runs, and the closure frees itself after
+/// that one call.
 pub(crate) fn on_settled(
     promise: js_sys::Promise,
     done: Box<dyn FnOnce(Result<JsValue, JsValue>)>,
 ) {
-    wasm_bindgen_futures::spawn_local(async move {
-        done(wasm_bindgen_futures::JsFuture::from(promise).await)
+    let settled = Closure::once_into_js(move |ok: bool, value: JsValue| {
+        done(if ok { Ok(value) } else { Err(value) })
     });
+    let settled: &Callback = settled.unchecked_ref();
+    promise.unchecked_ref::<Thenable>().then_both(
+        &settled.bind_first(&JsValue::UNDEFINED, &JsValue::TRUE),
+        &settled.bind_first(&JsValue::UNDEFINED, &JsValue::FALSE),
+    );
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A promise, seen only for its `then`.
+    type Thenable;
+    /// `promise.then(resolved, rejected)`, its result unused.
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_both(this: &Thenable, resolved: &JsValue, rejected: &JsValue);
+    /// A JS function, seen only for its `bind`.
+    type Callback;
+    /// `f.bind(this_arg, first)`: `f` with its first argument fixed.
+    #[wasm_bindgen(method, js_name = bind)]
+    fn bind_first(this: &Callback, this_arg: &JsValue, first: &JsValue) -> JsValue;
 }
 
 /// What a continuation of a JS promise returns: `Ok` resolves, `Err` rejects.

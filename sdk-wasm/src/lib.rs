@@ -212,8 +212,7 @@ fn recording_mode(mode: Option<String>) -> Result<RecordingMode, JsValue> {
 /// Whether this page can make calls at all (a browser without WebRTC, or with it disabled,
 /// has no `RTCPeerConnection`).
 fn has_webrtc() -> bool {
-    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("RTCPeerConnection"))
-        .is_ok_and(|c| c.is_function())
+    js::global("RTCPeerConnection").is_function()
 }
 
 /// The pre-call check against the server at `url` (see `AssistClient.preflight`); progress
@@ -297,22 +296,14 @@ impl Driver {
     /// The current state (`idle` before `connect()`).
     #[wasm_bindgen(getter, unchecked_return_type = "SessionState")]
     pub fn state(&self) -> String {
-        self.shared
-            .state
-            .borrow()
-            .call
-            .session()
-            .state()
-            .as_str()
-            .into()
+        self.shared.st().call.session().state().as_str().into()
     }
 
     /// This member's id, once joined.
     #[wasm_bindgen(getter, js_name = memberId)]
     pub fn member_id(&self) -> Option<String> {
         self.shared
-            .state
-            .borrow()
+            .st()
             .call
             .session()
             .member()
@@ -322,7 +313,7 @@ impl Driver {
     /// The other members present now, each with the sources it publishes.
     #[wasm_bindgen(getter, unchecked_return_type = "Member[]")]
     pub fn members(&self) -> js_sys::Array {
-        let st = self.shared.state.borrow();
+        let st = self.shared.st();
         st.call
             .session()
             .members()
@@ -333,13 +324,13 @@ impl Driver {
     /// This member's capabilities (empty before joining).
     #[wasm_bindgen(getter, unchecked_return_type = "Capability[]")]
     pub fn capabilities(&self) -> JsValue {
-        events::to_value(&self.shared.state.borrow().call.session().capabilities())
+        events::to_value(&self.shared.st().call.session().capabilities())
     }
 
     /// The room's permissions, once joined.
     #[wasm_bindgen(getter, unchecked_return_type = "Permissions | undefined")]
     pub fn permissions(&self) -> JsValue {
-        let st = self.shared.state.borrow();
+        let st = self.shared.st();
         st.call
             .session()
             .permissions()
@@ -353,21 +344,20 @@ impl Driver {
             source: Source::Screen,
             stream: None,
         };
-        self.shared.state.borrow().call.session().may(&msg).is_ok()
+        self.shared.st().call.session().may(&msg).is_ok()
     }
 
     /// Records that the user accepted the call notice (media may start after this).
     #[wasm_bindgen(js_name = acknowledgeNotice)]
     pub fn acknowledge_notice(&self) {
-        self.shared.state.borrow_mut().call.acknowledge_notice();
+        self.shared.st_mut().call.acknowledge_notice();
     }
 
     /// Whether this member has consented to being recorded.
     #[wasm_bindgen(getter, js_name = recordingConsent)]
     pub fn recording_consent(&self) -> bool {
         self.shared
-            .state
-            .borrow()
+            .st()
             .call
             .session()
             .consent()
@@ -405,7 +395,7 @@ impl Driver {
         unchecked_return_type = "{ local: RecordingState; cloud: RecordingState }"
     )]
     pub fn recording(&self) -> JsValue {
-        let st = self.shared.state.borrow();
+        let st = self.shared.st();
         let of = |mode| JsValue::from_str(st.call.session().recording(mode).as_str());
         obj(&[
             ("local", of(RecordingMode::Local)),
@@ -502,8 +492,7 @@ impl Driver {
         let source = parse_source(source)?;
         Ok(self
             .shared
-            .state
-            .borrow()
+            .st()
             .local
             .get(&source)
             .map(|m| Clone::clone(&m.stream)))
@@ -564,7 +553,7 @@ impl Driver {
     /// Closes the signaling socket as a network failure would (for tests of resume).
     #[wasm_bindgen(js_name = simulateSignalingDrop)]
     pub fn simulate_signaling_drop(&self) {
-        if let Some(s) = &self.shared.state.borrow().socket {
+        if let Some(s) = &self.shared.st().socket {
             s.close_abruptly();
         }
     }

@@ -14,7 +14,7 @@ use crate::js::{browser_error, error, error_name, get, obj};
 
 /// Checks before prompting the user: a member who may not share never sees the picker.
 fn check_allowed(shared: &Shared, source: Source) -> Result<(), JsValue> {
-    let st = shared.state.borrow();
+    let st = shared.st();
     let msg = ClientMessage::Publish {
         source,
         stream: None,
@@ -42,27 +42,21 @@ fn capture_error(source: Source, what: &str, cause: &JsValue) -> JsValue {
     browser_error(Code::of_capture_failure(source, &name), what, cause)
 }
 
-/// Asks the browser for `source`; the promise settles when the user has chosen.
-fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
-    // Missing outside a secure context (https or localhost) and in browsers without capture.
-    let devices = web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .filter(|d| !d.is_undefined())
-        .ok_or_else(|| {
-            error(
-                LocalErrorCode::UnsupportedBrowser,
-                "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",
-            )
-        })?;
-    let (promise, what) = match source {
+/// Asks the browser for `source` with `options` (`undefined`: the defaults); `None` when
+/// `navigator.mediaDevices` is missing (outside a secure context, or a browser without
+/// capture), `Err` with what the browser threw, and what was called. The pre-call check asks
+/// through this too.
+pub(crate) fn ask(
+    source: Source,
+    options: &JsValue,
+) -> Option<(Result<Promise, JsValue>, &'static str)> {
+    let devices = crate::js::media_devices()?;
+    let custom = !(options.is_undefined() || options.is_null());
+    let wanted = if custom { options } else { &JsValue::TRUE };
+    Some(match source {
         Source::Camera => {
             let c = MediaStreamConstraints::new();
-            let video = if options.is_undefined() || options.is_null() {
-                JsValue::TRUE
-            } else {
-                options.clone()
-            };
-            c.set_video(&video);
+            c.set_video(wanted);
             (
                 devices.get_user_media_with_constraints(&c),
                 "getUserMedia(camera)",
@@ -70,12 +64,7 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
         }
         Source::Microphone => {
             let c = MediaStreamConstraints::new();
-            let audio = if options.is_undefined() || options.is_null() {
-                JsValue::TRUE
-            } else {
-                options.clone()
-            };
-            c.set_audio(&audio);
+            c.set_audio(wanted);
             (
                 devices.get_user_media_with_constraints(&c),
                 "getUserMedia(microphone)",
@@ -92,7 +81,17 @@ fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str),
                 "getDisplayMedia",
             )
         }
-    };
+    })
+}
+
+/// Asks the browser for `source`; the promise settles when the user has chosen.
+fn capture(source: Source, options: &JsValue) -> Result<(Promise, &'static str), JsValue> {
+    let (promise, what) = ask(source, options).ok_or_else(|| {
+        error(
+            LocalErrorCode::UnsupportedBrowser,
+            "navigator.mediaDevices is missing: capture needs a secure (https) page in a browser that supports it",
+        )
+    })?;
     let promise = promise.map_err(|e| capture_error(source, what, &e))?;
     Ok((promise, what))
 }
@@ -122,7 +121,7 @@ pub(crate) fn start(shared: Rc<Shared>, source: Source, options: Option<JsValue>
 fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<JsValue, JsValue> {
     // Another start of the same source may have finished while the user picked: keep
     // that one, release this capture.
-    if shared.state.borrow().local.contains_key(&source) {
+    if shared.st().local.contains_key(&source) {
         LocalMedia {
             stream,
             _on_ended: None,
@@ -164,10 +163,10 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
         }
     };
     // The core tells every link to add it (`AddSource`) once it is allowed.
-    shared.state.borrow_mut().local.insert(source, media);
+    shared.st_mut().local.insert(source, media);
     let published = shared.command(|call, now| call.publish(source, Some(stream.id()), now));
     if let Err(e) = published {
-        if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+        if let Some(media) = shared.st_mut().local.remove(&source) {
             media.stop();
         }
         return Err(e);
@@ -176,7 +175,7 @@ fn publish(shared: &Rc<Shared>, source: Source, stream: MediaStream) -> Result<J
 }
 
 pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
-    if !shared.state.borrow().local.contains_key(&source) {
+    if !shared.st().local.contains_key(&source) {
         return Err(error(
             ErrorCode::NotFound,
             &[source.as_str(), " is not on"].concat(),
@@ -184,14 +183,14 @@ pub(crate) fn stop(shared: &Rc<Shared>, source: Source) -> Result<(), JsValue> {
     }
     // The core tells every link to drop its senders (`RemoveSource`), then the capture stops.
     let r = shared.command(|call, now| call.unpublish(source, now));
-    if let Some(media) = shared.state.borrow_mut().local.remove(&source) {
+    if let Some(media) = shared.st_mut().local.remove(&source) {
         media.stop();
     }
     r
 }
 
 pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<(), JsValue> {
-    let st = shared.state.borrow();
+    let st = shared.st();
     let media = st.local.get(&source).ok_or_else(|| {
         error(
             ErrorCode::NotFound,
@@ -206,8 +205,7 @@ pub(crate) fn set_muted(shared: &Shared, source: Source, muted: bool) -> Result<
 
 pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
     let links: Vec<(String, web_sys::RtcPeerConnection)> = shared
-        .state
-        .borrow()
+        .st()
         .links
         .iter()
         .filter_map(|(id, l)| Some((id.member()?.as_str().to_owned(), l.connection().clone())))
@@ -234,8 +232,7 @@ pub(crate) fn inbound_video_stats(shared: Rc<Shared>) -> Promise {
                         .as_string()
                         .unwrap_or_default();
                     let source = shared
-                        .state
-                        .borrow()
+                        .st()
                         .call
                         .source_of_track(&track_id)
                         .map_or(JsValue::NULL, |(_, s)| s.as_str().into());

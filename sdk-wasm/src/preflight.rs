@@ -22,7 +22,7 @@ use assistrtc_core::diagnostics::devices::{CameraMeter, MicrophoneMeter};
 use assistrtc_core::diagnostics::{CameraCheck, Measurements, MicrophoneCheck, Step, assess};
 use assistrtc_core::local_error::{Code, LocalErrorCode};
 use assistrtc_core::protocol::{ErrorCode, IceServer, Source, api_url};
-use js_sys::{Function, Promise, Uint8Array};
+use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
 use web_sys::{
     AnalyserNode, AudioContext, CanvasRenderingContext2d, HtmlCanvasElement, HtmlVideoElement,
@@ -30,7 +30,7 @@ use web_sys::{
     RtcIceGatheringState, RtcPeerConnection, RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use crate::js::{error, error_name, get, now_ms, obj, on_settled};
+use crate::js::{clear_timeout, error, error_name, get, now_ms, obj, on_settled, set_timeout};
 use crate::peer::ice_config;
 
 /// Longest the whole check may take; past it, what did not finish is reported incomplete.
@@ -41,6 +41,20 @@ const SAMPLE_EVERY_MS: u64 = 100;
 /// The camera sample's size: enough to tell black and still from live.
 const SAMPLE_W: u32 = 32;
 const SAMPLE_H: u32 = 18;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(thread_local_v2, js_name = document)]
+    static DOCUMENT: web_sys::Document;
+    /// A binary message's bytes (js-sys's `Uint8Array::to_vec` would check a length it reads
+    /// twice, which brings in panic formatting).
+    type Bytes;
+    #[wasm_bindgen(constructor, js_class = "Uint8Array")]
+    fn new(buffer: &JsValue) -> Bytes;
+    /// Copied into the wasm memory by the glue.
+    #[wasm_bindgen(method, js_class = "Uint8Array", js_name = slice)]
+    fn copied(this: &Bytes) -> Vec<u8>;
+}
 
 /// Something that happened, for [`Run::on`].
 enum Msg {
@@ -318,9 +332,7 @@ impl Run {
                 let data = get(e, "data");
                 match data.as_string() {
                     Some(text) => self.check.on_text(path, &text, now),
-                    None => self
-                        .check
-                        .on_binary(path, &Uint8Array::new(&data).to_vec(), now),
+                    None => self.check.on_binary(path, &Bytes::new(&data).copied(), now),
                 }
             }
             _ => {}
@@ -358,9 +370,8 @@ impl Run {
                 Action::Progress(_) => {}
             }
         }
-        let window = web_sys::window();
-        if let (Some(id), Some(w)) = (r.timer.take(), &window) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = r.timer.take() {
+            clear_timeout(id);
         }
         if r.settle.is_none() {
             return;
@@ -378,13 +389,7 @@ impl Run {
             at = at.min(now + SAMPLE_EVERY_MS);
         }
         let delay = at.min(CHECK_TIMEOUT_MS).saturating_sub(now) as i32;
-        r.timer = window.and_then(|w| {
-            w.set_timeout_with_callback_and_timeout_and_arguments_0(
-                r.tick.as_ref().unchecked_ref(),
-                delay,
-            )
-            .ok()
-        });
+        r.timer = set_timeout(r.tick.as_ref(), delay).ok();
     }
 
     fn give_up_devices(&mut self) {
@@ -455,8 +460,7 @@ impl Run {
         };
         self.sampling_since.get_or_insert_with(now_ms);
         if source == Source::Camera {
-            let document = web_sys::window().and_then(|w| w.document());
-            let make = |tag: &str| document.as_ref().and_then(|d| d.create_element(tag).ok());
+            let make = |tag: &str| DOCUMENT.with(|d| d.create_element(tag).ok());
             let (Some(video), Some(canvas)) = (make("video"), make("canvas")) else {
                 return stop_tracks(&stream);
             };
@@ -564,8 +568,8 @@ impl Run {
     /// (the caller still holds a strong reference until then).
     fn release(&mut self) {
         self.paths = [None, None];
-        if let (Some(id), Some(w)) = (self.timer.take(), web_sys::window()) {
-            w.clear_timeout_with_handle(id);
+        if let Some(id) = self.timer.take() {
+            clear_timeout(id);
         }
         drop(self.keep.take());
     }
@@ -702,23 +706,7 @@ fn open_device(this: &Rc<RefCell<Run>>, source: Source) {
         }
     }
     let weak = Rc::downgrade(this);
-    let devices = web_sys::window()
-        .and_then(|w| w.navigator().media_devices().ok())
-        .filter(|d| !d.is_undefined());
-    let asked = devices.map(|d| {
-        if source == Source::Screen {
-            let constraints = web_sys::DisplayMediaStreamConstraints::new();
-            constraints.set_video(&JsValue::TRUE);
-            return d.get_display_media_with_constraints(&constraints);
-        }
-        let constraints = web_sys::MediaStreamConstraints::new();
-        if source == Source::Camera {
-            constraints.set_video(&JsValue::TRUE);
-        } else {
-            constraints.set_audio(&JsValue::TRUE);
-        }
-        d.get_user_media_with_constraints(&constraints)
-    });
+    let asked = crate::media::ask(source, &JsValue::UNDEFINED).map(|(promise, _)| promise);
     match asked {
         Some(Ok(promise)) => on_settled(
             promise,

@@ -3,6 +3,9 @@
 //! - `test`  — everything CI checks; installs what it needs when missing.
 //! - `demo`  — builds the browser SDK and serves the demo pages with the reference server.
 //! - `wasm`  — builds the browser SDK into `packages-npm/`.
+//! - `wasm --features F` — builds it with the wasm crate's features `F` (`preflight`,
+//!   `recorder`, `preflight,recorder`) into `target/wasm-F` and prints its sizes (what turning
+//!   them on in the package would cost).
 //! - `bench signaling` — the signaling load benchmark (prints figures).
 //! - `bench join` — customer connect → agent's first decoded frame, SDK vs raw JS (prints figures).
 //! - `bench cursor` — agent pointer → customer overlay latency at 60 Hz (prints figures).
@@ -20,6 +23,7 @@
 
 mod bindings;
 mod minify;
+mod order;
 mod steps;
 
 use std::process::ExitCode;
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         ["test"] => steps::test(),
         ["demo", rest @ ..] => steps::demo(rest),
         ["wasm"] => steps::wasm().map(drop),
+        ["wasm", "--features", features] => steps::wasm_with(features).map(drop),
         ["e2e", only @ ..] => steps::e2e(only),
         ["bindings"] => bindings::bindings(false).map(drop),
         ["bench", "signaling", rest @ ..] => steps::bench_signaling(rest),
@@ -42,7 +47,7 @@ fn main() -> ExitCode {
 
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | demo [--listen ADDR] | wasm | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS] | bench preflight [ARGS]>"
+                "usage: cargo xtask <test | demo [--listen ADDR] | wasm [--preflight] | e2e [FILE.test.mjs…] | bindings | bench signaling [ARGS] | bench join | bench cursor | bench native [ARGS] | bench preflight [ARGS]>"
             );
             return ExitCode::from(2);
         }

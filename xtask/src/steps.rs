@@ -522,6 +522,13 @@ pub(crate) fn wasm() -> Result<u64> {
     bundle("", &root().join("packages-npm/dist"))
 }
 
+/// Builds the published bundle with the wasm crate's `features` as well
+/// (`target/wasm-<features>`), only to print its sizes: what turning them on would cost.
+pub(crate) fn wasm_with(features: &str) -> Result<u64> {
+    let dir = ["wasm-", &features.replace(',', "-")].concat();
+    bundle(features, &target_dir().join(dir).join("dist"))
+}
+
 /// A web root for the end-to-end pages: the demo pages and bench pages of the checkout, with
 /// the SDK built WITH its test hooks (which the published bundle never has), the pre-call
 /// check and the recorder (which it does not have yet) at `/sdk/`.
@@ -618,11 +625,18 @@ fn bundle(features: &str, dist: &Path) -> Result<u64> {
     args.extend(wasm_features);
     args.extend([wasm_s.as_str(), "-o", wasm_s.as_str()]);
     run_in(&pkg, "node_modules/.bin/wasm-opt", &args, &[])?;
+    // Alike functions next to each other compress better: each is named by its sort key
+    // (see `order.rs`) and binaryen sorts them by name, then drops the names.
+    let optimized = std::fs::read(&wasm_file).map_err(|e| e.to_string())?;
+    std::fs::write(&wasm_file, crate::order::name_by_likeness(&optimized)?)
+        .map_err(|e| e.to_string())?;
     // Names are minified in a separate run: under `--converge` the pass would run repeatedly
     // and print a mapping of already-minified names. binaryen prints the mapping on stdout.
     // Tool metadata sections (`producers`, `target_features`) are not needed to run it.
     let mut args = vec![
+        "--reorder-functions-by-name",
         "--minify-imports-and-exports-and-modules",
+        "--strip-debug",
         "--strip-producers",
         "--strip-target-features",
     ];

@@ -94,16 +94,16 @@ pub enum RelayTransport {
 impl RelayTransport {
     /// The transport of a `turn:`/`turns:` URL; `None` for other schemes.
     pub fn of_url(url: &str) -> Option<Self> {
-        // By hand, not `contains`/`to_lowercase`: this runs in the browser's wasm, where a
-        // substring searcher costs more than the whole test.
-        let (scheme, rest) = url.split_once(':')?;
-        let query = rest.split_once('?').map_or("", |(_, q)| q);
+        // By hand, on bytes, not `contains`/`to_lowercase`/`split_once`: this runs in the
+        // browser's wasm, where a substring or char searcher costs more than the whole test.
+        let (scheme, rest) = cut(url.as_bytes(), b':')?;
+        let query = cut(rest, b'?').map_or(&[][..], |(_, q)| q);
         let tcp = query
-            .split('&')
-            .any(|kv| kv.eq_ignore_ascii_case("transport=tcp"));
-        if scheme.eq_ignore_ascii_case("turns") {
+            .split(|&b| b == b'&')
+            .any(|kv| kv.eq_ignore_ascii_case(b"transport=tcp"));
+        if scheme.eq_ignore_ascii_case(b"turns") {
             Some(Self::Tls)
-        } else if !scheme.eq_ignore_ascii_case("turn") {
+        } else if !scheme.eq_ignore_ascii_case(b"turn") {
             None
         } else if tcp {
             Some(Self::Tcp)
@@ -111,6 +111,12 @@ impl RelayTransport {
             Some(Self::Udp)
         }
     }
+}
+
+/// `bytes` before and after the first `sep`.
+fn cut(bytes: &[u8], sep: u8) -> Option<(&[u8], &[u8])> {
+    let at = bytes.iter().position(|&b| b == sep)?;
+    Some((bytes.get(..at)?, bytes.get(at + 1..)?))
 }
 
 /// A message on the probe channel.
