@@ -51,22 +51,7 @@ pub(crate) fn parse_mapping(text: &str) -> Result<Mapping, String> {
 
 /// The module name of the first import in a wasm binary (after minifying there is one module).
 pub(crate) fn first_import_module(wasm: &[u8]) -> Result<String, String> {
-    fn uleb(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
-        let mut value = 0usize;
-        let mut shift = 0;
-        loop {
-            let b = *bytes.get(*at).ok_or("truncated wasm")?;
-            *at += 1;
-            value |= usize::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-            shift += 7;
-            if shift > 28 {
-                return Err("bad LEB128 in wasm".into());
-            }
-        }
-    }
+    use crate::order::uleb;
     if wasm.get(..4) != Some(b"\0asm") {
         return Err("not a wasm binary".into());
     }

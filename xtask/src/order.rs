@@ -13,7 +13,8 @@
 /// Bytes of a function body that go into its sort key; longer prefixes measure the same.
 const KEY_BYTES: usize = 32;
 
-fn uleb(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
+/// Reads an unsigned LEB128 number at `at`, moving `at` past it.
+pub(crate) fn uleb(bytes: &[u8], at: &mut usize) -> Result<usize, String> {
     let mut value = 0usize;
     let mut shift = 0;
     loop {
