@@ -113,17 +113,31 @@ function recorded(page, ms) {
     (m) => window.seen.some((e) => e.name === 'recorderProgress' && e.durationMs >= m), ms), { ms: ms + 15_000 });
 }
 
-/** The recording's bytes, from the chunks the page kept, written to a file. */
-async function saveRecording(page, name) {
-  const b64 = await page.evaluate(async () => {
-    const blob = await window.client.recorder.blob();
+/**
+ * The bytes of the Blob that `fn` resolves to in the page (`fn` runs there, as source text), and
+ * what else it returns beside the blob.
+ */
+async function pageBytes(page, fn) {
+  const { b64, rest } = await page.evaluate(async (src) => {
+    // eslint-disable-next-line no-new-func
+    const { blob, ...rest } = await new Function(`return (${src})()`)();
     const bytes = new Uint8Array(await blob.arrayBuffer());
     let s = '';
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  });
+    return { b64: btoa(s), rest };
+  }, fn.toString());
+  return { bytes: Buffer.from(b64, 'base64'), ...rest };
+}
+
+/** The recording's bytes, from the chunks the page kept. */
+async function recordingBytes(page) {
+  return (await pageBytes(page, async () => ({ blob: await window.client.recorder.blob() }))).bytes;
+}
+
+/** The recording's bytes, written to a file. */
+async function saveRecording(page, name) {
   const file = path.join(dir, name);
-  writeFileSync(file, Buffer.from(b64, 'base64'));
+  writeFileSync(file, await recordingBytes(page));
   return file;
 }
 
@@ -297,25 +311,24 @@ async function storedRecording(id) {
   return res.json();
 }
 
-/** The chunks a page kept for recording `key`, read straight from IndexedDB, concatenated. */
-function keptChunks(page, key) {
-  return page.evaluate(async (k) => {
+/** The chunks a page kept for recording `key`, read straight from IndexedDB: `{count, bytes}`. */
+async function keptChunks(page, key) {
+  await page.evaluate((k) => { window.keptKey = k; }, key);
+  return pageBytes(page, async () => {
     const db = await new Promise((resolve, reject) => {
       const r = indexedDB.open('assistrtc-recordings', 1);
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
+    const k = window.keptKey;
     const blobs = await new Promise((resolve, reject) => {
       const r = db.transaction('chunks').objectStore('chunks').getAll(IDBKeyRange.bound([k, 0], [k, 2 ** 32 - 1]));
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
     });
     db.close();
-    const bytes = new Uint8Array(await new Blob(blobs).arrayBuffer());
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return { count: blobs.length, b64: btoa(s) };
-  }, key);
+    return { blob: new Blob(blobs), count: blobs.length };
+  });
 }
 
 describe('recording upload', () => {
@@ -337,12 +350,7 @@ describe('recording upload', () => {
     assert.equal(stored.state, 'complete');
     assert.equal(stored.manifest.bookmarks[0].label, 'serial number');
     assert.equal(typeof stored.sidecar.entries, 'object');
-    const local = Buffer.from(await agent.evaluate(async () => {
-      const bytes = new Uint8Array(await (await window.client.recorder.blob()).arrayBuffer());
-      let s = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return btoa(s);
-    }), 'base64');
+    const local = await recordingBytes(agent);
     const media = await storedMedia(done.recording);
     assert.equal(media.length, local.length);
     assert.ok(media.equals(local), 'the stored file is the recording, byte for byte');
@@ -383,8 +391,7 @@ describe('recording upload', () => {
     assert.equal(done.state, 'done', JSON.stringify(done));
     assert.equal(done.key, key);
     const media = await storedMedia(done.recording);
-    assert.ok(media.equals(Buffer.from(kept.b64, 'base64')),
-      `stored ${media.length} B, kept ${Buffer.from(kept.b64, 'base64').length} B`);
+    assert.ok(media.equals(kept.bytes), `stored ${media.length} B, kept ${kept.bytes.length} B`);
     const stored = await storedRecording(done.recording);
     assert.equal(stored.chunks.length, kept.count);
     assert.ok(stored.manifest.chunks.length >= kept.count - 1, 'the manifest kept with the chunks');
