@@ -212,12 +212,18 @@ describe('local recording', () => {
     assert.equal(width, '1280', 'both cameras composed into one picture');
 
     // A clip of the middle plays on its own: the header chunk and the chunks covering it.
-    const clip = await agent.evaluate(async () => {
-      const c = await window.client.recorder.exportClip(2_000, 3_000);
-      return { size: c.blob.size, fromMs: c.fromMs, toMs: c.toMs };
-    });
+    const clip = await pageBytes(agent, () => window.client.recorder.exportClip(2_000, 3_000));
     assert.deepEqual([clip.fromMs, clip.toMs], [2_000, 3_000]);
-    assert.ok(clip.size > 0 && clip.size < manifest.bytes, `clip of ${clip.size} B`);
+    assert.ok(clip.bytes.length > 0 && clip.bytes.length < manifest.bytes, `clip of ${clip.bytes.length} B`);
+    const clipFile = path.join(dir, 'clip.webm');
+    writeFileSync(clipFile, clip.bytes);
+    // ffprobe reads it, and its pictures reach past the clip's end (times are the recording's).
+    assert.ok(mediaSeconds(clipFile, 'v:0') >= 3, `the clip's video ends at ${mediaSeconds(clipFile, 'v:0')} s`);
+    const packets = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+      'packet=pts_time', '-of', 'csv=p=0', clipFile], { encoding: 'utf8' }).trim().split('\n')
+      .map((line) => Number(line.split(',')[0])).filter(Number.isFinite);
+    assert.ok(packets.some((t) => t >= 2 && t <= 3), `the clip holds the range: ${packets.length} packets ${packets.slice(0, 5)} … ${packets.slice(-5)}`);
+    assert.ok(packets.length < mediaSeconds(file, 'v:0') * 30, 'and not the whole recording');
     await agent.context().close();
     await customer.context().close();
   });
