@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use assistrtc_core::ToJsonText;
+use assistrtc_core::call::{LeftOver, StoredRecording};
 use assistrtc_core::protocol::{ErrorCode, MemberId, Source};
 use assistrtc_core::recorder::{
     FORMATS, FailureCode, RecordedMedia, RecorderCommand, RecorderInput, RecorderOptions,
@@ -1088,8 +1089,8 @@ pub(crate) fn on_upload_event(report: &UploadReported) {
     });
 }
 
-/// After joining: uploads what earlier pages of this member left unfinished in this room,
-/// and deletes the chunks of recordings whose upload is done.
+/// After joining: what earlier pages left on this device, each as the core decides
+/// ([`LeftOver`]): uploaded, deleted, or left.
 pub(crate) fn resume_uploads(shared: &Rc<Shared>) {
     let handle = shared.handle();
     with_db(move |db| {
@@ -1103,8 +1104,14 @@ pub(crate) fn resume_uploads(shared: &Rc<Shared>) {
                     return;
                 }
                 let entries: Array = get(&all, "result").unchecked_into();
-                for left in left_over(&handle, &entries) {
-                    resume_one(&handle, &db, left);
+                let current = handle
+                    .0
+                    .upgrade()
+                    .and_then(|s| s.state.borrow().recording.as_ref().map(|r| r.key.clone()));
+                for stored in stored_recordings(&entries) {
+                    if Some(&stored.key) != current.as_ref() {
+                        decide(&handle, &db, stored);
+                    }
                 }
             }),
         );
@@ -1112,43 +1119,20 @@ pub(crate) fn resume_uploads(shared: &Rc<Shared>) {
     });
 }
 
-/// A recording an earlier page left: its entries, by kind.
-struct LeftOver {
-    key: String,
-    room: String,
-    mime: String,
-    recording: Option<String>,
-    manifest: String,
-    sidecar: String,
-    done: bool,
-}
-
-fn left_over(handle: &Handle, entries: &Array) -> Vec<LeftOver> {
-    let Some(shared) = handle.0.upgrade() else {
-        return Vec::new();
-    };
-    let st = shared.state.borrow();
-    let me = st.call.session().member().map(|m| m.id.as_str().to_owned());
-    let current = st.recording.as_ref().map(|r| r.key.clone());
-    let busy: Vec<String> = st.call.uploads().map(str::to_owned).collect();
+/// The stored entries grouped into recordings (their chunk sizes are read separately).
+fn stored_recordings(entries: &Array) -> Vec<StoredRecording> {
     let text = |e: &JsValue, k| get(e, k).as_string().unwrap_or_default();
-    let mut out: Vec<LeftOver> = Vec::new();
+    let mut out: Vec<StoredRecording> = Vec::new();
     for e in entries.iter() {
         let key = text(&e, "key");
-        if Some(&key) == current.as_ref() || busy.contains(&key) {
-            continue;
-        }
         let i = match out.iter().position(|l| l.key == key) {
             Some(i) => i,
             None => {
-                out.push(LeftOver {
+                out.push(StoredRecording {
                     key,
-                    room: String::new(),
-                    mime: String::new(),
-                    recording: None,
                     manifest: "{}".into(),
                     sidecar: "{}".into(),
-                    done: false,
+                    ..StoredRecording::default()
                 });
                 out.len() - 1
             }
@@ -1156,11 +1140,7 @@ fn left_over(handle: &Handle, entries: &Array) -> Vec<LeftOver> {
         let l = &mut out[i];
         match text(&e, "kind").as_str() {
             "meta" => {
-                if Some(text(&e, "member")) != me {
-                    l.room.clear();
-                    l.done = true; // another member's: not this page's to touch
-                    continue;
-                }
+                l.member = text(&e, "member");
                 l.room = text(&e, "room");
                 l.mime = text(&e, "mime");
             }
@@ -1173,12 +1153,12 @@ fn left_over(handle: &Handle, entries: &Array) -> Vec<LeftOver> {
             _ => {}
         }
     }
-    out.retain(|l| !l.room.is_empty() || l.done);
     out
 }
 
-fn resume_one(handle: &Handle, db: &Idb, left: LeftOver) {
-    let chunks = match read_chunks(db, &left.key) {
+/// Reads a stored recording's chunk sizes, then does what the core decides.
+fn decide(handle: &Handle, db: &Idb, mut stored: StoredRecording) {
+    let chunks = match read_chunks(db, &stored.key) {
         Ok(p) => p,
         Err(e) => return warn_error("cannot read a left-over recording", &e),
     };
@@ -1188,36 +1168,22 @@ fn resume_one(handle: &Handle, db: &Idb, left: LeftOver) {
         Box::new(move |r| {
             let Ok(chunks) = r else { return };
             let chunks: Array = chunks.unchecked_into();
-            if left.done {
-                if !left.room.is_empty() {
-                    forget(&db, &left.key);
-                }
-                return;
-            }
-            let sizes: Vec<u64> = chunks
+            stored.chunks = chunks
                 .iter()
                 .map(|b| get(&b, "size").as_f64().unwrap_or(0.0) as u64)
                 .collect();
-            if sizes.is_empty() {
-                return forget(&db, &left.key);
-            }
             let Some(shared) = handle.0.upgrade() else {
                 return;
             };
-            let resumed = shared.command(|call, now| {
-                call.resume_upload(
-                    &left.key,
-                    &left.room,
-                    left.recording.as_deref(),
-                    &left.mime,
-                    &sizes,
-                    left.manifest,
-                    left.sidecar,
-                    now,
-                )
-            });
-            if let Err(e) = resumed {
-                warn_error("a left-over recording cannot be uploaded from here", &e);
+            let action = shared.state.borrow().call.left_over(&stored);
+            match action {
+                LeftOver::Forget => forget(&db, &stored.key),
+                LeftOver::Resume => {
+                    if let Err(e) = shared.command(|call, now| call.resume_stored(stored, now)) {
+                        warn_error("a left-over recording cannot be uploaded from here", &e);
+                    }
+                }
+                LeftOver::Keep => {}
             }
         }),
     );

@@ -52,6 +52,8 @@ mod no_recording;
 mod recording;
 #[cfg(feature = "recording")]
 mod upload;
+#[cfg(feature = "recording")]
+pub use self::upload::{LeftOver, StoredRecording};
 
 use std::collections::VecDeque;
 

@@ -597,6 +597,58 @@ mod uploads {
     }
 
     #[test]
+    fn what_the_device_kept_is_resumed_forgotten_or_left() {
+        use crate::call::{LeftOver, StoredRecording};
+        let mut a = joined("agent_1", false, true);
+        let kept = StoredRecording {
+            key: "k9".into(),
+            member: "agent_1".into(),
+            room: "rm_1".into(),
+            mime: WEBM[0].into(),
+            recording: Some(ID.into()),
+            manifest: "{}".into(),
+            sidecar: "{}".into(),
+            done: false,
+            chunks: vec![100, 200],
+        };
+        assert_eq!(a.call.left_over(&kept), LeftOver::Resume);
+        let other = |f: fn(&mut StoredRecording)| {
+            let mut s = kept.clone();
+            f(&mut s);
+            s
+        };
+        assert_eq!(
+            a.call.left_over(&other(|s| s.done = true)),
+            LeftOver::Forget
+        );
+        assert_eq!(
+            a.call.left_over(&other(|s| s.chunks.clear())),
+            LeftOver::Forget
+        );
+        assert_eq!(
+            a.call.left_over(&other(|s| s.member = "agent_2".into())),
+            LeftOver::Keep
+        );
+        assert_eq!(
+            a.call.left_over(&other(|s| s.room = "rm_2".into())),
+            LeftOver::Keep
+        );
+        // Another member's, even done: not this member's to delete.
+        assert_eq!(
+            a.call.left_over(&other(|s| {
+                s.member = "agent_2".into();
+                s.done = true;
+            })),
+            LeftOver::Keep
+        );
+        let now = a.at(10);
+        a.call.resume_stored(kept.clone(), now).unwrap();
+        a.drain();
+        assert_eq!(a.call.left_over(&kept), LeftOver::Keep, "uploading already");
+        assert_eq!(a.requests().len(), 1);
+    }
+
+    #[test]
     fn a_recording_of_nothing_uploads_nothing() {
         let mut a = recording_agent();
         let now = a.at(20);

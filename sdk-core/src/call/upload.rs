@@ -13,6 +13,42 @@ use crate::recorder::{
 };
 use crate::session::{Event, Output, SessionError, UploadReported};
 
+/// A recording as the driver's storage kept it (an earlier page's or process's), for
+/// [`Call::left_over`] to decide on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredRecording {
+    /// The driver's storage key.
+    pub key: String,
+    /// Who recorded it.
+    pub member: String,
+    /// Where.
+    pub room: String,
+    /// Its format.
+    pub mime: String,
+    /// The server's id, once the upload created it there.
+    pub recording: Option<String>,
+    /// The last manifest kept with it (a JSON object).
+    pub manifest: String,
+    /// The last sidecar kept with it (a JSON object).
+    pub sidecar: String,
+    /// The server has all of it.
+    pub done: bool,
+    /// The stored chunks' sizes, in order.
+    pub chunks: Vec<u64>,
+}
+
+/// What to do with a [`StoredRecording`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftOver {
+    /// Upload it: [`Call::resume_upload`].
+    Resume,
+    /// Delete it from the device: the server has it, or it holds nothing.
+    Forget,
+    /// Leave it: another member's, another room's (its member's token there is needed), or
+    /// uploading already.
+    Keep,
+}
+
 /// One upload the call drives.
 pub(super) struct Uploading {
     key: String,
@@ -99,6 +135,42 @@ impl Call {
         });
         self.after(now);
         Ok(())
+    }
+
+    /// What to do with a recording the device kept: see [`LeftOver`].
+    pub fn left_over(&self, stored: &StoredRecording) -> LeftOver {
+        let mine = self
+            .session
+            .member()
+            .is_some_and(|m| m.id.as_str() == stored.member);
+        let here = self
+            .session
+            .room()
+            .is_some_and(|r| r.as_str() == stored.room);
+        if !mine || self.uploads.iter().any(|u| u.key == stored.key) {
+            LeftOver::Keep
+        } else if stored.done || stored.chunks.is_empty() {
+            LeftOver::Forget
+        } else if here {
+            LeftOver::Resume
+        } else {
+            LeftOver::Keep
+        }
+    }
+
+    /// Uploads a recording the device kept ([`LeftOver::Resume`]); see
+    /// [`resume_upload`](Self::resume_upload).
+    pub fn resume_stored(&mut self, stored: StoredRecording, now: Millis) -> Result<(), CallError> {
+        self.resume_upload(
+            &stored.key,
+            &stored.room,
+            stored.recording.as_deref(),
+            &stored.mime,
+            &stored.chunks,
+            stored.manifest,
+            stored.sidecar,
+            now,
+        )
     }
 
     /// The storage keys of the uploads in progress.
