@@ -1125,19 +1125,17 @@ fn stored_recordings(entries: &Array) -> Vec<StoredRecording> {
     let mut out: Vec<StoredRecording> = Vec::new();
     for e in entries.iter() {
         let key = text(&e, "key");
-        let i = match out.iter().position(|l| l.key == key) {
-            Some(i) => i,
-            None => {
-                out.push(StoredRecording {
-                    key,
-                    manifest: "{}".into(),
-                    sidecar: "{}".into(),
-                    ..StoredRecording::default()
-                });
-                out.len() - 1
-            }
+        if !out.iter().any(|l| l.key == key) {
+            out.push(StoredRecording {
+                key: key.clone(),
+                manifest: "{}".into(),
+                sidecar: "{}".into(),
+                ..StoredRecording::default()
+            });
+        }
+        let Some(l) = out.iter_mut().find(|l| l.key == key) else {
+            continue;
         };
-        let l = &mut out[i];
         match text(&e, "kind").as_str() {
             "meta" => {
                 l.member = text(&e, "member");

@@ -210,15 +210,15 @@ impl Call {
     /// Hands the live upload what the recorder stored since, and its end: completed once the
     /// platform delivered its last chunk, or with what was kept when the recorder failed.
     pub(super) fn feed_live_upload(&mut self) {
-        let Some(i) = self.uploads.iter().position(|u| u.live) else {
+        let Some(rec) = self.recording.as_ref().map(|r| &r.recorder) else {
             return;
         };
-        let Some(rec) = self.recording.as_ref().map(|r| &r.recorder) else {
+        let Some(u) = self.uploads.iter_mut().find(|u| u.live) else {
             return;
         };
         let ended = rec.is_complete() || rec.state() == RecorderState::Failed;
         let chunks = rec.chunks();
-        let (now, u) = (self.now, &mut self.uploads[i]);
+        let now = self.now;
         for c in &chunks[u.fed.min(chunks.len())..] {
             let input = UploadInput::ChunkStored {
                 seq: c.seq,
@@ -233,7 +233,8 @@ impl Call {
         u.live = false;
         if chunks.is_empty() {
             // Nothing was recorded: there is nothing to upload.
-            self.uploads.remove(i);
+            let key = u.key.clone();
+            self.uploads.retain(|u| u.key != key);
             return;
         }
         let input = UploadInput::RecordingComplete {
