@@ -10,7 +10,7 @@ use assistrtc_core::diagnostics::probe::{ProbeConfig, TrainReceiver, TrainSender
 use assistrtc_core::protocol::{ClientMessage, ErrorCode};
 use assistrtc_server::ProbeLimits;
 use assistrtc_server::jwt::{self, PreflightClaims};
-use assistrtc_server::turn::{self, TurnConfig};
+use assistrtc_server::turn;
 use bytes::BytesMut;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,7 +22,7 @@ use webrtc::peer_connection::{
     register_default_interceptors,
 };
 
-use crate::support::{API_KEY, JWT_SECRET, Server, within};
+use crate::support::{API_KEY, JWT_SECRET, Server, turn_urls, within};
 
 struct Gathering(watch::Sender<bool>);
 
@@ -372,18 +372,8 @@ async fn a_probe_session_ends_at_its_bound_and_gives_its_slot_back() {
 #[tokio::test]
 async fn the_check_gets_its_ice_servers_with_turn_credentials_of_its_own() {
     const SECRET: &str = "it-preflight-turn-secret";
-    let urls = vec![
-        "turn:127.0.0.1:3478?transport=udp".to_owned(),
-        "turn:127.0.0.1:3478?transport=tcp".to_owned(),
-    ];
-    let server = Server::start_with(|c| {
-        c.stun_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.turn = Some(TurnConfig {
-            ttl_secs: 900,
-            ..TurnConfig::new(urls.clone(), SECRET)
-        });
-    })
-    .await;
+    let urls = turn_urls();
+    let server = Server::start_with_turn(SECRET).await;
     let get_config = |token: String| {
         let req = reqwest::Client::new()
             .get(format!("{}/v1/preflight/config", server.base))

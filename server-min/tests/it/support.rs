@@ -80,9 +80,30 @@ pub(crate) struct Server {
     http: reqwest::Client,
 }
 
+/// The TURN URLs of [`Server::start_with_turn`]: one relay over UDP and TCP.
+pub(crate) fn turn_urls() -> Vec<String> {
+    vec![
+        "turn:127.0.0.1:3478?transport=udp".to_owned(),
+        "turn:127.0.0.1:3478?transport=tcp".to_owned(),
+    ]
+}
+
 impl Server {
     pub(crate) async fn start() -> Self {
         Self::start_with(|_| {}).await
+    }
+
+    /// A server that answers STUN itself and hands out TURN credentials (900 s) for the relay
+    /// URLs of `turn_urls()`, in coturn's shared-secret scheme with `secret`.
+    pub(crate) async fn start_with_turn(secret: &str) -> Self {
+        Self::start_with(|c| {
+            c.stun_listen = Some("127.0.0.1:0".parse().unwrap());
+            c.turn = Some(assistrtc_server::turn::TurnConfig {
+                ttl_secs: 900,
+                ..assistrtc_server::turn::TurnConfig::new(turn_urls(), secret)
+            });
+        })
+        .await
     }
 
     pub(crate) async fn start_with(tweak: impl FnOnce(&mut ServerConfig)) -> Self {

@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac as _};
 use serde_json::json;
 use sha1::Sha1;
 
-use crate::support::{Server, T0, WAIT};
+use crate::support::{Server, T0, WAIT, turn_urls};
 use crate::turn_client::{Transport, TurnClient};
 
 const SECRET: &str = "it-turn-shared-secret";
@@ -72,18 +72,8 @@ fn expected_credential(secret: &str, username: &str) -> String {
 
 #[tokio::test]
 async fn each_welcome_carries_turn_credentials_issued_on_the_servers_clock() {
-    let urls = vec![
-        "turn:127.0.0.1:3478?transport=udp".to_owned(),
-        "turn:127.0.0.1:3478?transport=tcp".to_owned(),
-    ];
-    let server = Server::start_with(|c| {
-        c.stun_listen = Some("127.0.0.1:0".parse().unwrap());
-        c.turn = Some(TurnConfig {
-            ttl_secs: 900,
-            ..TurnConfig::new(urls.clone(), SECRET)
-        });
-    })
-    .await;
+    let urls = turn_urls();
+    let server = Server::start_with_turn(SECRET).await;
     let tokens = server
         .create_room(
             "rm_turn",
