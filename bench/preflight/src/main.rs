@@ -298,16 +298,27 @@ fn figures(json: &str) -> String {
     let n = &v["network"];
     let r = &v["reachability"];
     format!(
-        "rtt {} ms, jitter {} ms, loss {} %, up {} kbps, down {} kbps; udp {}, turn_udp {}, \
+        "rtt {} ms, jitter {} ms, loss {} %, up {} kbps{}, down {} kbps{}; udp {}, turn_udp {}, \
          turn_tls {}; incomplete {}",
         n["rtt_ms"],
         n["jitter_ms"],
         n["loss_pct"],
         v["upload_kbps"],
+        bound(&v["upload_lower_bound"]),
         v["download_kbps"],
+        bound(&v["download_lower_bound"]),
         r["udp"],
         r["turn_udp"],
         r["turn_tls"],
         v["incomplete"]
     )
+}
+
+/// A rate the check took as a lower bound only is marked `(≥)`.
+fn bound(flag: &serde_json::Value) -> &'static str {
+    if flag.as_bool() == Some(true) {
+        " (≥)"
+    } else {
+        ""
+    }
 }

@@ -203,7 +203,7 @@ pub struct Check {
     /// The relay opened and its transport is still to be inferred (see `settle_relay`).
     relay_unknown: bool,
     phase: Phase,
-    /// Round trip (average) and jitter from the sparse train.
+    /// Round trip (median) and jitter from the sparse train.
     ping: Option<(f64, f64)>,
     /// When to send the pending command again: the channel does not retransmit, so a lost
     /// `"reset"`, `"result"` or `"download"` (or its answer) is sent again until answered.
@@ -676,8 +676,8 @@ impl Check {
     fn end_ping(&mut self, path: Path, now: Millis) {
         if let Phase::Ping { sender, .. } = &self.phase {
             self.ping = sender
-                .rtt()
-                .map(|rtt| (rtt.avg, sender.rtt_jitter().unwrap_or(0.0)));
+                .rtt_median()
+                .map(|rtt| (rtt, sender.rtt_jitter().unwrap_or(0.0)));
         }
         self.push(Action::Send(path, Payload::Text("reset")));
         self.resend_at = Some(now.after(RESEND_MS));

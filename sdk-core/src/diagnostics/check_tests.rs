@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::diagnostics::probe::Spread;
-use crate::diagnostics::{Reason, Verdict, assess};
+use crate::diagnostics::{LOSS_FAIR_PCT as LOSS_FAIR, Reason, Verdict, assess};
 
 fn servers(turn: &[&str]) -> Vec<IceServer> {
     let mut v = vec![IceServer {
@@ -20,11 +20,13 @@ fn servers(turn: &[&str]) -> Vec<IceServer> {
     v
 }
 
-/// One direction of the link: one-way delay, an optional rate cap, every n-th packet dropped.
+/// One direction of the link: one-way delay, an optional rate cap (and the longest its
+/// drop-tail buffer holds a packet, ms), every n-th packet dropped.
 #[derive(Clone, Copy)]
 struct Link {
     delay_ms: u64,
     rate_kbps: Option<f64>,
+    buffer_ms: Option<f64>,
     drop_every: Option<u32>,
 }
 
@@ -32,6 +34,7 @@ impl Link {
     const CLEAN: Link = Link {
         delay_ms: 10,
         rate_kbps: None,
+        buffer_ms: None,
         drop_every: None,
     };
 }
@@ -105,6 +108,9 @@ fn send(
     let mut at = now.0 as f64;
     if let Some(rate) = link.rate_kbps {
         let start = at.max(state.free_at);
+        if link.buffer_ms.is_some_and(|b| start - at > b) {
+            return;
+        }
         state.free_at = start + bytes as f64 * 8.0 / rate;
         at = state.free_at;
     }
@@ -330,6 +336,7 @@ fn loss_rtt_and_a_rate_cap_come_through_to_the_measurements() {
     let lossy = Link {
         delay_ms: 80,
         rate_kbps: Some(500.0),
+        buffer_ms: None,
         drop_every: Some(10),
     };
     let mut s = Scenario::clean();
@@ -545,4 +552,43 @@ fn lost_commands_are_sent_again_until_answered() {
     assert!(r.m.incomplete.is_empty(), "{:?}", r.m.incomplete);
     assert!(r.m.network.is_some() && r.m.upload_kbps.is_some() && r.m.download_kbps.is_some());
     assert_eq!(judged(&r.m), (Verdict::Good, vec![]));
+}
+
+#[test]
+fn a_cap_with_a_small_buffer_reads_as_low_bandwidth_not_loss() {
+    for (kbps, verdict) in [(300.0, Verdict::Poor), (500.0, Verdict::Fair)] {
+        let capped = Link {
+            rate_kbps: Some(kbps),
+            buffer_ms: Some(200.0),
+            ..Link::CLEAN
+        };
+        let mut s = Scenario::clean();
+        (s.up, s.down) = (capped, capped);
+        let r = run(&servers(&[]), s);
+        let n = r.m.network.unwrap();
+        assert!(n.loss_pct < LOSS_FAIR, "{kbps} kbps: loss {}", n.loss_pct);
+        assert!(!r.m.upload_lower_bound && !r.m.download_lower_bound);
+        assert_eq!(
+            judged(&r.m),
+            (verdict, vec![Reason::LowUpload, Reason::LowDownload]),
+            "{kbps} kbps: {:?}",
+            r.m
+        );
+    }
+}
+
+#[test]
+fn a_long_round_trip_the_train_cannot_fill_is_only_a_lower_bound() {
+    for (one_way, verdict) in [(75, Verdict::Fair), (150, Verdict::Poor)] {
+        let far = Link {
+            delay_ms: one_way,
+            ..Link::CLEAN
+        };
+        let mut s = Scenario::clean();
+        (s.up, s.down) = (far, far);
+        let r = run(&servers(&[]), s);
+        let rtt = r.m.network.unwrap().rtt_ms;
+        assert!((rtt - 2.0 * one_way as f64).abs() < 5.0, "rtt {rtt}");
+        assert_eq!(judged(&r.m), (verdict, vec![Reason::HighRtt]), "{:?}", r.m);
+    }
 }

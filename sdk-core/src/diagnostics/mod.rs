@@ -21,7 +21,7 @@
 //!
 //! | measurement | fair from | poor from | reason |
 //! |---|---|---|---|
-//! | average round-trip time | [`RTT_FAIR_MS`] | [`RTT_POOR_MS`] | `high_rtt` |
+//! | median round-trip time | [`RTT_FAIR_MS`] | [`RTT_POOR_MS`] | `high_rtt` |
 //! | average jitter | [`JITTER_FAIR_MS`] | [`JITTER_POOR_MS`] | `high_jitter` |
 //! | packet loss | [`LOSS_FAIR_PCT`] | [`LOSS_POOR_PCT`] | `packet_loss` |
 //! | upload bandwidth | below [`UPLOAD_GOOD_KBPS`] | below [`UPLOAD_FAIR_KBPS`] | `low_upload` |
@@ -48,9 +48,9 @@ mod tests;
 use crate::json::{ObjectWriter, ToJson};
 use crate::local_error::LocalErrorCode;
 
-/// Average RTT (ms) from which the network is only fair.
+/// Median RTT (ms) from which the network is only fair.
 pub const RTT_FAIR_MS: f64 = 120.0;
-/// Average RTT (ms) from which the network is poor.
+/// Median RTT (ms) from which the network is poor.
 pub const RTT_POOR_MS: f64 = 250.0;
 /// Average jitter (ms) from which the network is only fair.
 pub const JITTER_FAIR_MS: f64 = 20.0;
@@ -125,7 +125,7 @@ pub struct Reachability {
 /// Round-trip time, jitter and loss over the probe.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct NetworkStats {
-    /// Average round-trip time, ms.
+    /// Round-trip time (the median of the sparse train's), ms.
     pub rtt_ms: f64,
     /// Average interarrival jitter, ms.
     pub jitter_ms: f64,

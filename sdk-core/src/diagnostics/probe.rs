@@ -145,6 +145,8 @@ pub struct TrainSender {
     started: Option<Millis>,
     next: u32,
     rtts: Tally,
+    /// Every round trip, in arrival order (the median, and the queue of the later half).
+    samples: Vec<f64>,
     /// |change| between the round trips of consecutive echoes (in arrival order).
     rtt_steps: Tally,
     last_rtt: Option<f64>,
@@ -169,6 +171,7 @@ impl TrainSender {
             started: None,
             next: 0,
             rtts: Tally::default(),
+            samples: Vec::new(),
             rtt_steps: Tally::default(),
             last_rtt: None,
             last_sent: None,
@@ -188,12 +191,30 @@ impl TrainSender {
         train
     }
 
-    /// Whether the train filled the line: an echo came back slow (a queue built up), so what
-    /// the far end measured is the line's rate; otherwise (the round trip was too long for
-    /// the train to ramp up in its time, say) that rate is only a lower bound. Always true for
-    /// a train without a window.
+    /// Whether the train filled the line: over the later half of its echoes (the part the far
+    /// end's rate is read on) the median round trip stood a queue above the path's, so a
+    /// bottleneck set the pace and what the far end measured is the line's rate. Otherwise
+    /// the train's own window held it back (a long or jittery round trip it could not grow
+    /// into in its time), and that rate is only a lower bound. A queue early in the train (the
+    /// transport still starting) does not count. Always true for a train without a window.
     pub fn saturated(&self) -> bool {
-        self.window.as_ref().is_none_or(|w| !w.starting)
+        let Some(w) = &self.window else {
+            return true;
+        };
+        let later = self
+            .samples
+            .get(self.samples.len() / 2..)
+            .unwrap_or_default();
+        match (self.queued_ms(), median(later)) {
+            (Some(queued), Some(m)) if later.len() >= 8 => m > queued,
+            _ => !w.starting,
+        }
+    }
+
+    /// The round trip from which an echo stood in a queue of the train's making: the path's
+    /// round trip and jitter plus [`START_EXIT_MS`].
+    fn queued_ms(&self) -> Option<f64> {
+        self.slow_ms().map(|s| s - QUEUE_TARGET_MS + START_EXIT_MS)
     }
 
     /// The round trip from which an echo counts as queued.
@@ -267,6 +288,7 @@ impl TrainSender {
         let rtt = (now.0 - sent.0) as f64;
         self.now = self.now.max(now);
         self.rtts.add(rtt);
+        self.samples.push(rtt);
         self.highest_echoed = Some(self.highest_echoed.map_or(seq, |h| h.max(seq)));
         if let Some(last) = self.last_rtt.replace(rtt) {
             self.rtt_steps.add((rtt - last).abs());
@@ -274,9 +296,7 @@ impl TrainSender {
         let slow = self.slow_ms().is_some_and(|s| rtt > s);
         // The doubling stops well before the target: it overshoots by up to a round trip's
         // worth of packets, which a small router buffer would drop.
-        let starting_slow = self
-            .slow_ms()
-            .is_some_and(|s| rtt > s - QUEUE_TARGET_MS + START_EXIT_MS);
+        let starting_slow = self.queued_ms().is_some_and(|q| rtt > q);
         if let Some(w) = &mut self.window {
             // Doubling per round trip until the first slow echo, then one packet more or less
             // per round trip: a faster controller overshoots, as the echoes tell of the queue
@@ -324,9 +344,27 @@ impl TrainSender {
         self.rtts.spread()
     }
 
+    /// The median round trip: on a jittery path, or one where a lost packet holds the
+    /// transport up, a few late echoes pull the mean up; the median stays with the path.
+    pub fn rtt_median(&self) -> Option<f64> {
+        median(&self.samples)
+    }
+
     /// Packets sent, and of them echoed.
     pub fn counts(&self) -> (u32, u32) {
         (self.next, self.rtts.n)
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> Option<f64> {
+    let mut v = values.to_vec();
+    v.sort_unstable_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => v.get(mid).copied(),
+        _ => Some((v.get(mid - 1)? + v.get(mid)?) / 2.0),
     }
 }
 
@@ -335,8 +373,9 @@ impl TrainSender {
 pub struct TrainResult {
     /// Packets received (each once).
     pub received: u32,
-    /// Packets lost, percent of the sequence numbers below the newest twentieth of the highest
-    /// seen (the tail's loss is not seen).
+    /// Packets lost on the line, percent of the sequence numbers below the newest twentieth of
+    /// the highest seen (the tail's loss is not seen), leaving out what a full buffer dropped
+    /// while the train queued there.
     pub loss_pct: f64,
     /// Interarrival jitter (RFC 3550), ms: its min/avg/max over the train.
     pub jitter: Option<Spread>,
@@ -347,7 +386,9 @@ pub struct TrainResult {
 /// Measures a train as it arrives.
 #[derive(Debug, Default)]
 pub struct TrainReceiver {
-    seen: Vec<bool>,
+    /// Each packet's transit (arrival − sent, ms, the clocks' offset included); `None` until
+    /// it arrived.
+    transit: Vec<Option<f64>>,
     received: u32,
     /// Each arrival's time and the bytes received up to it.
     arrivals: Vec<(Millis, u64)>,
@@ -370,23 +411,23 @@ impl TrainReceiver {
         let (seq, sent) = decode_packet(packet)?;
         let echo = packet[..HEADER_BYTES].to_vec();
         let i = seq as usize;
-        if self.seen.len() <= i {
+        if self.transit.len() <= i {
             // Bounded: a train is at most a few thousand packets; refuse absurd numbers.
             if i > 1_000_000 {
                 return None;
             }
-            self.seen.resize(i + 1, false);
+            self.transit.resize(i + 1, None);
         }
-        if self.seen[i] {
+        if self.transit[i].is_some() {
             return Some(echo);
         }
-        self.seen[i] = true;
+        // RFC 3550 §6.4.1: J += (|D| - J) / 16, with the clocks' offset cancelling out in D.
+        let transit = now.0 as f64 - sent.0 as f64;
+        self.transit[i] = Some(transit);
         self.received += 1;
         self.max_seq = Some(self.max_seq.map_or(seq, |m| m.max(seq)));
         let bytes = self.arrivals.last().map_or(0, |a| a.1) + packet.len() as u64;
         self.arrivals.push((now, bytes));
-        // RFC 3550 §6.4.1: J += (|D| - J) / 16, with the clocks' offset cancelling out in D.
-        let transit = now.0 as f64 - sent.0 as f64;
         if let Some(prev) = self.prev_transit {
             self.jitter += ((transit - prev).abs() - self.jitter) / 16.0;
             self.jitters.add(self.jitter);
@@ -401,13 +442,9 @@ impl TrainReceiver {
         // last packets may still be on their way (overtaken, not lost) when the figures are
         // asked for.
         let expected = self.max_seq.map_or(0, |m| m + 1);
-        let counted = expected - expected / 20;
-        let arrived = self.seen[..counted as usize].iter().filter(|s| **s).count() as u32;
-        let loss_pct = if counted == 0 {
-            0.0
-        } else {
-            100.0 * f64::from(counted - arrived) / f64::from(counted)
-        };
+        let counted = &self.transit[..(expected - expected / 20) as usize];
+        let jitter = self.jitters.spread();
+        let loss_pct = line_loss_pct(counted, jitter.map_or(0.0, |j| j.avg));
         // The rate over the later half of the arrivals: the sender's transport starts slowly
         // (its congestion window grows over the first round trips), so the first half
         // understates a line with a long round trip; by the second half, the bottleneck sets it.
@@ -423,9 +460,50 @@ impl TrainReceiver {
         TrainResult {
             received: self.received,
             loss_pct,
-            jitter: self.jitters.spread(),
+            jitter,
             throughput_kbps,
         }
+    }
+}
+
+/// Packets lost on the line, percent of `transit` (each packet's transit, `None`: lost). A
+/// packet lost next to one that stood in a queue (its transit [`START_EXIT_MS`] plus four
+/// times the jitter above the fastest) is taken as dropped by a full buffer: the train found
+/// the line's rate there, which the rate tells; it is left out of the count, as are the queued
+/// packets. What is left is the loss of a line not overrun, the loss a call sees. (A train that
+/// overran its buffer from start to end leaves nothing to count: no loss is told then.)
+fn line_loss_pct(transit: &[Option<f64>], jitter_ms: f64) -> f64 {
+    let Some(fastest) = transit.iter().flatten().copied().reduce(f64::min) else {
+        return 0.0;
+    };
+    let queued =
+        |t: &Option<f64>| t.is_some_and(|t| t - fastest >= START_EXIT_MS + 4.0 * jitter_ms);
+    let (mut counted, mut lost) = (0u32, 0u32);
+    let mut before_queued = false;
+    for (i, t) in transit.iter().enumerate() {
+        match t {
+            Some(_) => {
+                before_queued = queued(t);
+                counted += u32::from(!before_queued);
+            }
+            None => {
+                let after = transit
+                    .get(i + 1..)
+                    .unwrap_or_default()
+                    .iter()
+                    .flatten()
+                    .next();
+                if !before_queued && !queued(&after.copied()) {
+                    counted += 1;
+                    lost += 1;
+                }
+            }
+        }
+    }
+    if counted == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(lost) / f64::from(counted)
     }
 }
 
@@ -640,10 +718,131 @@ mod tests {
     fn a_packet_still_on_its_way_at_the_tail_is_not_lost() {
         let mut r = TrainReceiver::new();
         for seq in (0..100u32).filter(|s| *s != 10 && *s != 97) {
-            r.on_packet(&encode_packet(seq, Millis(0), 100), Millis(u64::from(seq)));
+            let at = Millis(u64::from(seq));
+            r.on_packet(&encode_packet(seq, at, 100), at.after(20));
         }
         // 97 is among the newest twentieth: not counted; 10 is lost.
         let loss = r.result().loss_pct;
         assert!((loss - 100.0 / 95.0).abs() < 1e-9, "{loss}");
+    }
+
+    /// A receiver's result for 400 packets of 500 B sent every `gap_ms` through a line of
+    /// `capacity_kbps` with a drop-tail buffer of `buffer_ms`, one-way delay 20 ms plus
+    /// `wobble_ms` on every other packet, and every `loss_every`-th packet (0: none) lost.
+    fn through_buffer(
+        gap_ms: f64,
+        capacity_kbps: f64,
+        buffer_ms: f64,
+        wobble_ms: f64,
+        loss_every: u32,
+    ) -> TrainResult {
+        let mut r = TrainReceiver::new();
+        let mut arrivals = Vec::new();
+        let mut free_at = 0.0_f64;
+        for seq in 0..400u32 {
+            let sent = f64::from(seq) * gap_ms;
+            let start = sent.max(free_at);
+            if start - sent > buffer_ms {
+                continue;
+            }
+            free_at = start + 500.0 * 8.0 / capacity_kbps;
+            if loss_every > 0 && seq % loss_every == loss_every - 1 {
+                continue;
+            }
+            let wobble = if seq % 2 == 0 { wobble_ms } else { 0.0 };
+            let at = free_at + 20.0 + wobble;
+            arrivals.push((at, encode_packet(seq, Millis(sent as u64), 500)));
+        }
+        arrivals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (at, p) in &arrivals {
+            r.on_packet(p, Millis(*at as u64));
+        }
+        r.result()
+    }
+
+    #[test]
+    fn what_a_full_buffer_drops_is_not_line_loss() {
+        // 4 Mbps into 500 kbps with a 200 ms buffer: most of the train is dropped at the
+        // buffer, and the rate says so; nothing was lost on the line.
+        let overrun = through_buffer(1.0, 500.0, 200.0, 0.0, 0);
+        assert!(overrun.received < 200, "{}", overrun.received);
+        assert_eq!(overrun.loss_pct, 0.0);
+        let kbps = overrun.throughput_kbps.unwrap();
+        assert!((kbps - 500.0).abs() < 25.0, "{kbps}");
+        // The same line, also losing one packet in ten, filled and not overrun: the loss shows.
+        let filled = through_buffer(8.0, 500.0, 200.0, 0.0, 10);
+        assert!((filled.loss_pct - 10.0).abs() < 1.0, "{}", filled.loss_pct);
+        // A line not overrun loses what it loses, jittery or not.
+        let line = through_buffer(10.0, 2_000.0, 200.0, 0.0, 10);
+        assert!((line.loss_pct - 10.0).abs() < 1.0, "{}", line.loss_pct);
+        let jittery = through_buffer(10.0, 2_000.0, 200.0, 80.0, 10);
+        assert!(
+            (jittery.loss_pct - 10.0).abs() < 1.0,
+            "{}",
+            jittery.loss_pct
+        );
+    }
+
+    /// A windowed train over a path of round trip `rtt_ms` (known beforehand) whose echoes
+    /// come back `queue_ms(seq)` later; whether it counts as having filled the line.
+    fn saturated_with(rtt_ms: u64, queue_ms: impl Fn(u32) -> u64) -> bool {
+        let config = ProbeConfig {
+            packets: 200,
+            packet_bytes: 500,
+            rate_kbps: 4_000,
+            linger_ms: 500,
+        };
+        let slow = rtt_ms as f64 + QUEUE_TARGET_MS;
+        let mut t = TrainSender::windowed(config, Some(slow));
+        let mut pending: Vec<(Millis, Vec<u8>)> = Vec::new();
+        let mut now = Millis(0);
+        while !t.is_done(now) {
+            while let Some(p) = t.poll_transmit(now) {
+                let (seq, _) = decode_packet(&p).unwrap();
+                pending.push((
+                    now.after(rtt_ms + queue_ms(seq)),
+                    p[..HEADER_BYTES].to_vec(),
+                ));
+            }
+            pending.sort_by_key(|e| e.0);
+            while pending.first().is_some_and(|e| e.0 <= now) {
+                let (_, echo) = pending.remove(0);
+                t.on_echo(&echo, now);
+            }
+            now = now.after(1);
+        }
+        t.saturated()
+    }
+
+    #[test]
+    fn a_train_saturates_when_its_measured_half_queues_not_its_start() {
+        // A queue all along: a bottleneck paced the train.
+        assert!(saturated_with(20, |_| 120));
+        // A queue only while the transport starts (the first packets), none later: the
+        // train's own window held it, so the rate is a lower bound.
+        assert!(!saturated_with(300, |seq| if seq < 40 { 300 } else { 0 }));
+        // Never a queue: a lower bound too.
+        assert!(!saturated_with(150, |_| 0));
+    }
+
+    #[test]
+    fn the_median_round_trip_ignores_a_few_late_echoes() {
+        let mut sender = TrainSender::new(ProbeConfig::PING);
+        let mut at = 0;
+        let mut echoes = Vec::new();
+        while let Some(p) = sender.poll_transmit(Millis(at)) {
+            echoes.push(p[..HEADER_BYTES].to_vec());
+            at += 25;
+        }
+        // 150 ms, but three of twenty held up by 600 ms.
+        for (i, echo) in echoes.iter().enumerate() {
+            let (_, sent) = decode_packet(echo).unwrap();
+            let rtt = if i % 7 == 3 { 750 } else { 150 };
+            sender.on_echo(echo, sent.after(rtt));
+        }
+        assert!(sender.rtt().unwrap().avg > 200.0);
+        assert_eq!(sender.rtt_median(), Some(150.0));
+        assert_eq!(median(&[3.0, 1.0]), Some(2.0));
+        assert_eq!(median(&[]), None);
     }
 }
