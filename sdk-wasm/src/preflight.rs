@@ -4,7 +4,7 @@
 //! Nothing here decides: paths, deadlines, thresholds and the verdict are the core's.
 //!
 //! Behind the `preflight` cargo feature for now: it works (the end-to-end bundle has it), but
-//! adds about 15 KB gzip, more than the published bundle's budget leaves.
+//! adds about 17 KB gzip, more than the published bundle's budget leaves.
 //!
 //! Every callback turns into one [`Msg`] handled in one place ([`Run::on`]), and one timer
 //! serves both the check's deadlines and the device sampling: the shipped wasm pays for one
