@@ -163,31 +163,40 @@ function meanVolume(file, channel, hz) {
   return m[1] === '-inf' ? -200 : Number(m[1]);
 }
 
+/**
+ * Records `ms` of the call on the agent's device: a bookmark `label` and a highlight after
+ * `markAt` ms, then stop, with the indicator checked on both sides. Returns the bookmark's
+ * media time and the manifest.
+ */
+async function recordWithMarks(agent, customer, { label, markAt, ms }) {
+  await agent.evaluate(() => window.client.recorder.start({ source: 'mixed', timesliceMs: 500 }));
+  for (const page of [agent, customer]) {
+    await poll('the indicator on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
+  }
+  await recorded(agent, markAt);
+  const marks = await agent.evaluate((l) => {
+    const at = window.client.recorder.bookmark(l);
+    window.client.assist.highlight({ x: 0.1, y: 0.2, w: 0.3, h: 0.2 });
+    return at;
+  }, label);
+  await recorded(agent, ms);
+  await agent.evaluate(() => window.client.recorder.stop());
+  await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+  await poll('stopped on both sides', () => customer.evaluate(() => window.client.recording.local === 'stopped'));
+  const manifest = await agent.evaluate(() => window.client.recorder.manifest());
+  assert.equal(manifest.state, 'stopped');
+  assert.deepEqual(manifest.bookmarks, [{ at_ms: marks, label }]);
+  assert.ok(marks >= markAt && marks < manifest.duration_ms, `bookmark at ${marks}`);
+  assert.deepEqual(manifest.sources.map((s) => `${s.member}:${s.source}`).sort(),
+    ['agent_1:camera', 'agent_1:microphone', 'user_9:camera', 'user_9:microphone']);
+  return { marks, manifest };
+}
+
 describe('local recording', () => {
   test('5 s of a call with a bookmark and an annotation: a WebM ffprobe reads, the manifest and the sidecar', async () => {
     const { agent, customer } = await call('rm_rec_basic');
-    await agent.evaluate(() => window.client.recorder.start({ source: 'mixed', timesliceMs: 500 }));
-    for (const page of [agent, customer]) {
-      await poll('the indicator on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
-    }
-    await recorded(agent, 1_500);
-    const marks = await agent.evaluate(() => {
-      const at = window.client.recorder.bookmark('error dialog');
-      window.client.assist.highlight({ x: 0.1, y: 0.2, w: 0.3, h: 0.2 });
-      return at;
-    });
-    await recorded(agent, 5_000);
-    await agent.evaluate(() => window.client.recorder.stop());
-    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
-    await poll('stopped on both sides', () => customer.evaluate(() => window.client.recording.local === 'stopped'));
-
-    const manifest = await agent.evaluate(() => window.client.recorder.manifest());
-    assert.equal(manifest.state, 'stopped');
+    const { marks, manifest } = await recordWithMarks(agent, customer, { label: 'error dialog', markAt: 1_500, ms: 5_000 });
     assert.equal(manifest.mime.startsWith('video/webm'), true, manifest.mime);
-    assert.deepEqual(manifest.bookmarks, [{ at_ms: marks, label: 'error dialog' }]);
-    assert.ok(marks >= 1_500 && marks < manifest.duration_ms, `bookmark at ${marks}`);
-    assert.deepEqual(manifest.sources.map((s) => `${s.member}:${s.source}`).sort(),
-      ['agent_1:camera', 'agent_1:microphone', 'user_9:camera', 'user_9:microphone']);
     assert.equal(manifest.chunks.length >= 9, true, `${manifest.chunks.length} chunks`);
     assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
 
@@ -422,29 +431,9 @@ describe('recording in Firefox', () => {
     // counts from that start, so the file and the manifest agree all the same.
     await agent.evaluate(() => {
       window.client.on('recorderUpload', (e) => window.seen.push({ name: 'recorderUpload', ...e }));
-      window.client.recorder.start({ source: 'mixed', timesliceMs: 500 });
     });
-    for (const page of [agent, customer]) {
-      await poll('the indicator on both sides', () => page.evaluate(() => window.client.recording.local === 'recording'));
-    }
-    await recorded(agent, 1_000);
-    const marks = await agent.evaluate(() => {
-      const at = window.client.recorder.bookmark('router lights');
-      window.client.assist.highlight({ x: 0.5, y: 0.5, w: 0.2, h: 0.2 });
-      return at;
-    });
-    await recorded(agent, 4_000);
-    await agent.evaluate(() => window.client.recorder.stop());
-    await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
-    await poll('stopped on both sides', () => customer.evaluate(() => window.client.recording.local === 'stopped'));
-
-    const manifest = await agent.evaluate(() => window.client.recorder.manifest());
-    assert.equal(manifest.state, 'stopped');
+    const { marks, manifest } = await recordWithMarks(agent, customer, { label: 'router lights', markAt: 1_000, ms: 4_000 });
     assert.equal(manifest.mime, 'video/webm;codecs=vp8,opus');
-    assert.deepEqual(manifest.bookmarks, [{ at_ms: marks, label: 'router lights' }]);
-    assert.ok(marks >= 1_000 && marks < manifest.duration_ms, `bookmark at ${marks}`);
-    assert.deepEqual(manifest.sources.map((s) => `${s.member}:${s.source}`).sort(),
-      ['agent_1:camera', 'agent_1:microphone', 'user_9:camera', 'user_9:microphone']);
     assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
 
     const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
