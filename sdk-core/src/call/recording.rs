@@ -393,6 +393,20 @@ impl Call {
             // `after` drains right after.
             let _ = rec.recorder.handle_input(input, self.now);
         }
+        if let Event::Joined(j) = event {
+            // Whoever the fresh seat's list leaves out has gone meanwhile.
+            let me = self.session.member().map(|m| m.id.clone());
+            let gone: Vec<MemberId> = rec
+                .recorder
+                .present()
+                .into_iter()
+                .filter(|p| Some(p) != me.as_ref() && !j.members.iter().any(|m| &m.id == p))
+                .collect();
+            for member in gone {
+                let input = RecorderInput::MemberLeft { member };
+                let _ = rec.recorder.handle_input(input, self.now);
+            }
+        }
         // Told again once everyone present still consents (else the presence above paused
         // it, and a paused recording is announced when resumed).
         if reannounce && rec.recorder.state() == RecorderState::Recording {

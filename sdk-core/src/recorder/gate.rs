@@ -35,6 +35,11 @@ impl ConsentGate {
         self.members.remove(member);
     }
 
+    /// Every present member, in arrival order.
+    pub(super) fn members(&self) -> Vec<MemberId> {
+        self.members.keys().cloned().collect()
+    }
+
     /// Present members who must consent and have not, in arrival order.
     pub(super) fn missing(&self) -> Vec<MemberId> {
         self.members

@@ -201,6 +201,11 @@ impl Recorder {
         self.format
     }
 
+    /// Members reported present (this member included), in arrival order.
+    pub fn present(&self) -> Vec<MemberId> {
+        self.gate.members()
+    }
+
     /// Present members (observers aside) who have not consented, in arrival order.
     pub fn missing_consent(&self) -> Vec<MemberId> {
         self.gate.missing()

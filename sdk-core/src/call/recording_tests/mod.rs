@@ -406,10 +406,9 @@ fn stereo_puts_agents_left_and_customers_right() {
 
 mod uploads;
 
-#[test]
-fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
-    let mut a = recording_agent();
-    // The signaling link drops; the seat is gone by the time it is back (a fresh welcome).
+/// The signaling link drops and the seat is gone by the time it is back: a fresh welcome
+/// listing `members`. Returns the time of the welcome.
+fn fresh_seat(a: &mut Rec, members: Vec<MemberInfo>) -> u64 {
     a.call
         .handle_input(Input::TransportClosed, Millis(100))
         .unwrap();
@@ -425,6 +424,10 @@ fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
         .handle_input(Input::TransportOpened, Millis(now))
         .unwrap();
     a.drain();
+    let permissions = Permissions {
+        screen: true,
+        recording: RecordingPolicy::Local,
+    };
     let fresh = encode_server(&ServerMessage::Welcome {
         session_id: "s_2".into(),
         member: MemberInfo {
@@ -435,33 +438,34 @@ fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
             recording_consent: false,
         },
         room: RoomId::new("rm_1").unwrap(),
-        members: vec![MemberInfo {
-            id: id("user_9"),
-            role: Role::Guest,
-            published: vec![],
-            diagnostics: None,
-            recording_consent: true,
-        }],
-        permissions: Permissions {
-            screen: true,
-            recording: RecordingPolicy::Local,
-        },
-        capabilities: Capabilities::for_role(
-            Role::Host,
-            Permissions {
-                screen: true,
-                recording: RecordingPolicy::Local,
-            },
-        ),
+        members,
+        permissions,
+        capabilities: Capabilities::for_role(Role::Host, permissions),
         ice_servers: vec![],
         resume_token: "rt2".into(),
         resumed: false,
     });
-    a.frame(ServerMessage::Pong, now); // harmless before the welcome
     a.call
         .handle_input(Input::Frame(fresh), Millis(now + 1))
         .unwrap();
     a.drain();
+    now + 1
+}
+
+fn customer_listed(consents: bool) -> MemberInfo {
+    MemberInfo {
+        id: id("user_9"),
+        role: Role::Guest,
+        published: vec![],
+        diagnostics: None,
+        recording_consent: consents,
+    }
+}
+
+#[test]
+fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
+    let mut a = recording_agent();
+    fresh_seat(&mut a, vec![customer_listed(true)]);
     let sent = a.sent();
     let consent = sent
         .iter()
@@ -473,6 +477,27 @@ fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
         .expect("the recording announced again");
     assert!(consent < start, "{sent:?}");
     assert_eq!(a.state(), RecorderState::Recording);
+}
+
+#[test]
+fn a_member_gone_while_the_seat_was_lost_no_longer_holds_the_recording_back() {
+    let mut a = recording_agent();
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: false,
+        },
+        50,
+    );
+    assert_eq!(a.state(), RecorderState::Paused);
+    // Back on a fresh seat: the customer is not in the list any more.
+    let now = fresh_seat(&mut a, vec![]);
+    assert_eq!(a.call.recorder().unwrap().present(), vec![id("agent_1")]);
+    a.call.resume_local_recording(Millis(now + 5)).unwrap();
+    a.drain();
+    assert_eq!(a.state(), RecorderState::Recording);
+    // The server lost the recording with the old seat: it is started there again.
+    assert_eq!(a.sent(), vec![recording_frame("start")]);
 }
 
 #[test]
