@@ -26,12 +26,18 @@ pub(super) struct Mixer {
 pub(super) struct MixInput {
     key: (MemberId, Source),
     element: HtmlMediaElement,
-    node: Option<web_sys::AudioNode>,
+    /// The voice's source node (replaced when its track unmutes).
+    node: Rc<RefCell<Option<web_sys::AudioNode>>>,
+    /// A remote track that had no media yet when it joined: its `unmute` handler.
+    unmute: Option<(MediaStreamTrack, Closure<dyn FnMut()>)>,
 }
 
 impl Drop for MixInput {
     fn drop(&mut self) {
-        if let Some(n) = &self.node {
+        if let Some((track, _)) = &self.unmute {
+            track.set_onunmute(None);
+        }
+        if let Some(n) = self.node.borrow().as_ref() {
             let _ = n.disconnect();
         }
         self.element.set_src_object(None);
@@ -187,24 +193,39 @@ impl Mixer {
                 self.videos.borrow_mut().push(MixInput {
                     key,
                     element,
-                    node: None,
+                    node: Rc::default(),
+                    unmute: None,
                 });
                 continue;
             }
-            let node: web_sys::AudioNode = self.audio.create_media_stream_source(&input)?.into();
-            let out: web_sys::AudioNode = if self.stereo {
+            // Where the voice goes: its panner in stereo, else the mix itself.
+            let target: web_sys::AudioNode = if self.stereo {
                 let panner = self.audio.create_stereo_panner()?;
                 panner.pan().set_value(pan);
-                node.connect_with_audio_node(&panner)?;
+                panner.connect_with_audio_node(&self.dest)?;
                 panner.into()
             } else {
-                node.clone()
+                self.dest.clone().into()
             };
-            out.connect_with_audio_node(&self.dest)?;
+            let node = Rc::new(RefCell::new(None));
+            connect_voice(&self.audio, &input, &target, &node)?;
+            // A remote track with no media yet (it is muted until its first packets) may never
+            // feed a source node made before then (Chromium): one is made again on unmute.
+            let unmute = track.muted().then(|| {
+                let (ctx, node) = (self.audio.clone(), node.clone());
+                let f = Closure::<dyn FnMut()>::new(move || {
+                    if let Err(e) = connect_voice(&ctx, &input, &target, &node) {
+                        warn_error("a voice could not rejoin the recording", &e);
+                    }
+                });
+                track.set_onunmute(Some(f.as_ref().unchecked_ref()));
+                (Clone::clone(&track), f)
+            });
             self.voices.push(MixInput {
                 key,
                 element,
-                node: Some(node),
+                node,
+                unmute,
             });
         }
         Ok(())
@@ -215,4 +236,19 @@ impl Mixer {
         self.videos.borrow_mut().retain(|i| !gone(i));
         self.voices.retain(|i| !gone(i));
     }
+}
+
+/// Feeds `input` into `target` through a new source node, in place of the one in `slot`.
+fn connect_voice(
+    ctx: &AudioContext,
+    input: &MediaStream,
+    target: &web_sys::AudioNode,
+    slot: &RefCell<Option<web_sys::AudioNode>>,
+) -> Result<(), JsValue> {
+    let node: web_sys::AudioNode = ctx.create_media_stream_source(input)?.into();
+    node.connect_with_audio_node(target)?;
+    if let Some(old) = slot.replace(Some(node)) {
+        let _ = old.disconnect();
+    }
+    Ok(())
 }
