@@ -136,6 +136,22 @@ impl UploadRequestKind {
         }
     }
 
+    /// The JSON body of a `POST` (`{"mime"}` to create, the completion as given); `None` for
+    /// the others (a chunk's body is its bytes).
+    pub fn json_body(&self) -> Option<String> {
+        match self {
+            Self::Create { mime } => {
+                let mut body = String::new();
+                let mut w = crate::json::ObjectWriter::new(&mut body);
+                w.field("mime", mime.as_str());
+                w.finish();
+                Some(body)
+            }
+            Self::Complete { body, .. } => Some(body.clone()),
+            Self::Status { .. } | Self::PutChunk { .. } => None,
+        }
+    }
+
     /// The path, relative to the server's base URL, e.g. `/v1/recordings/rec_…/chunks/3`.
     pub fn path(&self) -> String {
         const BASE: &str = "/v1/recordings";

@@ -731,3 +731,24 @@ fn failure_codes_are_stable() {
         ]
     );
 }
+
+#[test]
+fn posts_carry_their_json_body_and_the_others_none() {
+    let create = UploadRequestKind::Create {
+        mime: "video/webm;codecs=vp8,opus".into(),
+    };
+    assert_eq!(
+        create.json_body().as_deref(),
+        Some(r#"{"mime":"video/webm;codecs=vp8,opus"}"#)
+    );
+    let complete = UploadRequestKind::Complete {
+        recording: ID.into(),
+        body: r#"{"chunks":1}"#.into(),
+    };
+    assert_eq!(complete.json_body().as_deref(), Some(r#"{"chunks":1}"#));
+    let put = UploadRequestKind::PutChunk {
+        recording: ID.into(),
+        seq: 0,
+    };
+    assert_eq!(put.json_body(), None);
+}

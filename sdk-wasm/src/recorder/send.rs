@@ -44,15 +44,10 @@ pub(crate) fn send(handle: &Handle, st: &mut State, key: String, request: Upload
             JsValue::from_str(body),
         )
     };
+    if let Some(body) = request.kind.json_body() {
+        return crate::js::fetch_text(&url, &json(&body), Box::new(reply));
+    }
     match request.kind {
-        UploadRequestKind::Create { mime } => {
-            let body = js_sys::JSON::stringify(&crate::js::obj(&[("mime", mime.into())]))
-                .map_or_else(|_| String::new(), String::from);
-            crate::js::fetch_text(&url, &json(&body), Box::new(reply));
-        }
-        UploadRequestKind::Complete { body, .. } => {
-            crate::js::fetch_text(&url, &json(&body), Box::new(reply));
-        }
         UploadRequestKind::PutChunk { seq, .. } => with_db(move |db| {
             let tx = db.transaction(CHUNKS, "readonly")?;
             let read = tx.object_store(CHUNKS).get_one(&chunk_key(&key, seq))?;
