@@ -192,33 +192,40 @@ async function recordWithMarks(agent, customer, { label, markAt, ms }) {
   return { marks, manifest };
 }
 
+/**
+ * What both browsers' recordings must hold: chunks adding up, the highlight in the sidecar
+ * after the bookmark, every chunk kept, video and audio within 10 % of the manifest's
+ * duration (`seconds` its range), both cameras composed. Returns the saved file.
+ */
+async function checkRecording(agent, { marks, manifest, name, seconds: [low, high] }) {
+  assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
+  const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
+  const shapes = sidecar.entries.filter((e) => e.message.t === 'highlight');
+  assert.equal(shapes.length, 1, JSON.stringify(sidecar));
+  assert.equal(shapes[0].member, 'agent_1');
+  assert.ok(shapes[0].at_ms >= marks && shapes[0].at_ms < manifest.duration_ms, `highlight at ${shapes[0].at_ms}`);
+  const file = await saveRecording(agent, name);
+  const blobBytes = await agent.evaluate(async () => (await window.client.recorder.blob()).size);
+  assert.equal(blobBytes, manifest.bytes, 'every chunk is kept');
+  const expected = manifest.duration_ms / 1000;
+  assert.ok(expected >= low && expected < high, `recorded ${expected} s`);
+  for (const [what, stream] of [['video', 'v:0'], ['audio', 'a:0']]) {
+    const s = mediaSeconds(file, stream);
+    assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
+  }
+  const width = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+    'stream=width', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
+  assert.equal(width, '1280', 'both cameras composed into one picture');
+  return file;
+}
+
 describe('local recording', () => {
   test('5 s of a call with a bookmark and an annotation: a WebM ffprobe reads, the manifest and the sidecar', async () => {
     const { agent, customer } = await call('rm_rec_basic');
     const { marks, manifest } = await recordWithMarks(agent, customer, { label: 'error dialog', markAt: 1_500, ms: 5_000 });
     assert.equal(manifest.mime.startsWith('video/webm'), true, manifest.mime);
     assert.equal(manifest.chunks.length >= 9, true, `${manifest.chunks.length} chunks`);
-    assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
-
-    const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
-    const shapes = sidecar.entries.filter((e) => e.message.t === 'highlight');
-    assert.equal(shapes.length, 1, JSON.stringify(sidecar));
-    assert.equal(shapes[0].member, 'agent_1');
-    assert.ok(shapes[0].at_ms >= marks && shapes[0].at_ms < manifest.duration_ms, `highlight at ${shapes[0].at_ms}`);
-
-    const file = await saveRecording(agent, 'basic.webm');
-    const blobBytes = await agent.evaluate(async () => (await window.client.recorder.blob()).size);
-    assert.equal(blobBytes, manifest.bytes, 'every chunk is kept');
-    const video = mediaSeconds(file, 'v:0');
-    const audio = mediaSeconds(file, 'a:0');
-    const expected = manifest.duration_ms / 1000;
-    assert.ok(expected >= 5 && expected < 7, `recorded ${expected} s`);
-    for (const [what, s] of [['video', video], ['audio', audio]]) {
-      assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
-    }
-    const width = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
-      'stream=width', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
-    assert.equal(width, '1280', 'both cameras composed into one picture');
+    const file = await checkRecording(agent, { marks, manifest, name: 'basic.webm', seconds: [5, 7] });
 
     // A clip of the middle plays on its own: the header chunk and the chunks covering it.
     const clip = await pageBytes(agent, () => window.client.recorder.exportClip(2_000, 3_000));
@@ -434,26 +441,7 @@ describe('recording in Firefox', () => {
     });
     const { marks, manifest } = await recordWithMarks(agent, customer, { label: 'router lights', markAt: 1_000, ms: 4_000 });
     assert.equal(manifest.mime, 'video/webm;codecs=vp8,opus');
-    assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
-
-    const sidecar = await agent.evaluate(() => window.client.recorder.sidecar());
-    const shapes = sidecar.entries.filter((e) => e.message.t === 'highlight');
-    assert.equal(shapes.length, 1, JSON.stringify(sidecar));
-    assert.equal(shapes[0].member, 'agent_1');
-    assert.ok(shapes[0].at_ms >= marks && shapes[0].at_ms < manifest.duration_ms, `highlight at ${shapes[0].at_ms}`);
-
-    const file = await saveRecording(agent, 'firefox.webm');
-    const blobBytes = await agent.evaluate(async () => (await window.client.recorder.blob()).size);
-    assert.equal(blobBytes, manifest.bytes, 'every chunk is kept');
-    const expected = manifest.duration_ms / 1000;
-    assert.ok(expected >= 4 && expected < 6, `recorded ${expected} s`);
-    for (const [what, stream] of [['video', 'v:0'], ['audio', 'a:0']]) {
-      const s = mediaSeconds(file, stream);
-      assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
-    }
-    const width = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
-      'stream=width', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim();
-    assert.equal(width, '1280', 'both cameras composed into one picture');
+    const file = await checkRecording(agent, { marks, manifest, name: 'firefox.webm', seconds: [4, 6] });
 
     const done = await poll('uploaded', async () => (await seen(agent, 'recorderUpload'))
       .find((e) => e.state === 'done' || e.state === 'failed'));
