@@ -260,6 +260,108 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     track.stop();
 }
 
+/// The camera and the microphone, as one stream.
+async fn camera_and_microphone() -> MediaStream {
+    let devices = web_sys::window()
+        .unwrap()
+        .navigator()
+        .media_devices()
+        .unwrap();
+    let c = web_sys::MediaStreamConstraints::new();
+    c.set_video(&JsValue::TRUE);
+    c.set_audio(&JsValue::TRUE);
+    JsFuture::from(devices.get_user_media_with_constraints(&c).unwrap())
+        .await
+        .unwrap()
+        .dyn_into()
+        .unwrap()
+}
+
+/// Both sides add their media at once and their offers cross: the polite side rolls its offer
+/// back and answers. Its receivers must still come alive when the media arrives (Chromium
+/// leaves them muted and silent for good when the rolled-back offer held `addTrack`
+/// transceivers, which it then reuses for the remote offer).
+#[wasm_bindgen_test]
+async fn after_a_collision_the_polite_side_receives_the_remote_media() {
+    let (ra, rb) = (Rc::new(Recorder::default()), Rc::new(Recorder::default()));
+    let mut a = PeerLink::new(link("user_9"), &[], false, ra.clone()).unwrap();
+    let mut b = PeerLink::new(link("agent_1"), &[], false, rb.clone()).unwrap();
+    let streams = [camera_and_microphone().await, camera_and_microphone().await];
+    for (link, stream) in [(&mut a, &streams[0]), (&mut b, &streams[1])] {
+        let mut local = VecMap::default();
+        local.insert(
+            Source::Camera,
+            crate::driver::LocalMedia {
+                stream: Clone::clone(stream),
+                _on_ended: None,
+            },
+        );
+        link.run(PeerCommand::AddSource(Source::Camera), &local);
+        link.run(PeerCommand::CreateOffer { ice_restart: false }, &no_media());
+    }
+    let mut wire = Wire::default();
+    let mut log: Vec<(usize, PeerEvent)> = Vec::new();
+    let offers = within(5_000.0, "both offers", || {
+        log.extend(pump([&mut a, &mut b], [&ra, &rb], &mut wire));
+        let offer = |side| {
+            log.iter().find_map(|(i, e)| match e {
+                PeerEvent::LocalDescription {
+                    kind: SdpKind::Offer,
+                    sdp,
+                } if *i == side => Some(sdp.clone()),
+                _ => None,
+            })
+        };
+        Some((offer(0)?, offer(1)?))
+    })
+    .await;
+    // The polite side (a) gives way; b's candidates for its own offer stay valid.
+    a.run(PeerCommand::Rollback, &no_media());
+    wire.held[0].clear();
+    a.run(
+        PeerCommand::SetRemoteDescription {
+            kind: SdpKind::Offer,
+            sdp: offers.1,
+        },
+        &no_media(),
+    );
+    a.run(PeerCommand::CreateAnswer, &no_media());
+    let answer = within(5_000.0, "the polite side's answer", || {
+        log.extend(pump([&mut a, &mut b], [&ra, &rb], &mut wire));
+        log.iter().find_map(|(i, e)| match e {
+            PeerEvent::LocalDescription {
+                kind: SdpKind::Answer,
+                sdp,
+            } if *i == 0 => Some(sdp.clone()),
+            _ => None,
+        })
+    })
+    .await;
+    b.run(
+        PeerCommand::SetRemoteDescription {
+            kind: SdpKind::Answer,
+            sdp: answer,
+        },
+        &no_media(),
+    );
+    within(10_000.0, "the polite side hears and sees the other", || {
+        log.extend(pump([&mut a, &mut b], [&ra, &rb], &mut wire));
+        let tracks = ra.tracks.borrow();
+        (tracks.len() == 2 && tracks.iter().all(|(t, _)| !t.muted())).then_some(())
+    })
+    .await;
+    assert!(
+        !log.iter()
+            .any(|(_, e)| matches!(e, PeerEvent::OperationFailed { .. })),
+        "{log:?}"
+    );
+    for s in &streams {
+        for t in s.get_tracks().iter() {
+            t.unchecked_into::<MediaStreamTrack>().stop();
+        }
+    }
+}
+
 /// An emitter that drops every event.
 fn ignore_events() -> js_sys::Function {
     js_sys::Function::new_no_args("")

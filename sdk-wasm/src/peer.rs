@@ -15,7 +15,8 @@ use wasm_bindgen::prelude::*;
 use web_sys::{
     MediaStream, MediaStreamTrack, RtcConfiguration, RtcIceCandidateInit, RtcIceConnectionState,
     RtcIceServer, RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use crate::channels::{ChannelObserver, Channels};
@@ -226,8 +227,19 @@ impl PeerLink {
             PeerCommand::AddSource(source) => {
                 if let Some(media) = local.get(&source) {
                     let senders = self.senders.get_or_default(source);
+                    let init = RtcRtpTransceiverInit::new();
+                    init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+                    init.set_streams(&js_sys::Array::of1(&media.stream));
+                    // A transceiver of our own, not `addTrack`'s: after the polite side rolls
+                    // back a colliding offer, Chromium reuses `addTrack` transceivers for the
+                    // remote offer's sections, and their receivers then stay muted, silent,
+                    // for good although media arrives. Ours are never reused that way, so the
+                    // remote media gets fresh receivers.
                     for track in media.tracks() {
-                        senders.push(pc.add_track_0(&track, &media.stream));
+                        senders.push(
+                            pc.add_transceiver_with_media_stream_track_and_init(&track, &init)
+                                .sender(),
+                        );
                     }
                 }
             }
