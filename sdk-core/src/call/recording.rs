@@ -407,10 +407,19 @@ impl Call {
                 let _ = rec.recorder.handle_input(input, self.now);
             }
         }
-        // Told again once everyone present still consents (else the presence above paused
-        // it, and a paused recording is announced when resumed).
-        if reannounce && rec.recorder.state() == RecorderState::Recording {
-            self.tell_server(RecordingAction::Start);
+        if !reannounce {
+            return;
+        }
+        // Told again once everyone present still consents; paused by its recorder, it is
+        // shown paused again. Paused for someone's consent, it cannot start on the server
+        // (the server asks everyone's consent too): announced when resumed.
+        match rec.recorder.state() {
+            RecorderState::Recording => self.tell_server(RecordingAction::Start),
+            RecorderState::Paused if rec.recorder.missing_consent().is_empty() => {
+                self.tell_server(RecordingAction::Start);
+                self.tell_server(RecordingAction::Pause);
+            }
+            _ => {}
         }
     }
 

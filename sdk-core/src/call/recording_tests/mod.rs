@@ -480,6 +480,49 @@ fn a_fresh_seat_tells_the_server_again_of_a_running_recording() {
 }
 
 #[test]
+fn a_fresh_seat_shows_a_recording_its_recorder_paused_as_paused() {
+    let mut a = recording_agent();
+    a.call.pause_local_recording(Millis(50)).unwrap();
+    a.drain();
+    a.sent();
+    let now = fresh_seat(&mut a, vec![customer_listed(true)]);
+    let sent: Vec<String> = a
+        .sent()
+        .into_iter()
+        .filter(|f| f.contains(r#""type":"recording""#))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![recording_frame("start"), recording_frame("pause")]
+    );
+    assert_eq!(a.state(), RecorderState::Paused);
+    // The server knows it again: resuming says so.
+    a.frame(server_state(RecordingStatus::Paused), now + 2);
+    a.call.resume_local_recording(Millis(now + 5)).unwrap();
+    a.drain();
+    assert_eq!(a.sent(), vec![recording_frame("resume")]);
+}
+
+#[test]
+fn a_fresh_seat_leaves_a_recording_paused_for_consent_unannounced() {
+    let mut a = recording_agent();
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: false,
+        },
+        50,
+    );
+    a.sent();
+    fresh_seat(&mut a, vec![customer_listed(false)]);
+    assert!(
+        !a.sent().iter().any(|f| f.contains(r#""type":"recording""#)),
+        "the server would refuse to start it"
+    );
+    assert_eq!(a.state(), RecorderState::Paused);
+}
+
+#[test]
 fn a_member_gone_while_the_seat_was_lost_no_longer_holds_the_recording_back() {
     let mut a = recording_agent();
     a.frame(
