@@ -25,8 +25,12 @@ impl Recorder {
                     self.ended_by = Some(EndCause::SourceEnded);
                     self.set_state(RecorderState::Stopped);
                     self.complete = true;
+                    self.keep_manifest_if_due(true);
                 }
-                RecorderState::Stopped | RecorderState::Failed => self.complete = true,
+                RecorderState::Stopped | RecorderState::Failed => {
+                    self.complete = true;
+                    self.keep_manifest_if_due(true);
+                }
             },
             RecorderInput::MediaRecorderStarted => self.on_platform_started(),
             RecorderInput::PlatformError { code, detail } => self.on_error(code, detail)?,
@@ -126,6 +130,7 @@ impl Recorder {
         if let (true, Some(limit)) = (self.state.running(), self.options.max_bytes) {
             self.check_cap(Cap::Size, self.bytes, limit);
         }
+        self.keep_manifest_if_due(false);
         Ok(())
     }
 

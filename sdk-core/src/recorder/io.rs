@@ -115,6 +115,11 @@ pub enum RecorderCommand {
         /// Which.
         source: Source,
     },
+    /// Keep the [`manifest`](super::Recorder::manifest) and the
+    /// [`sidecar`](super::Recorder::sidecar) beside the stored chunks now, so a recording a
+    /// crash interrupts can be completed later (see [`KEEP_EVERY_CHUNK_UP_TO`](super::KEEP_EVERY_CHUNK_UP_TO)
+    /// for how often).
+    KeepManifest,
 }
 
 /// Something the application should know about the recording. New variants may be added.

@@ -112,6 +112,16 @@ pub const MAX_BOOKMARKS: usize = 1_000;
 pub const MAX_CLIPS: usize = 100;
 /// Outputs that may wait undrained before commands and inputs are refused.
 pub const MAX_PENDING_OUTPUTS: usize = 64;
+/// A recording asks for its manifest to be kept ([`RecorderCommand::KeepManifest`]) after
+/// each of its first chunks, up to this many (about 60 B of manifest each, so ~18 KB); after
+/// that, when a chunk ends [`KEEP_INTERVAL_MS`] after the last keep, or when a bookmark,
+/// clip, pause or source came since. Each keep writes the whole manifest, so keeping it after
+/// every chunk of a two-hour recording would write gigabytes; this way a crash loses at most
+/// the last [`KEEP_INTERVAL_MS`] of chunk entries (the chunks themselves are kept by then),
+/// never a mark, and the stop keeps the final one.
+pub const KEEP_EVERY_CHUNK_UP_TO: usize = 300;
+/// See [`KEEP_EVERY_CHUNK_UP_TO`].
+pub const KEEP_INTERVAL_MS: u64 = 30_000;
 
 /// One local recording. See the [module docs](self).
 #[derive(Debug, Clone)]
@@ -136,6 +146,9 @@ pub struct Recorder {
     platform_started: bool,
     outputs: VecDeque<RecorderOutput>,
     now: Millis,
+    /// When the manifest was last kept, and how many marks (bookmarks, clips, pauses,
+    /// sources) it held then.
+    kept: Option<(Millis, usize)>,
 }
 
 impl Default for Recorder {
@@ -166,6 +179,7 @@ impl Recorder {
             platform_started: false,
             outputs: VecDeque::new(),
             now: Millis(0),
+            kept: None,
         }
     }
 
@@ -491,6 +505,27 @@ impl Recorder {
             state,
             media_ms,
         }));
+    }
+
+    /// How many marks the manifest holds: a change of any is kept at the next chunk.
+    fn marks(&self) -> usize {
+        let ended = self.sources.iter().filter(|s| s.end_ms.is_some()).count();
+        self.bookmarks.len() + self.clips.len() + self.pauses.len() + self.sources.len() + ended
+    }
+
+    /// Asks for the manifest to be kept when due (see [`KEEP_EVERY_CHUNK_UP_TO`]), or
+    /// `always`.
+    fn keep_manifest_if_due(&mut self, always: bool) {
+        let marks = self.marks();
+        let due = always
+            || self.chunks.len() <= KEEP_EVERY_CHUNK_UP_TO
+            || self.kept.is_none_or(|(at, kept_marks)| {
+                kept_marks != marks || self.now.0.saturating_sub(at.0) >= KEEP_INTERVAL_MS
+            });
+        if due {
+            self.kept = Some((self.now, marks));
+            self.command(RecorderCommand::KeepManifest);
+        }
     }
 
     fn command(&mut self, command: RecorderCommand) {

@@ -13,8 +13,18 @@ pub(super) fn member(id: &str) -> MemberId {
     MemberId::new(id).unwrap()
 }
 
+/// The outputs waiting, but for [`RecorderCommand::KeepManifest`] (see `keeps`).
 pub(super) fn drain(rec: &mut Recorder) -> Vec<RecorderOutput> {
-    std::iter::from_fn(|| rec.poll_output()).collect()
+    std::iter::from_fn(|| rec.poll_output())
+        .filter(|o| *o != cmd(RecorderCommand::KeepManifest))
+        .collect()
+}
+
+/// How many [`RecorderCommand::KeepManifest`] wait (the other outputs are dropped).
+fn keeps(rec: &mut Recorder) -> usize {
+    std::iter::from_fn(|| rec.poll_output())
+        .filter(|o| *o == cmd(RecorderCommand::KeepManifest))
+        .count()
 }
 
 pub(super) fn present(rec: &mut Recorder, id: &str, role: Role, consented: bool, now: u64) {
@@ -328,7 +338,8 @@ fn undrained_outputs_refuse_further_input() {
         max_bytes: None,
         ..RecorderOptions::default()
     });
-    for i in 0..MAX_PENDING_OUTPUTS as u64 {
+    // Each chunk: its progress and a keep of the manifest.
+    for i in 0..MAX_PENDING_OUTPUTS as u64 / 2 {
         chunk(&mut rec, 1, 2_000 + i).unwrap();
     }
     assert_eq!(
@@ -339,7 +350,10 @@ fn undrained_outputs_refuse_further_input() {
         rec.pause(Millis(3_000)),
         Err(RecorderError::OutputNotDrained)
     );
-    assert_eq!(drain(&mut rec).len(), MAX_PENDING_OUTPUTS);
+    assert_eq!(
+        std::iter::from_fn(|| rec.poll_output()).count(),
+        MAX_PENDING_OUTPUTS
+    );
     rec.pause(Millis(3_000)).unwrap();
 }
 
@@ -459,4 +473,43 @@ fn media_time_counts_from_the_platform_s_real_start() {
         vec![0, 500]
     );
     assert_eq!(rec.media_time(Millis(2_300)), 1_100);
+}
+
+#[test]
+fn the_manifest_is_kept_after_each_early_chunk_then_every_interval_or_mark() {
+    let mut rec = recording(RecorderOptions {
+        max_bytes: None,
+        max_duration_ms: None,
+        ..RecorderOptions::default()
+    });
+    let mut now = 2_000;
+    for _ in 0..KEEP_EVERY_CHUNK_UP_TO {
+        chunk(&mut rec, 10, now).unwrap();
+        assert_eq!(keeps(&mut rec), 1, "every early chunk");
+        now += 1_000;
+    }
+    // Past them: not after each chunk, but once the interval has passed since the last keep.
+    let kept_at = now - 1_000;
+    while now - kept_at < KEEP_INTERVAL_MS {
+        chunk(&mut rec, 10, now).unwrap();
+        assert_eq!(keeps(&mut rec), 0, "at {now}");
+        now += 1_000;
+    }
+    chunk(&mut rec, 10, now).unwrap();
+    assert_eq!(keeps(&mut rec), 1);
+    // A bookmark is kept with the next chunk, whatever the interval.
+    now += 1_000;
+    rec.bookmark("here", Millis(now)).unwrap();
+    chunk(&mut rec, 10, now + 500).unwrap();
+    assert_eq!(keeps(&mut rec), 1);
+    chunk(&mut rec, 10, now + 1_500).unwrap();
+    assert_eq!(keeps(&mut rec), 0);
+    // The end is always kept.
+    rec.stop(Millis(now + 2_000)).unwrap();
+    chunk(&mut rec, 10, now + 2_010).unwrap();
+    keeps(&mut rec);
+    rec.handle_input(RecorderInput::MediaRecorderStopped, Millis(now + 2_010))
+        .unwrap();
+    assert_eq!(keeps(&mut rec), 1, "the final manifest");
+    assert!(rec.is_complete());
 }

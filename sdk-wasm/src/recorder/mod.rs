@@ -156,6 +156,14 @@ pub(crate) fn apply(handle: &Handle, st: &mut State, command: RecorderCommand) {
         }
         return;
     }
+    if command == RecorderCommand::KeepManifest {
+        if let (Some(rec), Some(recorder)) = (&st.recording, st.call.recorder())
+            && let Some(db) = &rec.db
+        {
+            keep_manifest(db, &rec.key, recorder);
+        }
+        return;
+    }
     let Some(rec) = st.recording.as_mut() else {
         return;
     };
@@ -263,10 +271,7 @@ fn write_next(handle: &Handle) {
             let done = Box::new(move |r: Result<JsValue, JsValue>| {
                 handle.with_recording(|rec| rec.writing = false);
                 match r {
-                    Ok(_) => {
-                        handle.recorder_input(RecorderInput::ChunkRecorded { bytes });
-                        keep_manifest(&handle, &db);
-                    }
+                    Ok(_) => handle.recorder_input(RecorderInput::ChunkRecorded { bytes }),
                     Err(e) => handle.recorder_input(failure(&error_name(&e), describe(&e))),
                 }
                 write_next(&handle);

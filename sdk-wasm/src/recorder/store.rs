@@ -113,19 +113,11 @@ pub(super) fn put_entry(db: &Idb, recording: &str, kind: &str, fields: &[(&str, 
 }
 
 /// Keeps the manifest and sidecar beside the chunks, so a recording a crash interrupted can
-/// be completed from the next page. Rewritten whole after each chunk: it grows with the
-/// recording (about 60 B per chunk).
-pub(super) fn keep_manifest(handle: &Handle, db: &Idb) {
-    let Some(shared) = handle.0.upgrade() else {
-        return;
-    };
-    let st = shared.state.borrow();
-    let (Some(rec), Some(recorder)) = (st.recording.as_ref(), st.call.recorder()) else {
-        return;
-    };
+/// be completed from the next page (when the core asks: `RecorderCommand::KeepManifest`).
+pub(super) fn keep_manifest(db: &Idb, key: &str, recorder: &assistrtc_core::recorder::Recorder) {
     put_entry(
         db,
-        &rec.key,
+        key,
         "manifest",
         &[
             ("manifest", recorder.manifest().to_json_text().into()),
