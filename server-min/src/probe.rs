@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use assistrtc_core::Millis;
 use assistrtc_core::diagnostics::probe::{
-    ProbeConfig, Spread, TrainReceiver, TrainResult, TrainSender,
+    DOWNLOAD_SEND_LIMIT_MS, ProbeConfig, Spread, TrainReceiver, TrainResult, TrainSender,
 };
 use assistrtc_core::protocol::IceServer;
 use bytes::BytesMut;
@@ -473,8 +473,13 @@ impl Session {
                 Ok("download") => {
                     if download.is_none() {
                         // Windowed like the client's upload: a rate cap's small buffer must
-                        // not turn the train into loss.
-                        download = Some(TrainSender::windowed(ProbeConfig::default(), None));
+                        // not turn the train into loss. Limited in time, so the client hears
+                        // the result (and whether the rate is only a lower bound) before it
+                        // stops waiting.
+                        download = Some(
+                            TrainSender::windowed(ProbeConfig::default(), None)
+                                .with_send_limit(DOWNLOAD_SEND_LIMIT_MS),
+                        );
                         if let Err(end) = self.pace(&dc, &mut download).await {
                             return end;
                         }

@@ -117,6 +117,14 @@ impl Tally {
 /// router buffer does not drop it (which would read as packet loss) and what is sent after it
 /// is not stuck behind it.
 pub const MAX_IN_FLIGHT: u32 = 128;
+/// How long the server sends the download train at most, ms
+/// ([`TrainSender::with_send_limit`]). The client waits [`TRAIN_TIMEOUT_MS`] + 500 ms for the
+/// result after asking for the train: the command's way (up to half a 300 ms round trip),
+/// this long sending, the last echoes (the round trip and up to 450 ms more) and the
+/// result's way fit in it.
+///
+/// [`TRAIN_TIMEOUT_MS`]: super::check::TRAIN_TIMEOUT_MS
+pub const DOWNLOAD_SEND_LIMIT_MS: u64 = 1_800;
 /// Smallest window, packets.
 pub const MIN_IN_FLIGHT: u32 = 16;
 /// Queueing delay a windowed train may add, ms.
@@ -156,6 +164,10 @@ pub struct TrainSender {
     /// When each packet went out.
     sent_at: Vec<Millis>,
     last_sent: Option<Millis>,
+    /// How long after its start the train may send (see [`TrainSender::with_send_limit`]).
+    send_limit_ms: Option<u64>,
+    /// The send limit ended the train before all its packets went out.
+    cut: bool,
 }
 
 impl TrainSender {
@@ -175,6 +187,34 @@ impl TrainSender {
             rtt_steps: Tally::default(),
             last_rtt: None,
             last_sent: None,
+            send_limit_ms: None,
+            cut: false,
+        }
+    }
+
+    /// The train sends for at most `ms` after its start and ends with what went out by then;
+    /// it then waits for the echoes only as long as one may still come back (not the whole
+    /// linger). A far end that must hear the result within a time (the download train, whose
+    /// client gives up after [`TRAIN_TIMEOUT_MS`](super::check::TRAIN_TIMEOUT_MS) + 500 ms)
+    /// sends it in time this way, even when a long round trip keeps the window from growing
+    /// into the whole train in that time.
+    pub fn with_send_limit(mut self, ms: u64) -> Self {
+        self.send_limit_ms = Some(ms);
+        self
+    }
+
+    /// When the send limit ends the train, if it has one.
+    fn send_deadline(&self) -> Option<Millis> {
+        Some(self.started?.after(self.send_limit_ms?))
+    }
+
+    /// Ends the train at its send limit, if that has come.
+    fn cut_at_limit(&mut self, now: Millis) {
+        if self.next < self.config.packets && self.send_deadline().is_some_and(|d| now >= d) {
+            self.config.packets = self.next;
+            self.echoed.truncate(self.next as usize);
+            self.sent_at.truncate(self.next as usize);
+            self.cut = true;
         }
     }
 
@@ -247,6 +287,7 @@ impl TrainSender {
     pub fn poll_transmit(&mut self, now: Millis) -> Option<Vec<u8>> {
         self.started.get_or_insert(now);
         self.now = self.now.max(now);
+        self.cut_at_limit(now);
         if self.next >= self.config.packets || self.due(self.next) > now || self.full(now) {
             return None;
         }
@@ -263,16 +304,24 @@ impl TrainSender {
         if self.next < self.config.packets {
             let due = self.due(self.next);
             // With the window full, an echo (an input) or a packet given up moves it on.
-            return Some(match self.in_flight(self.now, self.expire_ms()) {
+            let next = match self.in_flight(self.now, self.expire_ms()) {
                 (_, Some(expiry)) if self.full(self.now) => expiry.max(due),
                 _ => due,
-            });
+            };
+            return Some(self.send_deadline().map_or(next, |d| next.min(d)));
         }
-        let end = self.last_sent?.after(self.config.linger_ms);
+        let linger = if self.cut {
+            self.config.linger_ms.min(self.expire_ms())
+        } else {
+            self.config.linger_ms
+        };
+        let end = self.last_sent?.after(linger);
         (self.echoed.iter().any(|e| !e)).then_some(end)
     }
 
-    /// Whether every packet is sent and the echoes have arrived or the linger is over.
+    /// Whether every packet is sent (or the send limit ended the train at a
+    /// [`poll_transmit`](Self::poll_transmit)) and the echoes have arrived or the linger is
+    /// over.
     pub fn is_done(&self, now: Millis) -> bool {
         self.next >= self.config.packets && self.poll_timeout().is_none_or(|end| now >= end)
     }

@@ -284,7 +284,17 @@ fn saturated_with(rtt_ms: u64, queue_ms: impl Fn(u32) -> u64) -> bool {
         linger_ms: 500,
     };
     let slow = rtt_ms as f64 + QUEUE_TARGET_MS;
-    let mut t = TrainSender::windowed(config, Some(slow));
+    let (t, _) = run_train(TrainSender::windowed(config, Some(slow)), rtt_ms, queue_ms);
+    t.saturated()
+}
+
+/// Runs `t` over a path of round trip `rtt_ms` whose echoes come back `queue_ms(seq)` later,
+/// until it is done; returns it and when it was done.
+fn run_train(
+    mut t: TrainSender,
+    rtt_ms: u64,
+    queue_ms: impl Fn(u32) -> u64,
+) -> (TrainSender, Millis) {
     let mut pending: Vec<(Millis, Vec<u8>)> = Vec::new();
     let mut now = Millis(0);
     while !t.is_done(now) {
@@ -301,8 +311,49 @@ fn saturated_with(rtt_ms: u64, queue_ms: impl Fn(u32) -> u64) -> bool {
             t.on_echo(&echo, now);
         }
         now = now.after(1);
+        assert!(now.0 < 60_000, "the train never ended");
     }
-    t.saturated()
+    (t, now)
+}
+
+#[test]
+fn a_send_limit_ends_a_long_round_trip_s_train_in_time_for_its_far_end() {
+    // 300 ms round trip, a queue while the transport starts (it ends the window's doubling),
+    // none later: the window cannot grow into the whole default train in the time the client
+    // waits for the result.
+    let starting = |seq| if seq < 40 { 200 } else { 0 };
+    let unlimited = run_train(
+        TrainSender::windowed(ProbeConfig::default(), None),
+        300,
+        starting,
+    );
+    assert!(unlimited.1.0 > 3_000, "ends at {:?}", unlimited.1);
+    let (t, end) = run_train(
+        TrainSender::windowed(ProbeConfig::default(), None).with_send_limit(DOWNLOAD_SEND_LIMIT_MS),
+        300,
+        starting,
+    );
+    // Sent for the limit, then the last echoes: well inside the client's wait (minus the
+    // command's and the result's way).
+    assert!(
+        end.0 <= DOWNLOAD_SEND_LIMIT_MS + 300 + 50,
+        "ends at {end:?}"
+    );
+    assert!(end.0 + 300 < super::super::check::TRAIN_TIMEOUT_MS + 500);
+    let (sent, echoed) = t.counts();
+    assert!(
+        sent < ProbeConfig::default().packets && sent == echoed,
+        "{sent} {echoed}"
+    );
+    // The window held it back: a lower bound, as the far end must hear.
+    assert!(!t.saturated());
+    // A short train the limit does not reach is not changed by it.
+    let (t, _) = run_train(
+        TrainSender::windowed(ProbeConfig::PING, None).with_send_limit(DOWNLOAD_SEND_LIMIT_MS),
+        20,
+        |_| 0,
+    );
+    assert_eq!(t.counts(), (20, 20));
 }
 
 #[test]
