@@ -10,7 +10,7 @@
 //!
 //! | route | who | what |
 //! |---|---|---|
-//! | `POST /v1/recordings` | member | a new upload (`201`, the recording as below) |
+//! | `POST /v1/recordings` | member | `{mime?, idempotencyKey?}`: a new upload (`201`, the recording as below); with a key this member already used in this creation of the room, that recording as it is now (`200`, not counted again) |
 //! | `GET /v1/recordings/{id}` | key or uploader | the recording: `state`, stored `chunks`, limits; what a resumed upload sends next |
 //! | `PUT /v1/recordings/{id}/chunks/{n}` | uploader | chunk `n` with `X-Content-SHA256`: `201` stored, `200` the same again, `409` different bytes |
 //! | `POST /v1/recordings/{id}/complete` | uploader | `{chunks, manifest, sidecar?}`: checks `0..chunks` are all there and assembles the media |
@@ -20,7 +20,8 @@
 //! | `GET /v1/recordings/{id}/audit` | key | who accessed it |
 //!
 //! Audited (one row each): create, complete, read, list, playback URL minted, media fetched,
-//! audit read. Chunk uploads are not (the recording's `chunks` say what arrived).
+//! audit read. Chunk uploads are not (the recording's `chunks` say what arrived), nor retries
+//! answered with what is there (a create under a known key, a repeated completion).
 
 mod access;
 mod files;

@@ -17,13 +17,31 @@ use super::{
 };
 use crate::rest::{ApiError, AppState, HUB_REPLY_TIMEOUT, blocking, get_room_blocking};
 use crate::signal::HubEvent;
-use crate::store::{ChunkCommit, Completion, NewRecording, RecordingState, StoredChunk};
+use crate::store::{
+    ChunkCommit, Completion, NewRecording, RecordingCreate, RecordingState, StoredChunk,
+};
+
+/// The longest idempotency key, as the core's uploads make them.
+const MAX_IDEMPOTENCY_KEY: usize = 64;
 
 /// `POST /v1/recordings` body.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct CreateRequest {
     #[serde(default)]
     mime: Option<String>,
+    /// The uploader's name for the recording: a create sent again with it (its answer was
+    /// lost) gets the recording the first one made.
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// Plain enough to store, compare and log as it is.
+fn valid_key(key: &str) -> bool {
+    (1..=MAX_IDEMPOTENCY_KEY).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 pub(super) async fn create(
@@ -37,6 +55,15 @@ pub(super) async fn create(
     let request: CreateRequest = parse_json(&bytes)?;
     if request.mime.as_deref().is_some_and(|m| m.len() > 255) {
         return Err(ApiError::BadRequest("mime: at most 255 characters".into()));
+    }
+    if request
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|k| !valid_key(k))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "idempotencyKey: 1 to {MAX_IDEMPOTENCY_KEY} ASCII letters, digits, `_` or `-`"
+        )));
     }
     // As the signaling join: the room as it is now, this creation of it, this member in
     // this role; rights from the room's definition, not from the token.
@@ -103,12 +130,23 @@ pub(super) async fn create(
         created_at,
         context: context.to_string(),
         mime: request.mime,
+        idempotency_key: request.idempotency_key,
     };
     let max = recordings.limits.max_per_room;
-    if !with_store(&state, move |s| s.create_recording(new, max)).await? {
-        return Err(ApiError::RateLimited(
-            "this room has as many recordings as it may",
-        ));
+    let limits = recordings.limits;
+    match with_store(&state, move |s| s.create_recording(new, max)).await? {
+        RecordingCreate::Created => {}
+        RecordingCreate::RoomFull => {
+            return Err(ApiError::RateLimited(
+                "this room has as many recordings as it may",
+            ));
+        }
+        RecordingCreate::Existing(id) => {
+            // A retry of a create that went through: the same recording as it is now, and
+            // no second audit row (as a retried completion).
+            let rec = load(&state, &id).await?;
+            return Ok((StatusCode::OK, Json(view(rec, &limits, false))).into_response());
+        }
     }
     let actor = Actor::Member(claims);
     audit(
@@ -121,7 +159,6 @@ pub(super) async fn create(
     .await?;
     tracing::info!(recording = %id, "recording upload started");
     let rec = load(&state, &id).await?;
-    let limits = recordings.limits;
     Ok((StatusCode::CREATED, Json(view(rec, &limits, false))).into_response())
 }
 

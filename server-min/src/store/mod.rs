@@ -11,8 +11,8 @@ mod sqlite;
 mod sqlite_recording;
 
 pub use self::recording::{
-    AuditEntry, ChunkCommit, Completion, NewRecording, RecordingRecord, RecordingState,
-    RecordingStore, StoredChunk,
+    AuditEntry, ChunkCommit, Completion, NewRecording, RecordingCreate, RecordingRecord,
+    RecordingState, RecordingStore, StoredChunk,
 };
 pub use self::sqlite::SqliteRoomStore;
 

@@ -55,6 +55,10 @@ pub struct NewRecording {
     pub context: String,
     /// The media type the uploader announced, if any (the manifest's wins on completion).
     pub mime: Option<String>,
+    /// The uploader's name for it, if it gave one (checked by the caller: short and plain):
+    /// a second create with it, by the same member in the same creation of the room, gets
+    /// this recording back instead of a new one.
+    pub idempotency_key: Option<String>,
 }
 
 /// One stored chunk.
@@ -85,6 +89,8 @@ pub struct RecordingRecord {
     pub context: String,
     /// The media type: announced at creation, then the manifest's.
     pub mime: Option<String>,
+    /// See [`NewRecording`].
+    pub idempotency_key: Option<String>,
     /// Where the upload stands.
     pub state: RecordingState,
     /// The stored chunks, by number.
@@ -104,6 +110,18 @@ impl RecordingRecord {
     pub fn bytes(&self) -> u64 {
         self.chunks.iter().map(|c| c.bytes).sum()
     }
+}
+
+/// What [`RecordingStore::create_recording`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingCreate {
+    /// Stored as a new recording.
+    Created,
+    /// The same member created a recording with the same idempotency key in the same
+    /// creation of the room before: nothing was stored, this is its id.
+    Existing(String),
+    /// The room already has `max_per_room` recordings; nothing was stored.
+    RoomFull,
 }
 
 /// What [`RecordingStore::commit_chunk`] did.
@@ -154,9 +172,14 @@ pub struct AuditEntry {
 /// The recording index and the audit log. Synchronous like [`RoomStore`](super::RoomStore):
 /// callers on async tasks use `spawn_blocking`.
 pub trait RecordingStore: Send + Sync {
-    /// Adds a recording; `Ok(false)` (and nothing stored) when its room already has
-    /// `max_per_room` recordings.
-    fn create_recording(&self, rec: NewRecording, max_per_room: usize) -> Result<bool, StoreError>;
+    /// Adds a recording, unless its member already made one with its idempotency key in
+    /// this creation of the room (then that one's id, whether or not the room is full now),
+    /// or its room already has `max_per_room` recordings.
+    fn create_recording(
+        &self,
+        rec: NewRecording,
+        max_per_room: usize,
+    ) -> Result<RecordingCreate, StoreError>;
     /// The recording with `id`, if any.
     fn recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError>;
     /// The recordings of `room`, oldest first.

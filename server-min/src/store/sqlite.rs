@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{IssuedToken, RecordingStore, RoomDefinition, RoomStore, StoreError};
 
 /// The schema this code reads and writes; recorded in `PRAGMA user_version`.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
     CREATE TABLE IF NOT EXISTS rooms (
@@ -92,6 +92,16 @@ const MIGRATE_2: &str = "
     CREATE INDEX IF NOT EXISTS audit_by_subject ON audit (subject, id);
 ";
 
+/// Schema 3: the create's idempotency key. Unique per creation of the room and member, so a
+/// create retried after its answer was lost finds the recording instead of adding one; rows
+/// from before have none (NULL, which the partial index leaves out).
+const MIGRATE_3: &str = "
+    ALTER TABLE recordings ADD COLUMN idempotency_key TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS recordings_by_key
+        ON recordings (room_id, epoch, member_id, idempotency_key)
+        WHERE idempotency_key IS NOT NULL;
+";
+
 /// A [`RoomStore`] in a SQLite file.
 #[derive(Debug)]
 pub struct SqliteRoomStore {
@@ -122,12 +132,15 @@ impl SqliteRoomStore {
             )));
         }
         conn.execute_batch(SCHEMA).map_err(storage)?;
-        if version < 2 {
-            // One transaction with the version bump: a crash never leaves half a migration.
-            conn.execute_batch(&format!(
-                "BEGIN; {MIGRATE_2} PRAGMA user_version = 2; COMMIT;"
-            ))
-            .map_err(storage)?;
+        // Each in one transaction with its version bump: a crash never leaves half a
+        // migration.
+        for (to, migration) in [(2, MIGRATE_2), (3, MIGRATE_3)] {
+            if version < to {
+                conn.execute_batch(&format!(
+                    "BEGIN; {migration} PRAGMA user_version = {to}; COMMIT;"
+                ))
+                .map_err(storage)?;
+            }
         }
         conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
             .map_err(storage)?;

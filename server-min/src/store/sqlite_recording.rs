@@ -1,5 +1,5 @@
 //! [`RecordingStore`] on the SQLite file (the `recordings`, `recording_chunks` and `audit`
-//! tables, schema 2).
+//! tables, schema 3).
 
 use std::io;
 
@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::recording::state_of;
 use super::sqlite::storage;
 use super::{
-    AuditEntry, ChunkCommit, Completion, NewRecording, RecordingRecord, RecordingState,
-    RecordingStore, SqliteRoomStore, StoreError, StoredChunk,
+    AuditEntry, ChunkCommit, Completion, NewRecording, RecordingCreate, RecordingRecord,
+    RecordingState, RecordingStore, SqliteRoomStore, StoreError, StoredChunk,
 };
 
 fn int(v: u64) -> i64 {
@@ -22,7 +22,7 @@ fn uint(v: i64) -> u64 {
 }
 
 const RECORDING_COLUMNS: &str = "id, room_id, epoch, member_id, created_at, context, mime, state, \
-                                 chunk_count, completed_at, manifest, sidecar";
+                                 chunk_count, completed_at, manifest, sidecar, idempotency_key";
 
 fn read_recording(conn: &Connection, id: &str) -> Result<Option<RecordingRecord>, StoreError> {
     let row = conn
@@ -52,6 +52,7 @@ type Row = (
     Option<i64>,
     Option<String>,
     Option<String>,
+    Option<String>,
 );
 
 fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -68,12 +69,26 @@ fn row_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         r.get(9)?,
         r.get(10)?,
         r.get(11)?,
+        r.get(12)?,
     ))
 }
 
 fn record_of(row: Row) -> Result<RecordingRecord, StoreError> {
-    let (id, room, epoch, member, created_at, context, mime, state, count, done, manifest, sidecar) =
-        row;
+    let (
+        id,
+        room,
+        epoch,
+        member,
+        created_at,
+        context,
+        mime,
+        state,
+        count,
+        done,
+        manifest,
+        sidecar,
+        key,
+    ) = row;
     Ok(RecordingRecord {
         room: RoomId::new(room).map_err(storage)?,
         member: MemberId::new(member).map_err(storage)?,
@@ -82,6 +97,7 @@ fn record_of(row: Row) -> Result<RecordingRecord, StoreError> {
         created_at: uint(created_at),
         context,
         mime,
+        idempotency_key: key,
         state: state_of(&state),
         chunks: Vec::new(),
         chunk_count: count.map(|c| u32::try_from(c).unwrap_or(u32::MAX)),
@@ -110,9 +126,30 @@ fn chunks_of(conn: &Connection, id: &str) -> Result<Vec<StoredChunk>, StoreError
 }
 
 impl RecordingStore for SqliteRoomStore {
-    fn create_recording(&self, rec: NewRecording, max_per_room: usize) -> Result<bool, StoreError> {
+    fn create_recording(
+        &self,
+        rec: NewRecording,
+        max_per_room: usize,
+    ) -> Result<RecordingCreate, StoreError> {
+        // Holding the connection serializes creates: two with one key never both insert
+        // (and the unique index would refuse the second).
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(storage)?;
+        if let Some(key) = &rec.idempotency_key {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM recordings WHERE room_id = ?1 AND epoch = ?2 \
+                     AND member_id = ?3 AND idempotency_key = ?4",
+                    params![rec.room.as_str(), rec.epoch, rec.member.as_str(), key],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(storage)?;
+            // Checked before the quota: the recording it names is counted already.
+            if let Some(id) = existing {
+                return Ok(RecordingCreate::Existing(id));
+            }
+        }
         let count: i64 = tx
             .query_row(
                 "SELECT COUNT(*) FROM recordings WHERE room_id = ?1",
@@ -121,11 +158,11 @@ impl RecordingStore for SqliteRoomStore {
             )
             .map_err(storage)?;
         if usize::try_from(count).unwrap_or(usize::MAX) >= max_per_room {
-            return Ok(false);
+            return Ok(RecordingCreate::RoomFull);
         }
         tx.execute(
             "INSERT INTO recordings (id, room_id, epoch, member_id, created_at, context, mime, \
-             state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             state, idempotency_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 rec.id,
                 rec.room.as_str(),
@@ -135,11 +172,12 @@ impl RecordingStore for SqliteRoomStore {
                 rec.context,
                 rec.mime,
                 RecordingState::Uploading.as_str(),
+                rec.idempotency_key,
             ],
         )
         .map_err(storage)?;
         tx.commit().map_err(storage)?;
-        Ok(true)
+        Ok(RecordingCreate::Created)
     }
 
     fn recording(&self, id: &str) -> Result<Option<RecordingRecord>, StoreError> {
@@ -324,6 +362,15 @@ mod tests {
             created_at: 1_000,
             context: "{}".into(),
             mime: None,
+            idempotency_key: None,
+        }
+    }
+
+    fn keyed(id: &str, member: &str, key: &str) -> NewRecording {
+        NewRecording {
+            member: MemberId::new(member).unwrap(),
+            idempotency_key: Some(key.into()),
+            ..new(id)
         }
     }
 
@@ -340,9 +387,13 @@ mod tests {
         let path = temp_db("commit");
         let store = SqliteRoomStore::open(&path).unwrap();
         let recs = store.recordings().unwrap();
-        assert!(recs.create_recording(new("rec_1"), 2).unwrap());
-        assert!(recs.create_recording(new("rec_2"), 2).unwrap());
-        assert!(!recs.create_recording(new("rec_3"), 2).unwrap());
+        let created = Ok(RecordingCreate::Created);
+        assert_eq!(recs.create_recording(new("rec_1"), 2), created);
+        assert_eq!(recs.create_recording(new("rec_2"), 2), created);
+        assert_eq!(
+            recs.create_recording(new("rec_3"), 2),
+            Ok(RecordingCreate::RoomFull)
+        );
 
         let mut placed = 0;
         let mut place = || {
@@ -385,7 +436,7 @@ mod tests {
         assert_eq!(c(0, "cc").unwrap(), ChunkCommit::Identical);
         drop(store);
 
-        // Reopened (schema 2 kept), everything is there.
+        // Reopened (schema 3 kept), everything is there.
         let store = SqliteRoomStore::open(&path).unwrap();
         let recs = store.recordings().unwrap();
         let listed = recs
@@ -413,7 +464,10 @@ mod tests {
         }
         let store = SqliteRoomStore::open(&path).unwrap();
         let recs = store.recordings().unwrap();
-        assert!(recs.create_recording(new("rec_1"), 10).unwrap());
+        assert_eq!(
+            recs.create_recording(new("rec_1"), 10),
+            Ok(RecordingCreate::Created)
+        );
         recs.audit(&AuditEntry {
             at: 1,
             actor: "api_key".into(),
@@ -423,6 +477,113 @@ mod tests {
         })
         .unwrap();
         assert_eq!(recs.audit_of("recording:rec_1").unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_key_names_one_recording_per_member_and_room_creation() {
+        let path = temp_db("key");
+        let store = SqliteRoomStore::open(&path).unwrap();
+        let recs = store.recordings().unwrap();
+        let created = Ok(RecordingCreate::Created);
+        let first = Ok(RecordingCreate::Existing("rec_1".into()));
+        assert_eq!(
+            recs.create_recording(keyed("rec_1", "agent_1", "k"), 2),
+            created
+        );
+        // Again (its answer was lost): the first, nothing stored.
+        assert_eq!(
+            recs.create_recording(keyed("rec_2", "agent_1", "k"), 2),
+            first
+        );
+        assert_eq!(recs.recording("rec_2").unwrap(), None);
+        // Another member's key is its own: a recording of its own.
+        assert_eq!(
+            recs.create_recording(keyed("rec_3", "agent_2", "k"), 2),
+            created
+        );
+        // The room is full now: a known key still finds its recording, a new one is refused.
+        assert_eq!(
+            recs.create_recording(keyed("rec_4", "agent_1", "k"), 2),
+            first
+        );
+        assert_eq!(
+            recs.create_recording(keyed("rec_5", "agent_1", "k2"), 2),
+            Ok(RecordingCreate::RoomFull)
+        );
+        // A new creation of the room (a new epoch): the key starts afresh.
+        let later = NewRecording {
+            epoch: "e2".into(),
+            ..keyed("rec_6", "agent_1", "k")
+        };
+        assert_eq!(recs.create_recording(later, 10), created);
+        drop(store);
+
+        let store = SqliteRoomStore::open(&path).unwrap();
+        let recs = store.recordings().unwrap();
+        let rec = recs.recording("rec_1").unwrap().unwrap();
+        assert_eq!(rec.idempotency_key.as_deref(), Some("k"));
+        assert_eq!(
+            recs.create_recording(keyed("rec_7", "agent_1", "k"), 10),
+            first
+        );
+        let listed = recs
+            .recordings_of_room(&RoomId::new("rm_1").unwrap())
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["rec_1", "rec_3", "rec_6"]);
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    #[test]
+    fn a_schema_2_database_gains_the_key() {
+        let path = temp_db("migrate3");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE recordings (id TEXT PRIMARY KEY, room_id TEXT NOT NULL, \
+                 epoch TEXT NOT NULL, created_at INTEGER NOT NULL, manifest TEXT, \
+                 state TEXT NOT NULL, member_id TEXT NOT NULL DEFAULT '', \
+                 context TEXT NOT NULL DEFAULT '{}', mime TEXT, sidecar TEXT, \
+                 chunk_count INTEGER, completed_at INTEGER);
+                 CREATE TABLE recording_chunks (recording_id TEXT NOT NULL, n INTEGER NOT NULL, \
+                 bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (recording_id, n));
+                 INSERT INTO recordings (id, room_id, epoch, created_at, state, member_id) \
+                 VALUES ('rec_0', 'rm_1', 'e1', 500, 'uploading', 'agent_1');
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+        }
+        let store = SqliteRoomStore::open(&path).unwrap();
+        let recs = store.recordings().unwrap();
+        // The recording from before has no key, and counts against the quota.
+        let old = recs.recording("rec_0").unwrap().unwrap();
+        assert_eq!(old.idempotency_key, None);
+        assert_eq!(
+            recs.create_recording(keyed("rec_1", "agent_1", "k"), 2),
+            Ok(RecordingCreate::Created)
+        );
+        assert_eq!(
+            recs.create_recording(keyed("rec_2", "agent_1", "k"), 2),
+            Ok(RecordingCreate::Existing("rec_1".into()))
+        );
+        assert_eq!(
+            recs.create_recording(new("rec_3"), 2),
+            Ok(RecordingCreate::RoomFull)
+        );
+        // The index holds even for writes that skip the check.
+        let conn = store.conn();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        let duplicate = conn.execute(
+            "INSERT INTO recordings (id, room_id, epoch, created_at, state, member_id, \
+             idempotency_key) VALUES ('rec_9', 'rm_1', 'e1', 600, 'uploading', 'agent_1', 'k')",
+            [],
+        );
+        assert!(duplicate.is_err(), "{duplicate:?}");
+        drop(conn);
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 }

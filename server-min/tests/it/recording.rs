@@ -489,6 +489,116 @@ async fn an_upload_resumes_after_a_server_restart() {
     server.stop().await;
 }
 
+/// A create under `key` (none if empty): the status and the recording's id, if any.
+async fn create_keyed(http: &Http, token: &str, key: &str) -> (StatusCode, Value) {
+    let mut body = json!({"mime": "video/webm"});
+    if !key.is_empty() {
+        body["idempotencyKey"] = key.into();
+    }
+    http.post("/v1/recordings", token, body).await
+}
+
+#[tokio::test]
+async fn a_create_sent_again_under_its_key_gets_the_same_recording() {
+    let dir = DataDir::new("idem");
+    let path = dir.0.clone();
+    let server = Server::start_with(|c| {
+        c.data_dir = Some(path);
+        c.recording.max_per_room = 2;
+    })
+    .await;
+    let http = Http::new(&server);
+    let tokens = server
+        .create_room(
+            "rm_idem",
+            &[("agent_1", "host"), ("agent_2", "host")],
+            json!({"screen": true, "recording": "local"}),
+        )
+        .await;
+    let (a1, a2) = (&tokens["agent_1"], &tokens["agent_2"]);
+
+    let (status, first) = create_keyed(&http, a1, "rec-m1x2y3z4-abc123").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let bytes = chunk_bytes(0);
+    let (status, _) = http.put_chunk(&id, 0, a1, &bytes, &sha(&bytes)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The answer was lost and the create is sent again: the same recording, as it is now.
+    let (status, again) = create_keyed(&http, a1, "rec-m1x2y3z4-abc123").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["state"], "uploading");
+    assert_eq!(again["chunks"], json!([0]));
+    // Another member's same key is another recording, its own; and it fits in the room's
+    // two, so the retry above did not count.
+    let (status, other) = create_keyed(&http, a2, "rec-m1x2y3z4-abc123").await;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_ne!(other["id"], id.as_str());
+    assert_eq!(other["memberId"], "agent_2");
+    assert_eq!(other["chunks"], json!([]));
+
+    // The room is full: a known key still answers, anything new is refused.
+    let (status, again) = create_keyed(&http, a1, "rec-m1x2y3z4-abc123").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], id.as_str());
+    for (token, key) in [(a1, "rec-other"), (a2, "")] {
+        let (status, body) = create_keyed(&http, token, key).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+        assert_eq!(code(&body), "rate_limited");
+    }
+    let (_, list) = http.get("/v1/recordings?roomId=rm_idem", API_KEY).await;
+    assert_eq!(
+        list["recordings"].as_array().map(Vec::len),
+        Some(2),
+        "{list}"
+    );
+    // One creation in the audit log.
+    let (_, log) = http
+        .get(&format!("/v1/recordings/{id}/audit"), API_KEY)
+        .await;
+    let creates = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "recording.create")
+        .count();
+    assert_eq!(creates, 1, "{log}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_short_and_plain() {
+    let dir = DataDir::new("idem-key");
+    let server = start(&dir).await;
+    let http = Http::new(&server);
+    let tokens = room(&server, "rm_key").await;
+    let agent = &tokens["agent_1"];
+    let long = "k".repeat(65);
+    for key in [
+        json!(""),
+        json!("a b"),
+        json!("rec/1"),
+        json!(long),
+        json!(12),
+    ] {
+        let (status, body) = http
+            .post("/v1/recordings", agent, json!({"idempotencyKey": key}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{key}: {body}");
+        assert_eq!(code(&body), "bad_request");
+    }
+    let (status, body) = create_keyed(&http, agent, &"K_-9".repeat(16)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Nothing was created by the refused ones.
+    let (_, list) = http.get("/v1/recordings?roomId=rm_key", API_KEY).await;
+    assert_eq!(
+        list["recordings"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn without_a_data_dir_recordings_are_refused() {
     let server = Server::start().await;
