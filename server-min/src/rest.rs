@@ -71,6 +71,10 @@ pub(crate) enum ApiError {
     /// read as a failure of the server).
     #[error("this server keeps no recordings: start it with --data-dir")]
     RecordingsDisabled,
+    /// The room has as many recordings as the server keeps for one (`recording_limit`, 409:
+    /// final, unlike a rate limit, as waiting frees nothing).
+    #[error("{0}")]
+    RecordingLimit(&'static str),
     /// The server has no room for another network probe now (`server_busy`, 503).
     #[error("{0}")]
     ServerBusy(&'static str),
@@ -83,11 +87,13 @@ pub(crate) enum ApiError {
 
 impl ApiError {
     /// The stable code: the protocol's error codes, plus `checksum_mismatch`,
-    /// `recordings_disabled` and `server_busy`, which only the REST API answers.
+    /// `recordings_disabled`, `recording_limit` and `server_busy`, which only the REST API
+    /// answers.
     fn code(&self) -> String {
         let wire = match self {
             Self::ChecksumMismatch(_) => return "checksum_mismatch".into(),
             Self::RecordingsDisabled => return "recordings_disabled".into(),
+            Self::RecordingLimit(_) => return "recording_limit".into(),
             Self::ServerBusy(_) => return "server_busy".into(),
             Self::Unauthorized(_) => ErrorCode::Unauthorized,
             Self::Token(e) => e.code(),
@@ -114,7 +120,7 @@ impl ApiError {
             Self::Forbidden(_) | Self::LinkExpired(_) => StatusCode::FORBIDDEN,
             Self::BadRequest(_) | Self::ChecksumMismatch(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::RecordingLimit(_) => StatusCode::CONFLICT,
             Self::Store(StoreError::Full { .. }) => StatusCode::TOO_MANY_REQUESTS,
             Self::Store(StoreError::Storage(_)) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Store(_) => StatusCode::CONFLICT,

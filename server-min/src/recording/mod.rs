@@ -10,7 +10,7 @@
 //!
 //! | route | who | what |
 //! |---|---|---|
-//! | `POST /v1/recordings` | member | `{mime?, idempotencyKey?}`: a new upload (`201`, the recording as below); with a key this member already used in this creation of the room, that recording as it is now (`200`, not counted again) |
+//! | `POST /v1/recordings` | member | `{mime?, idempotencyKey?}`: a new upload (`201`, the recording as below); with a key this member already used in this creation of the room, that recording as it is now (`200`, not counted again); `409 recording_limit` once the room has `max_per_room` |
 //! | `GET /v1/recordings/{id}` | key or uploader | the recording: `state`, stored `chunks`, limits; what a resumed upload sends next |
 //! | `PUT /v1/recordings/{id}/chunks/{n}` | uploader | chunk `n` with `X-Content-SHA256`: `201` stored, `200` the same again, `409` different bytes |
 //! | `POST /v1/recordings/{id}/complete` | uploader | `{chunks, manifest, sidecar?}`: checks `0..chunks` are all there and assembles the media |

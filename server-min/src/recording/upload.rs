@@ -137,7 +137,7 @@ pub(super) async fn create(
     match with_store(&state, move |s| s.create_recording(new, max)).await? {
         RecordingCreate::Created => {}
         RecordingCreate::RoomFull => {
-            return Err(ApiError::RateLimited(
+            return Err(ApiError::RecordingLimit(
                 "this room has as many recordings as it may",
             ));
         }

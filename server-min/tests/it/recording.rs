@@ -537,14 +537,14 @@ async fn a_create_sent_again_under_its_key_gets_the_same_recording() {
     assert_eq!(other["memberId"], "agent_2");
     assert_eq!(other["chunks"], json!([]));
 
-    // The room is full: a known key still answers, anything new is refused.
+    // The room is full: a known key still answers, anything new is refused for good.
     let (status, again) = create_keyed(&http, a1, "rec-m1x2y3z4-abc123").await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["id"], id.as_str());
     for (token, key) in [(a1, "rec-other"), (a2, "")] {
         let (status, body) = create_keyed(&http, token, key).await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-        assert_eq!(code(&body), "rate_limited");
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(code(&body), "recording_limit");
     }
     let (_, list) = http.get("/v1/recordings?roomId=rm_idem", API_KEY).await;
     assert_eq!(
