@@ -1,8 +1,9 @@
 //! Uploading local recordings from the call: the running recording as it records (each chunk
 //! as soon as the driver has stored it), and recordings an earlier page or process left
-//! unfinished. Each upload is the core's [`Upload`], named by the driver's storage key; its
-//! requests go out as [`Output::Upload`], the answers come back as [`Input::Upload`], its
-//! events as [`Event::Upload`]. The call's one timer covers their retries.
+//! unfinished. Each upload is the core's [`Upload`], named by the driver's storage key, which is
+//! also the upload's key on the server (so it follows [`Upload::new`]'s rules); its requests go
+//! out as [`Output::Upload`], the answers come back as [`Input::Upload`], its events as
+//! [`Event::Upload`]. The call's one timer covers their retries.
 
 use super::{Call, CallError};
 use crate::Millis;
@@ -63,7 +64,10 @@ impl Call {
     /// Uploads the local recording to the server as it records, under the driver's storage
     /// `key` (chunk `n` is the `n`th the recorder reported): each chunk goes up as soon as it
     /// is stored, and the recording is completed with its manifest and sidecar once it is.
-    /// Refused (`conflict`) without a recording, or when `key` is already uploading.
+    /// Refused (`conflict`) without a recording, or when `key` is already uploading;
+    /// (`bad_request`) when `key` is not 1 to 64 ASCII letters, digits, `_` and `-`. The key
+    /// must be this recording's alone: the server takes a create under a key it knows (from
+    /// this member in this room) for the same recording again.
     pub fn upload_local_recording(&mut self, key: &str, now: Millis) -> Result<(), CallError> {
         self.now = self.now.max(now);
         let mime = self
@@ -75,7 +79,7 @@ impl Call {
                 state: RecorderState::Idle,
             })?;
         self.check_new_upload(key)?;
-        let upload = Upload::new(mime, self.upload_options());
+        let upload = Upload::new(mime, key, self.upload_options())?;
         self.uploads.push(Uploading {
             key: key.to_owned(),
             upload,
@@ -90,7 +94,8 @@ impl Call {
     /// made in `room` (it must be the room joined: a recording goes to its own room, with
     /// a token of its member), known to the server as `recording` once created, in format
     /// `mime`, with the stored chunks' sizes in order and the last manifest and sidecar kept
-    /// with them. The server keeps what it already has.
+    /// with them. The server keeps what it already has; a recording whose create went out but
+    /// whose id never came back is found again by its `key`, the one it was uploaded under.
     #[allow(clippy::too_many_arguments)]
     pub fn resume_upload(
         &mut self,
@@ -112,7 +117,7 @@ impl Call {
         self.check_new_upload(key)?;
         let mut upload = match recording {
             Some(id) => Upload::resume(id, self.upload_options())?,
-            None => Upload::new(mime, self.upload_options()),
+            None => Upload::new(mime, key, self.upload_options())?,
         };
         for (seq, bytes) in chunk_sizes.iter().enumerate() {
             let seq = u32::try_from(seq).unwrap_or(u32::MAX);

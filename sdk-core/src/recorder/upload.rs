@@ -10,6 +10,9 @@ use crate::text;
 /// The longest recording id accepted, in bytes (the server's are `rec_` and 16 hex digits).
 pub const MAX_RECORDING_ID_BYTES: usize = 64;
 
+/// The longest upload key, in bytes (the server refuses longer ones).
+pub const MAX_UPLOAD_KEY_BYTES: usize = 64;
+
 /// The request in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -51,7 +54,8 @@ struct View {
 /// [`max_attempts`](crate::session::BackoffConfig::max_attempts) consecutive failures the upload fails with
 /// [`UploadFailure::Unreachable`]. Any other status is final ([`UploadEvent::Failed`] with the
 /// server's reason). Every request may be retried: chunks and the completion are idempotent on
-/// the server. A create whose answer was lost may leave an empty recording behind.
+/// the server, and the create carries the upload's key, so a create sent again after its
+/// answer was lost gets the recording the first one made.
 ///
 /// **Drive rule** (as the [`Recorder`](super::Recorder)'s): after every `handle_*` call, drain
 /// `poll_output` until `None`, then arm one timer for `poll_timeout`. Outputs left undrained
@@ -64,7 +68,8 @@ struct View {
 ///     Upload, UploadInput, UploadOptions, UploadOutput, UploadRequestKind,
 /// };
 ///
-/// let mut up = Upload::new("video/webm", UploadOptions::default());
+/// // The key names this recording among the member's uploads in this room.
+/// let mut up = Upload::new("video/webm", "rec-1", UploadOptions::default()).unwrap();
 /// // The driver stored chunk 0 (and keeps doing so while the recording runs).
 /// up.handle_input(UploadInput::ChunkStored { seq: 0, bytes: 4096 }, Millis(0)).unwrap();
 /// let manifest = r#"{"duration_ms":2000}"#.to_owned();
@@ -109,6 +114,8 @@ pub struct Upload {
     /// SplitMix64 state for retry jitter.
     jitter: u64,
     mime: String,
+    /// The create's idempotency key; empty when resumed (a resumed upload never creates).
+    key: String,
     recording: Option<String>,
     state: UploadState,
     /// Whether the server said which chunks it holds (by creating, or answering the status).
@@ -132,8 +139,18 @@ pub struct Upload {
 impl Upload {
     /// A new upload: it starts by creating the recording (a [`UploadRequestKind::Create`] is
     /// waiting in [`poll_output`](Self::poll_output)).
-    pub fn new(mime: &str, options: UploadOptions) -> Self {
-        Self::start(None, mime, options)
+    ///
+    /// `key` (1 to [`MAX_UPLOAD_KEY_BYTES`] ASCII letters, digits, `_` and `-`) names this
+    /// recording among the uploads of its member in its room, and must never name another:
+    /// the server answers a create with a key it has seen from this member in this room with
+    /// the recording made then. So a create retried after its answer was lost, or made again
+    /// by a new `Upload` after a reload (give it the same key), finds the recording instead of
+    /// leaving an empty one behind.
+    pub fn new(mime: &str, key: &str, options: UploadOptions) -> Result<Self, UploadError> {
+        if !plain(key, MAX_UPLOAD_KEY_BYTES) {
+            return Err(UploadError::InvalidKey);
+        }
+        Ok(Self::start(None, mime, key, options))
     }
 
     /// Continues the upload of `recording_id` (after a reload, or with a fresh token): it
@@ -142,14 +159,15 @@ impl Upload {
         if !valid_id(recording_id) {
             return Err(UploadError::InvalidId);
         }
-        Ok(Self::start(Some(recording_id.into()), "", options))
+        Ok(Self::start(Some(recording_id.into()), "", "", options))
     }
 
-    fn start(recording: Option<String>, mime: &str, options: UploadOptions) -> Self {
+    fn start(recording: Option<String>, mime: &str, key: &str, options: UploadOptions) -> Self {
         let mut upload = Self {
             options,
             jitter: options.jitter_seed,
             mime: mime.into(),
+            key: key.into(),
             recording,
             state: UploadState::Uploading,
             synced: false,
@@ -429,8 +447,8 @@ impl Upload {
             return;
         }
         let Some(recording) = &self.recording else {
-            let mime = self.mime.clone();
-            return self.request(Step::Create, UploadRequestKind::Create { mime });
+            let (mime, key) = (self.mime.clone(), self.key.clone());
+            return self.request(Step::Create, UploadRequestKind::Create { mime, key });
         };
         let recording = recording.clone();
         let (step, kind) = if !self.synced {
@@ -538,9 +556,13 @@ fn error_body(body: &str) -> (String, String) {
 }
 
 fn valid_id(id: &str) -> bool {
-    (1..=MAX_RECORDING_ID_BYTES).contains(&id.len())
-        && id
-            .bytes()
+    plain(id, MAX_RECORDING_ID_BYTES)
+}
+
+/// 1 to `max` ASCII letters, digits, `_` and `-`: safe in a path and in JSON as it is.
+fn plain(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len())
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 

@@ -99,10 +99,14 @@ pub struct UploadRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UploadRequestKind {
-    /// `POST /v1/recordings` with the JSON body `{"mime": mime}`: a new recording.
+    /// `POST /v1/recordings` with the JSON body `{"mime": mime, "idempotencyKey": key}`: a
+    /// new recording, or (`200` rather than `201`) the one this member already created in
+    /// this room with `key`, so that a create whose answer was lost can be sent again.
     Create {
         /// The recording's MIME type.
         mime: String,
+        /// The upload's key (see [`Upload::new`](super::Upload::new)).
+        key: String,
     },
     /// `GET /v1/recordings/{recording}`: which chunks the server holds.
     Status {
@@ -136,14 +140,15 @@ impl UploadRequestKind {
         }
     }
 
-    /// The JSON body of a `POST` (`{"mime"}` to create, the completion as given); `None` for
-    /// the others (a chunk's body is its bytes).
+    /// The JSON body of a `POST` (`{"mime","idempotencyKey"}` to create, the completion as
+    /// given); `None` for the others (a chunk's body is its bytes).
     pub fn json_body(&self) -> Option<String> {
         match self {
-            Self::Create { mime } => {
+            Self::Create { mime, key } => {
                 let mut body = String::new();
                 let mut w = crate::json::ObjectWriter::new(&mut body);
                 w.field("mime", mime.as_str());
+                w.field("idempotencyKey", key.as_str());
                 w.finish();
                 Some(body)
             }
@@ -349,6 +354,9 @@ pub enum UploadError {
     /// A recording id to resume that no server would have issued (1 to
     /// [`MAX_RECORDING_ID_BYTES`](super::MAX_RECORDING_ID_BYTES) of ASCII letters, digits, `_` and `-`).
     InvalidId,
+    /// An upload key that is not 1 to [`MAX_UPLOAD_KEY_BYTES`](super::MAX_UPLOAD_KEY_BYTES)
+    /// ASCII letters, digits, `_` and `-` (the server refuses any other).
+    InvalidKey,
     /// Outputs were not drained (see the drive rule on [`Upload`](super::Upload)).
     OutputNotDrained,
     /// The call already uploads the recording under this key.
@@ -362,8 +370,8 @@ pub enum UploadError {
 
 impl UploadError {
     /// The stable code: `finished`, `chunk_out_of_range`, `no_chunks`, `count_changed`,
-    /// `invalid_metadata`, `invalid_id`, `output_not_drained`, `already_uploading`,
-    /// `not_uploading`, `other_room`.
+    /// `invalid_metadata`, `invalid_id`, `invalid_key`, `output_not_drained`,
+    /// `already_uploading`, `not_uploading`, `other_room`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::AlreadyUploading => "already_uploading",
@@ -375,6 +383,7 @@ impl UploadError {
             Self::CountChanged { .. } => "count_changed",
             Self::InvalidMetadata { .. } => "invalid_metadata",
             Self::InvalidId => "invalid_id",
+            Self::InvalidKey => "invalid_key",
             Self::OutputNotDrained => "output_not_drained",
         }
     }
@@ -405,6 +414,12 @@ impl UploadError {
                 ["the ", what, " is not a JSON object: ", reason].concat()
             }
             Self::InvalidId => "not a recording id".into(),
+            Self::InvalidKey => [
+                "an upload key is 1 to ",
+                &text::decimal(super::MAX_UPLOAD_KEY_BYTES as u64),
+                " ASCII letters, digits, `_` and `-`",
+            ]
+            .concat(),
             Self::AlreadyUploading => "this recording is already uploading".into(),
             Self::NotUploading => "no such recording is uploading".into(),
             Self::OtherRoom => "this recording was made in another room".into(),
@@ -432,7 +447,8 @@ impl UploadError {
             Self::ChunkOutOfRange { .. }
             | Self::NoChunks
             | Self::InvalidMetadata { .. }
-            | Self::InvalidId => ErrorCode::BadRequest,
+            | Self::InvalidId
+            | Self::InvalidKey => ErrorCode::BadRequest,
         }
     }
 }

@@ -3,6 +3,8 @@
 use super::*;
 
 const ID: &str = "rec_0123456789abcdef";
+/// The upload's key, as the browser makes them.
+const KEY: &str = "rec-m1x2y3z4-abc123";
 const MANIFEST: &str = r#"{"duration_ms":2000,"bytes":300}"#;
 const SIDECAR: &str = r#"{"entries":[]}"#;
 
@@ -90,7 +92,7 @@ fn put(seq: u32) -> UploadRequestKind {
 
 /// A fresh upload whose create was answered; its outputs drained.
 fn created() -> Upload {
-    let mut up = Upload::new("video/webm", UploadOptions::default());
+    let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
     let create = next(&mut up);
     answer(&mut up, create.id, 201, &view("[]", 0, "uploading"), 0);
     drain(&mut up);
@@ -113,12 +115,13 @@ fn failed(events: &[UploadEvent]) -> Option<UploadFailure> {
 
 #[test]
 fn fresh_upload_end_to_end() {
-    let mut up = Upload::new("video/webm", UploadOptions::default());
+    let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
     let create = next(&mut up);
     assert_eq!(
         create.kind,
         UploadRequestKind::Create {
-            mime: "video/webm".into()
+            mime: "video/webm".into(),
+            key: KEY.into(),
         }
     );
     assert_eq!(
@@ -204,7 +207,7 @@ fn fresh_upload_end_to_end() {
 
 #[test]
 fn chunks_stored_before_and_during_the_create_queue_up_in_order() {
-    let mut up = Upload::new("video/webm", UploadOptions::default());
+    let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
     stored(&mut up, 1, 20);
     let create = next(&mut up);
     stored(&mut up, 0, 10);
@@ -378,7 +381,7 @@ fn client_errors_are_final_with_their_code() {
         assert_eq!(up.poll_timeout(), None, "{status} {code}: no retry");
     }
     // Without a usable body the status is the message.
-    let mut up = Upload::new("video/webm", UploadOptions::default());
+    let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
     let create = next(&mut up);
     answer(&mut up, create.id, 403, "<html>", 0);
     assert_eq!(
@@ -464,7 +467,7 @@ fn server_and_network_errors_are_retried_with_backoff() {
 #[test]
 fn rate_limits_and_request_timeouts_are_retried() {
     for status in [408, 429] {
-        let mut up = Upload::new("video/webm", UploadOptions::default());
+        let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
         let create = next(&mut up);
         answer(
             &mut up,
@@ -519,7 +522,7 @@ fn jitter_follows_the_seed() {
             jitter_seed: seed,
             ..UploadOptions::default()
         };
-        let mut up = Upload::new("video/webm", options);
+        let mut up = Upload::new("video/webm", KEY, options).unwrap();
         let mut now = 0;
         fail_times(&mut up, 5, &mut now).0
     };
@@ -573,7 +576,7 @@ fn unusable_answers_fail_with_bad_response() {
         let mut up = if resume {
             Upload::resume(ID, UploadOptions::default()).unwrap()
         } else {
-            Upload::new("video/webm", UploadOptions::default())
+            Upload::new("video/webm", KEY, UploadOptions::default()).unwrap()
         };
         let first = next(&mut up);
         answer(&mut up, first.id, 200, body, 0);
@@ -736,10 +739,11 @@ fn failure_codes_are_stable() {
 fn posts_carry_their_json_body_and_the_others_none() {
     let create = UploadRequestKind::Create {
         mime: "video/webm;codecs=vp8,opus".into(),
+        key: KEY.into(),
     };
     assert_eq!(
         create.json_body().as_deref(),
-        Some(r#"{"mime":"video/webm;codecs=vp8,opus"}"#)
+        Some(r#"{"mime":"video/webm;codecs=vp8,opus","idempotencyKey":"rec-m1x2y3z4-abc123"}"#)
     );
     let complete = UploadRequestKind::Complete {
         recording: ID.into(),
@@ -752,3 +756,6 @@ fn posts_carry_their_json_body_and_the_others_none() {
     };
     assert_eq!(put.json_body(), None);
 }
+
+#[path = "upload_create_tests.rs"]
+mod create;

@@ -424,7 +424,8 @@ impl LocalRecorder {
         }
         if upload {
             let key = self.key();
-            // Cannot fail: a recording runs and this key is new.
+            // Cannot fail: a recording runs, and this key is new and plain (the server takes
+            // it as the create's idempotency key).
             let _ = self
                 .shared
                 .command(|call, now| call.upload_local_recording(&key, now));

@@ -69,7 +69,10 @@ fn the_running_recording_uploads_chunk_by_chunk_and_completes_after_the_call_end
     assert_eq!(a.call.uploads().collect::<Vec<_>>(), vec!["k1"]);
     let create = a.answer(201, &view("[]"), 1_000);
     assert_eq!(path(&create), "POST /v1/recordings");
-    assert!(matches!(&create.kind, UploadRequestKind::Create { mime } if mime == WEBM[0]));
+    assert!(
+        matches!(&create.kind, UploadRequestKind::Create { mime, key } if mime == WEBM[0] && key == "k1"),
+        "the storage key is the create's key: {create:?}"
+    );
     assert!(
         a.upload_events()
             .iter()
@@ -189,6 +192,46 @@ fn a_left_over_recording_resumes_in_its_own_room_only() {
         Millis(60),
     );
     assert_eq!(err.unwrap_err().code(), ErrorCode::Conflict);
+}
+
+#[test]
+fn a_left_over_never_created_creates_again_under_its_key() {
+    // The tab closed after the create went out, before its answer: the next page creates
+    // again under the same key, and the server answers with the recording it made.
+    let mut a = joined("agent_1", false, true);
+    let now = a.at(10);
+    a.call
+        .resume_upload(
+            "k0",
+            "rm_1",
+            None,
+            WEBM[0],
+            &[500],
+            "{}".into(),
+            "{}".into(),
+            now,
+        )
+        .unwrap();
+    a.drain();
+    let create = a.answer(200, &view("[0]"), 20);
+    let body = create.kind.json_body().unwrap_or_default();
+    assert!(body.contains(r#""idempotencyKey":"k0""#), "{body}");
+    let complete = a.answer(200, &view("[0]"), 30);
+    assert!(matches!(complete.kind, UploadRequestKind::Complete { .. }));
+}
+
+#[test]
+fn a_key_the_server_would_refuse_starts_no_upload() {
+    let mut a = recording_agent();
+    let now = a.at(20);
+    let err = a
+        .call
+        .upload_local_recording("my recording", now)
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::BadRequest);
+    a.drain();
+    assert!(a.requests().is_empty());
+    assert_eq!(a.call.uploads().count(), 0);
 }
 
 #[test]
