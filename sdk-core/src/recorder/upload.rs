@@ -53,9 +53,10 @@ struct View {
 /// exponential delay ([`UploadOptions::backoff`]); after
 /// [`max_attempts`](crate::session::BackoffConfig::max_attempts) consecutive failures the upload fails with
 /// [`UploadFailure::Unreachable`]. Any other status is final ([`UploadEvent::Failed`] with the
-/// server's reason). Every request may be retried: chunks and the completion are idempotent on
-/// the server, and the create carries the upload's key, so a create sent again after its
-/// answer was lost gets the recording the first one made.
+/// server's reason), among them `409 recording_limit` when the room has as many recordings as
+/// the server keeps ([`UploadFailure::RecordingLimit`]). Every request may be retried: chunks
+/// and the completion are idempotent on the server, and the create carries the upload's key,
+/// so a create sent again after its answer was lost gets the recording the first one made.
 ///
 /// **Drive rule** (as the [`Recorder`](super::Recorder)'s): after every `handle_*` call, drain
 /// `poll_output` until `None`, then arm one timer for `poll_timeout`. Outputs left undrained

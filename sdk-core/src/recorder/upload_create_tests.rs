@@ -1,4 +1,4 @@
-//! The create: its key and its retries.
+//! The create: its key, its retries, and the room that holds no more recordings.
 
 use super::*;
 
@@ -91,6 +91,30 @@ fn a_recreated_upload_takes_over_the_chunks_the_server_holds() {
     );
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].kind, put(2));
+}
+
+#[test]
+fn a_room_with_as_many_recordings_as_it_may_fails_the_create_at_once() {
+    let mut up = Upload::new("video/webm", KEY, UploadOptions::default()).unwrap();
+    stored(&mut up, 0, 10);
+    let create = next(&mut up);
+    let body = error(
+        "recording_limit",
+        "this room has as many recordings as it may",
+    );
+    answer(&mut up, create.id, 409, &body, 0);
+    let (requests, events) = drain(&mut up);
+    assert!(requests.is_empty());
+    assert_eq!(
+        events,
+        [UploadEvent::Failed {
+            code: UploadFailure::RecordingLimit,
+            message: "this room has as many recordings as it may".into()
+        }]
+    );
+    assert_eq!(UploadFailure::RecordingLimit.as_str(), "recording_limit");
+    assert_eq!(up.state(), UploadState::Failed);
+    assert_eq!(up.poll_timeout(), None, "not retried");
 }
 
 #[test]

@@ -230,6 +230,9 @@ pub enum UploadFailure {
     /// `409`: the server holds different bytes for a chunk, or chunks the completion does not
     /// account for.
     Conflict,
+    /// `409 recording_limit`: the room has as many recordings as the server keeps for one
+    /// room.
+    RecordingLimit,
     /// `413`: a chunk or the recording is larger than the server accepts.
     TooLarge,
     /// `400 checksum_mismatch`: a chunk's bytes do not match the SHA-256 sent with them.
@@ -245,8 +248,8 @@ pub enum UploadFailure {
 
 impl UploadFailure {
     /// The stable string form: `unauthorized`, `token_expired`, `forbidden`, `not_found`,
-    /// `recordings_disabled`, `conflict`, `too_large`, `checksum_mismatch`, `bad_request`,
-    /// `bad_response`, `unreachable`.
+    /// `recordings_disabled`, `conflict`, `recording_limit`, `too_large`, `checksum_mismatch`,
+    /// `bad_request`, `bad_response`, `unreachable`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unauthorized => "unauthorized",
@@ -255,6 +258,7 @@ impl UploadFailure {
             Self::NotFound => "not_found",
             Self::RecordingsDisabled => "recordings_disabled",
             Self::Conflict => "conflict",
+            Self::RecordingLimit => "recording_limit",
             Self::TooLarge => "too_large",
             Self::ChecksumMismatch => "checksum_mismatch",
             Self::BadRequest => "bad_request",
@@ -264,13 +268,14 @@ impl UploadFailure {
     }
 
     /// Every code, for bindings that list them.
-    pub const ALL: [UploadFailure; 11] = [
+    pub const ALL: [UploadFailure; 12] = [
         Self::Unauthorized,
         Self::TokenExpired,
         Self::Forbidden,
         Self::NotFound,
         Self::RecordingsDisabled,
         Self::Conflict,
+        Self::RecordingLimit,
         Self::TooLarge,
         Self::ChecksumMismatch,
         Self::BadRequest,
@@ -287,6 +292,7 @@ impl UploadFailure {
             (403, _) => Self::Forbidden,
             (404, "recordings_disabled") => Self::RecordingsDisabled,
             (404, _) => Self::NotFound,
+            (409, "recording_limit") => Self::RecordingLimit,
             (409, _) => Self::Conflict,
             (413, _) => Self::TooLarge,
             (400, "checksum_mismatch") => Self::ChecksumMismatch,
