@@ -117,8 +117,8 @@ pub const MAX_PENDING_OUTPUTS: usize = 64;
 /// that, when a chunk ends [`KEEP_INTERVAL_MS`] after the last keep, or when a bookmark,
 /// clip, pause or source came since. Each keep writes the whole manifest, so keeping it after
 /// every chunk of a two-hour recording would write gigabytes; this way a crash loses at most
-/// the last [`KEEP_INTERVAL_MS`] of chunk entries (the chunks themselves are kept by then),
-/// never a mark, and the stop keeps the final one.
+/// the last [`KEEP_INTERVAL_MS`] of chunk entries (the chunks themselves are kept by then) and
+/// the marks of the last timeslice, as before; the end keeps the final manifest.
 pub const KEEP_EVERY_CHUNK_UP_TO: usize = 300;
 /// See [`KEEP_EVERY_CHUNK_UP_TO`].
 pub const KEEP_INTERVAL_MS: u64 = 30_000;
