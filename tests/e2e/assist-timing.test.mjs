@@ -3,8 +3,7 @@
 // after a signaling drop. Everything sent must reach the customer.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
-import { createRoom, openPage, poll, serverAndBrowser, waitEvent, waitFrames } from './lib.mjs';
+import { cpuLoad, createRoom, openPage, poll, serverAndBrowser, waitEvent, waitFrames } from './lib.mjs';
 
 const fx = serverAndBrowser();
 
@@ -43,15 +42,6 @@ async function customerSeesAll(customer, what) {
     const v = await overlay(customer);
     return v.shapes.length === 2 && v.cursors.length === 1 && v.step?.ticket === 'T-7' ? v : null;
   }, { ms: 30_000 });
-}
-
-/** Busy threads beside the browsers, as a build running next to a call; returns a stop. */
-function cpuLoad(threads = 2) {
-  const workers = Array.from({ length: threads }, () => new Worker(
-    'const end = Date.now() + 120_000; while (Date.now() < end) { Math.sqrt(Math.random()); }',
-    { eval: true },
-  ));
-  return () => Promise.all(workers.map((w) => w.terminate()));
 }
 
 async function closeAll(...pages) {

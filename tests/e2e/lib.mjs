@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -198,4 +199,13 @@ export function serverAndBrowser() {
     await fx.server?.stop();
   });
   return fx;
+}
+
+/** Busy threads beside the browsers, as a build running next to a call; returns a stop. */
+export function cpuLoad(threads = 2) {
+  const workers = Array.from({ length: threads }, () => new Worker(
+    'const end = Date.now() + 120_000; while (Date.now() < end) { Math.sqrt(Math.random()); }',
+    { eval: true },
+  ));
+  return () => Promise.all(workers.map((w) => w.terminate()));
 }

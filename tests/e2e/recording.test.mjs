@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { API_KEY, createRoom, launch, poll, startServer } from './lib.mjs';
+import { API_KEY, cpuLoad, createRoom, launch, poll, startServer } from './lib.mjs';
 
 const fx = {};
 let dir;
@@ -261,6 +261,33 @@ describe('local recording', () => {
     const report = `L: 440 Hz ${left440} dB, 1 kHz ${left1k} dB; R: 440 Hz ${right440} dB, 1 kHz ${right1k} dB`;
     assert.ok(left440 > left1k + 20, `the agent's tone is on the left: ${report}`);
     assert.ok(right1k > right440 + 20, `the customer's tone is on the right: ${report}`);
+    await agent.context().close();
+    await customer.context().close();
+  });
+
+  test('under CPU load (a build beside the call): the file holds the whole time and both voices', async () => {
+    const { agent, customer } = await call('rm_rec_load', { agentTone: 440, customerTone: 1_000 });
+    const stop = cpuLoad();
+    let manifest;
+    try {
+      await agent.evaluate(() => window.client.recorder.start({ source: 'mixed', stereo: true, timesliceMs: 500 }));
+      await recorded(agent, 4_000);
+      await agent.evaluate(() => window.client.recorder.stop());
+      await poll('complete', () => agent.evaluate(() => window.client.recorder.complete));
+      manifest = await agent.evaluate(() => window.client.recorder.manifest());
+    } finally {
+      await stop();
+    }
+    const file = await saveRecording(agent, 'loaded.webm');
+    assert.equal(manifest.bytes, manifest.chunks.reduce((n, c) => n + c.bytes, 0));
+    const expected = manifest.duration_ms / 1000;
+    for (const [what, stream] of [['video', 'v:0'], ['audio', 'a:0']]) {
+      const s = mediaSeconds(file, stream);
+      assert.ok(Math.abs(s - expected) <= expected * 0.1, `${what} lasts ${s} s, the manifest says ${expected} s`);
+    }
+    const report = ['FL', 'FR'].flatMap((c) => [440, 1000].map((hz) => `${c} ${hz} Hz ${meanVolume(file, c, hz)} dB`)).join(', ');
+    assert.ok(meanVolume(file, 'FL', 440) > meanVolume(file, 'FL', 1000) + 20, `the agent on the left: ${report}`);
+    assert.ok(meanVolume(file, 'FR', 1000) > meanVolume(file, 'FR', 440) + 20, `the customer on the right: ${report}`);
     await agent.context().close();
     await customer.context().close();
   });
