@@ -750,7 +750,16 @@ pub(crate) fn bench_preflight(rest: &[&str]) -> Result {
         ],
     )?;
     let release = target_dir().join("release");
-    run(&release.join("bench-preflight").to_string_lossy(), rest)
+    // `--browser`: the browser SDK's check in Chromium, from the end-to-end tests' build
+    // (which has the `preflight` feature).
+    let mut args: Vec<String> = rest.iter().map(|a| (*a).to_owned()).collect();
+    if let Some(i) = args.iter().position(|a| a == "--browser") {
+        ensure_chromium()?;
+        ensure_npm(&root().join("tests/e2e"))?;
+        args.insert(i + 1, test_web_root()?.to_string_lossy().into_owned());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&release.join("bench-preflight").to_string_lossy(), &args)
 }
 
 /// The native SDK bench: `bench-native` (`bench/native`: two native clients and a plain

@@ -58,6 +58,11 @@ struct Args {
     /// Least share of runs, percent, with both verdict and reasons right.
     #[arg(long, default_value_t = 95.0)]
     min_pct: f64,
+    /// Runs the browser SDK's check in headless Chromium instead of the native one: the SDK
+    /// built with `preflight`, served by each run's server from this web root
+    /// (`packages-npm/dist` under it). Needs Node and `tests/e2e`'s npm packages.
+    #[arg(long, value_name = "WEB_ROOT")]
+    browser: Option<PathBuf>,
 }
 
 /// What every run needs.
@@ -66,6 +71,8 @@ struct Setup {
     coturn_config: PathBuf,
     seed: u64,
     run_timeout: Duration,
+    /// The browser SDK's web root, when the check runs in Chromium.
+    browser: Option<PathBuf>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -101,6 +108,7 @@ async fn main() -> ExitCode {
         coturn_config,
         seed: args.seed,
         run_timeout: Duration::from_secs(args.run_timeout_secs.max(1)),
+        browser: args.browser.clone(),
     };
     let started = Instant::now();
     // On Ctrl-C or SIGTERM the runs are dropped, and with them every child process.
@@ -220,7 +228,6 @@ async fn run_once(
     turn_urls: &[String],
     seed: u64,
 ) -> Result<(Outcome, String), String> {
-    let local = vec!["127.0.0.1:0".to_owned()];
     if c.path == Path::Unreachable {
         // A port that was free a moment ago: nothing listens there.
         let url = format!("http://127.0.0.1:{}", procs::free_port());
@@ -228,14 +235,24 @@ async fn run_once(
             url,
             token: "no-server".into(),
         };
-        return Ok(check(setup, options, local, String::new()).await);
+        // The browser needs a page to run in: a server of its own, which the check never asks.
+        let pages = match &setup.browser {
+            Some(root) => Some(Server::start(&setup.server_bin, &[], Some(root)).await?),
+            None => None,
+        };
+        let page = pages.as_ref().map(|p| p.base.clone());
+        let result = check(setup, options, page.as_deref()).await;
+        if let Some(p) = pages {
+            p.stop().await;
+        }
+        return Ok(result);
     }
     let gate = match c.path {
         Path::UdpBlocked(_) => Gate::OnlyFromPorts(TURN_RELAY_PORTS),
         _ => Gate::Open,
     };
     let relay = Arc::new(Relay::new(c.link, c.link, gate, seed));
-    let server = Server::start(&setup.server_bin, turn_urls).await?;
+    let server = Server::start(&setup.server_bin, turn_urls, setup.browser.as_deref()).await?;
     let token = server.preflight_token().await?;
     let proxy = proxy::start(server.base.clone(), Arc::clone(&relay))
         .await
@@ -244,50 +261,95 @@ async fn run_once(
         url: proxy.url.clone(),
         token,
     };
-    let (outcome, detail) = check(setup, options, local, String::new()).await;
+    // Through the proxy, as the check's own requests, so the page is of the same origin.
+    let page = proxy.url.clone();
+    let (outcome, detail) = check(setup, options, Some(&page)).await;
     let detail = format!("{detail}\n        {}", relay.counts.line());
     drop(proxy);
     server.stop().await;
     Ok((outcome, detail))
 }
 
-/// Runs the check, bounded; a failure or a timeout is the verdict `error`.
-async fn check(
-    setup: &Setup,
-    options: PreflightOptions,
-    local: Vec<String>,
-    detail: String,
-) -> (Outcome, String) {
+/// Runs the check (natively, or in Chromium from `page` when the setup says so), bounded; a
+/// failure or a timeout is the verdict `error`.
+async fn check(setup: &Setup, options: PreflightOptions, page: Option<&str>) -> (Outcome, String) {
     let t0 = Instant::now();
-    let result = tokio::time::timeout(setup.run_timeout, preflight_on(options, local)).await;
+    let result = match (&setup.browser, page) {
+        (Some(_), Some(page)) => {
+            tokio::time::timeout(setup.run_timeout, browser_check(page, &options)).await
+        }
+        _ => {
+            let local = vec!["127.0.0.1:0".to_owned()];
+            tokio::time::timeout(setup.run_timeout, async {
+                preflight_on(options, local)
+                    .await
+                    .map(|r| (r.verdict, r.reasons, r.json))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .await
+        }
+    };
     let duration = t0.elapsed();
+    let error = |detail: String| {
+        let outcome = Outcome {
+            verdict: "error".into(),
+            reasons: Vec::new(),
+            duration,
+        };
+        (outcome, detail)
+    };
     match result {
-        Ok(Ok(report)) => {
-            let figures = figures(&report.json);
+        Ok(Ok((verdict, reasons, json))) => {
             let outcome = Outcome {
-                verdict: report.verdict,
-                reasons: report.reasons,
+                verdict,
+                reasons,
                 duration,
             };
-            (outcome, format!("{detail}\n        {figures}"))
+            (outcome, format!("\n        {}", figures(&json)))
         }
-        Ok(Err(e)) => (
-            Outcome {
-                verdict: "error".into(),
-                reasons: Vec::new(),
-                duration,
-            },
-            format!("{detail}\n        check failed: {e:?}"),
-        ),
-        Err(_) => (
-            Outcome {
-                verdict: "error".into(),
-                reasons: Vec::new(),
-                duration,
-            },
-            format!("{detail}\n        timed out after {:?}", setup.run_timeout),
-        ),
+        Ok(Err(e)) => error(format!("\n        check failed: {e}")),
+        Err(_) => error(format!("\n        timed out after {:?}", setup.run_timeout)),
     }
+}
+
+/// The browser SDK's check in headless Chromium (`bench/browser/preflight-check.mjs`), in a
+/// page of `page`'s origin: the verdict, the reasons and the report's JSON.
+async fn browser_check(
+    page: &str,
+    options: &PreflightOptions,
+) -> Result<(String, Vec<String>, String), String> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../browser/preflight-check.mjs");
+    let out = tokio::process::Command::new("node")
+        .arg(&script)
+        .args([page, &options.url, &options.token])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("cannot start node {}: {e}", script.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|_| {
+        format!(
+            "the browser check printed no result: {} {}",
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+    })?;
+    if let Some(e) = v["error"].as_str() {
+        return Err(e.to_owned());
+    }
+    let report = &v["report"];
+    let verdict = report["verdict"].as_str().unwrap_or("error").to_owned();
+    let reasons = report["reasons"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((verdict, reasons, report.to_string()))
 }
 
 /// The measured figures of a report's JSON, in one line.

@@ -32,11 +32,19 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `bin` with TURN `urls` (and the shared secret) when there are any.
-    pub(crate) async fn start(bin: &Path, turn_urls: &[String]) -> Result<Self, String> {
+    /// Starts `bin` with TURN `urls` (and the shared secret) when there are any, serving the
+    /// browser SDK from `web_root` when given.
+    pub(crate) async fn start(
+        bin: &Path,
+        turn_urls: &[String],
+        web_root: Option<&Path>,
+    ) -> Result<Self, String> {
         let mut cmd = Command::new(bin);
         cmd.args(["--listen", "127.0.0.1:0", "--api-key", API_KEY])
             .args(["--jwt-secret", JWT_SECRET]);
+        if let Some(root) = web_root {
+            cmd.arg("--web-root").arg(root);
+        }
         for url in turn_urls {
             cmd.args(["--turn-url", url]);
         }

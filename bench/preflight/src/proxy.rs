@@ -85,18 +85,20 @@ async fn forward(
     };
     let status = resp.status();
     let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-    let Ok(text) = resp.text().await else {
+    // Bytes as they are (the browser check loads the SDK's wasm through here); only the
+    // probe's answer is read as text.
+    let Ok(bytes) = resp.bytes().await else {
         return StatusCode::BAD_GATEWAY.into_response();
     };
-    let text = if probe && status.is_success() {
-        match stand_in_candidates(&text, &up.relay).await {
-            Ok(text) => text,
+    let bytes = if probe && status.is_success() {
+        match stand_in_candidates(&String::from_utf8_lossy(&bytes), &up.relay).await {
+            Ok(text) => Bytes::from(text),
             Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         }
     } else {
-        text
+        bytes
     };
-    let mut out = (status, text).into_response();
+    let mut out = (status, bytes).into_response();
     if let Some(ct) = content_type {
         out.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
