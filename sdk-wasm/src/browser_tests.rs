@@ -65,7 +65,8 @@ async fn within<T>(ms: f64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-async fn camera() -> MediaStream {
+/// The (fake) camera, and the microphone with it when `audio`.
+async fn capture(audio: bool) -> MediaStream {
     let devices = web_sys::window()
         .unwrap()
         .navigator()
@@ -73,6 +74,7 @@ async fn camera() -> MediaStream {
         .unwrap();
     let c = web_sys::MediaStreamConstraints::new();
     c.set_video(&JsValue::TRUE);
+    c.set_audio(&JsValue::from_bool(audio));
     JsFuture::from(devices.get_user_media_with_constraints(&c).unwrap())
         .await
         .unwrap()
@@ -141,7 +143,7 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     let (ra, rb) = (Rc::new(Recorder::default()), Rc::new(Recorder::default()));
     let a = RefCell::new(PeerLink::new(link("agent_1"), &[], false, ra.clone()).unwrap());
     let b = RefCell::new(PeerLink::new(link("user_9"), &[], false, rb.clone()).unwrap());
-    let stream = camera().await;
+    let stream = capture(false).await;
     let track: MediaStreamTrack = stream.get_video_tracks().get(0).dyn_into().unwrap();
     let mut local = VecMap::default();
     local.insert(
@@ -260,23 +262,6 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     track.stop();
 }
 
-/// The camera and the microphone, as one stream.
-async fn camera_and_microphone() -> MediaStream {
-    let devices = web_sys::window()
-        .unwrap()
-        .navigator()
-        .media_devices()
-        .unwrap();
-    let c = web_sys::MediaStreamConstraints::new();
-    c.set_video(&JsValue::TRUE);
-    c.set_audio(&JsValue::TRUE);
-    JsFuture::from(devices.get_user_media_with_constraints(&c).unwrap())
-        .await
-        .unwrap()
-        .dyn_into()
-        .unwrap()
-}
-
 /// Both sides add their media at once and their offers cross: the polite side rolls its offer
 /// back and answers. Its receivers must still come alive when the media arrives (Chromium
 /// leaves them muted and silent for good when the rolled-back offer held `addTrack`
@@ -286,7 +271,7 @@ async fn after_a_collision_the_polite_side_receives_the_remote_media() {
     let (ra, rb) = (Rc::new(Recorder::default()), Rc::new(Recorder::default()));
     let mut a = PeerLink::new(link("user_9"), &[], false, ra.clone()).unwrap();
     let mut b = PeerLink::new(link("agent_1"), &[], false, rb.clone()).unwrap();
-    let streams = [camera_and_microphone().await, camera_and_microphone().await];
+    let streams = [capture(true).await, capture(true).await];
     for (link, stream) in [(&mut a, &streams[0]), (&mut b, &streams[1])] {
         let mut local = VecMap::default();
         local.insert(
@@ -429,7 +414,7 @@ fn the_assist_object_is_made_once() {
 
 #[wasm_bindgen_test]
 async fn local_media_stop_ends_tracks_and_detaches_handlers() {
-    let stream = camera().await;
+    let stream = capture(false).await;
     let media = crate::driver::LocalMedia {
         stream: Clone::clone(&stream),
         _on_ended: None,

@@ -452,6 +452,17 @@ fn fresh_seat(a: &mut Rec, members: Vec<MemberInfo>) -> u64 {
     now + 1
 }
 
+/// The customer withdraws its recording consent at `now`.
+fn customer_withdraws(a: &mut Rec, now: u64) {
+    a.frame(
+        ServerMessage::MemberConsent {
+            member: id("user_9"),
+            recording: false,
+        },
+        now,
+    );
+}
+
 fn customer_listed(consents: bool) -> MemberInfo {
     MemberInfo {
         id: id("user_9"),
@@ -506,13 +517,7 @@ fn a_fresh_seat_shows_a_recording_its_recorder_paused_as_paused() {
 #[test]
 fn a_fresh_seat_leaves_a_recording_paused_for_consent_unannounced() {
     let mut a = recording_agent();
-    a.frame(
-        ServerMessage::MemberConsent {
-            member: id("user_9"),
-            recording: false,
-        },
-        50,
-    );
+    customer_withdraws(&mut a, 50);
     a.sent();
     fresh_seat(&mut a, vec![customer_listed(false)]);
     assert!(
@@ -525,13 +530,7 @@ fn a_fresh_seat_leaves_a_recording_paused_for_consent_unannounced() {
 #[test]
 fn a_member_gone_while_the_seat_was_lost_no_longer_holds_the_recording_back() {
     let mut a = recording_agent();
-    a.frame(
-        ServerMessage::MemberConsent {
-            member: id("user_9"),
-            recording: false,
-        },
-        50,
-    );
+    customer_withdraws(&mut a, 50);
     assert_eq!(a.state(), RecorderState::Paused);
     // Back on a fresh seat: the customer is not in the list any more.
     let now = fresh_seat(&mut a, vec![]);
