@@ -421,7 +421,7 @@ impl Session {
 
     /// Serves the probe channel until it closes or a bound is reached.
     async fn serve(&mut self, dc: Arc<dyn DataChannel>) -> End {
-        let mut receiver = TrainReceiver::new();
+        let mut receiver = TrainReceiver::paced(&ProbeConfig::default());
         let mut download: Option<TrainSender> = None;
         loop {
             let wake = download
@@ -467,7 +467,7 @@ impl Session {
             let reply = match std::str::from_utf8(&message.data).map(str::trim) {
                 Ok("result") => Reply::from(receiver.result()),
                 Ok("reset") => {
-                    receiver = TrainReceiver::new();
+                    receiver = TrainReceiver::paced(&ProbeConfig::default());
                     Reply::Reset
                 }
                 Ok("download") => {

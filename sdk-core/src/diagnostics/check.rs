@@ -496,7 +496,7 @@ impl Check {
                 self.resend_at = Some(now.after(RESEND_MS));
                 self.phase = Phase::Download {
                     path,
-                    receiver: TrainReceiver::new(),
+                    receiver: TrainReceiver::paced(&ProbeConfig::default()),
                     // The train's time, plus the command's way to the server.
                     until: now.after(TRAIN_TIMEOUT_MS + 500),
                 };

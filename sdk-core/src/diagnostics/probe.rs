@@ -455,12 +455,24 @@ pub struct TrainReceiver {
     prev_transit: Option<f64>,
     jitter: f64,
     jitters: Tally,
+    /// The rate the sender paces its train at, kbps, when known.
+    pacing_kbps: Option<f64>,
 }
 
 impl TrainReceiver {
     /// A receiver that has seen nothing.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A receiver of a train paced at `config`'s rate: a rate above it cannot have come over
+    /// the line, so the later half it was read on was taken late (the receiving page was busy
+    /// and took a run of arrivals at once); the rate is then read on the first half.
+    pub fn paced(config: &ProbeConfig) -> Self {
+        Self {
+            pacing_kbps: Some(f64::from(config.rate_kbps)),
+            ..Self::default()
+        }
     }
 
     /// A packet arrived at `now` (on the receiver's clock); returns the echo to send back.
@@ -508,12 +520,20 @@ impl TrainReceiver {
         // understates a line with a long round trip; by the second half, the bottleneck sets it.
         let n = self.arrivals.len();
         let from = if n >= 8 { n / 2 } else { 0 };
-        let throughput_kbps = match (self.arrivals.get(from), self.arrivals.last()) {
+        let rate = |from: usize, to: usize| match (self.arrivals.get(from), self.arrivals.get(to)) {
             // Bytes after the window's first arrival, over the time they took: bits per ms = kbps.
             (Some(a), Some(b)) if b.0 > a.0 => {
                 Some((b.1 - a.1) as f64 * 8.0 / (b.0.0 - a.0.0) as f64)
             }
             _ => None,
+        };
+        // A quarter above the pacing rate leaves room for the jitter of the arrivals' times.
+        let possible = |kbps: &f64| self.pacing_kbps.is_none_or(|p| *kbps <= p * 1.25);
+        let last = n.saturating_sub(1);
+        let throughput_kbps = match rate(from, last) {
+            // The later half came at once: the first half, taken as it came, tells the rate.
+            Some(kbps) if !possible(&kbps) => rate(0, from).filter(possible),
+            rate => rate,
         };
         TrainResult {
             received: self.received,
