@@ -187,30 +187,22 @@ fn throughput_is_read_on_the_later_half_of_the_arrivals() {
 fn a_later_half_taken_at_once_is_not_read_as_the_line_s_rate() {
     // 300 kbps (500 B every 13.3 ms), but the receiving page, busy, took the later half of
     // the train within 2 ms: faster than the sender paces, so not the line's rate.
-    let config = ProbeConfig::default();
-    let mut r = TrainReceiver::paced(&config);
-    let packets = 120u32;
-    for seq in 0..packets {
-        let at = if seq < packets / 2 {
-            u64::from(seq) * 40 / 3
-        } else {
-            800 + u64::from(seq - packets / 2) / 30
-        };
-        r.on_packet(&encode_packet(seq, Millis(0), 500), Millis(at));
-    }
-    let kbps = r.result().throughput_kbps.unwrap();
+    let bunched = |mut r: TrainReceiver| {
+        let packets = 120u32;
+        for seq in 0..packets {
+            let at = if seq < packets / 2 {
+                u64::from(seq) * 40 / 3
+            } else {
+                800 + u64::from(seq - packets / 2) / 30
+            };
+            r.on_packet(&encode_packet(seq, Millis(0), 500), Millis(at));
+        }
+        r.result().throughput_kbps.unwrap()
+    };
+    let kbps = bunched(TrainReceiver::paced(&ProbeConfig::default()));
     assert!((kbps - 300.0).abs() < 10.0, "{kbps}");
     // Without the sender's pace known, the later half is taken as it came.
-    let mut unpaced = TrainReceiver::new();
-    for seq in 0..packets {
-        let at = if seq < packets / 2 {
-            u64::from(seq) * 40 / 3
-        } else {
-            800 + u64::from(seq - packets / 2) / 30
-        };
-        unpaced.on_packet(&encode_packet(seq, Millis(0), 500), Millis(at));
-    }
-    assert!(unpaced.result().throughput_kbps.unwrap() > 10_000.0);
+    assert!(bunched(TrainReceiver::new()) > 10_000.0);
 }
 
 #[test]
