@@ -93,6 +93,16 @@ fn link(s: &str) -> LinkId {
     }
 }
 
+/// The local description of `kind` that link `side` reported, if it did.
+fn description(log: &[(usize, PeerEvent)], side: usize, kind: SdpKind) -> Option<String> {
+    log.iter().find_map(|(i, e)| match e {
+        PeerEvent::LocalDescription { kind: k, sdp } if *i == side && *k == kind => {
+            Some(sdp.clone())
+        }
+        _ => None,
+    })
+}
+
 /// No local media: commands that need captures find none.
 fn no_media() -> VecMap<Source, crate::driver::LocalMedia> {
     VecMap::default()
@@ -174,13 +184,7 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
         .run(PeerCommand::CreateOffer { ice_restart: false }, &no_media());
     let offer = within(5_000.0, "local offer", || {
         step(&mut log, &mut wire);
-        log.iter().find_map(|(i, e)| match e {
-            PeerEvent::LocalDescription {
-                kind: SdpKind::Offer,
-                sdp,
-            } if *i == 0 => Some(sdp.clone()),
-            _ => None,
-        })
+        description(&log, 0, SdpKind::Offer)
     })
     .await;
     assert!(offer.starts_with("v=0") && offer.contains("m=video"));
@@ -200,13 +204,7 @@ async fn peer_commands_drive_a_real_negotiation_and_release_on_drop() {
     b.borrow_mut().run(PeerCommand::CreateAnswer, &no_media());
     let answer = within(5_000.0, "local answer", || {
         step(&mut log, &mut wire);
-        log.iter().find_map(|(i, e)| match e {
-            PeerEvent::LocalDescription {
-                kind: SdpKind::Answer,
-                sdp,
-            } if *i == 1 => Some(sdp.clone()),
-            _ => None,
-        })
+        description(&log, 1, SdpKind::Answer)
     })
     .await;
     a.borrow_mut().run(
@@ -288,15 +286,7 @@ async fn after_a_collision_the_polite_side_receives_the_remote_media() {
     let mut log: Vec<(usize, PeerEvent)> = Vec::new();
     let offers = within(5_000.0, "both offers", || {
         log.extend(pump([&mut a, &mut b], [&ra, &rb], &mut wire));
-        let offer = |side| {
-            log.iter().find_map(|(i, e)| match e {
-                PeerEvent::LocalDescription {
-                    kind: SdpKind::Offer,
-                    sdp,
-                } if *i == side => Some(sdp.clone()),
-                _ => None,
-            })
-        };
+        let offer = |side| description(&log, side, SdpKind::Offer);
         Some((offer(0)?, offer(1)?))
     })
     .await;
@@ -313,13 +303,7 @@ async fn after_a_collision_the_polite_side_receives_the_remote_media() {
     a.run(PeerCommand::CreateAnswer, &no_media());
     let answer = within(5_000.0, "the polite side's answer", || {
         log.extend(pump([&mut a, &mut b], [&ra, &rb], &mut wire));
-        log.iter().find_map(|(i, e)| match e {
-            PeerEvent::LocalDescription {
-                kind: SdpKind::Answer,
-                sdp,
-            } if *i == 0 => Some(sdp.clone()),
-            _ => None,
-        })
+        description(&log, 0, SdpKind::Answer)
     })
     .await;
     b.run(
