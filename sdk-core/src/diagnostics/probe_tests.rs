@@ -149,8 +149,8 @@ fn garbage_duplicates_and_absurd_numbers_are_ignored() {
     assert_eq!(s.rtt().unwrap().max, 4.0);
 }
 
-#[test]
-fn round_trip_jitter_is_the_mean_step_over_root_two() {
+/// The sparse train, every packet sent on time and the `i`th echoed after `rtt_ms(i)`.
+fn ping_with(rtt_ms: impl Fn(usize) -> u64) -> TrainSender {
     let mut sender = TrainSender::new(ProbeConfig::PING);
     let mut at = 0;
     let mut echoes = Vec::new();
@@ -158,12 +158,17 @@ fn round_trip_jitter_is_the_mean_step_over_root_two() {
         echoes.push(p[..HEADER_BYTES].to_vec());
         at += 25;
     }
-    // Round trips alternate 100 and 140 ms: every step is 40 ms.
     for (i, echo) in echoes.iter().enumerate() {
         let (_, sent) = decode_packet(echo).unwrap();
-        let rtt = if i % 2 == 0 { 100 } else { 140 };
-        sender.on_echo(echo, sent.after(rtt));
+        sender.on_echo(echo, sent.after(rtt_ms(i)));
     }
+    sender
+}
+
+#[test]
+fn round_trip_jitter_is_the_mean_step_over_root_two() {
+    // Round trips alternate 100 and 140 ms: every step is 40 ms.
+    let sender = ping_with(|i| if i % 2 == 0 { 100 } else { 140 });
     let j = sender.rtt_jitter().unwrap();
     assert!((j - 40.0 / std::f64::consts::SQRT_2).abs() < 1e-9, "{j}");
     assert_eq!(sender.rtt().unwrap().avg, 120.0);
@@ -391,19 +396,8 @@ fn a_train_saturates_when_its_measured_half_queues_not_its_start() {
 
 #[test]
 fn the_median_round_trip_ignores_a_few_late_echoes() {
-    let mut sender = TrainSender::new(ProbeConfig::PING);
-    let mut at = 0;
-    let mut echoes = Vec::new();
-    while let Some(p) = sender.poll_transmit(Millis(at)) {
-        echoes.push(p[..HEADER_BYTES].to_vec());
-        at += 25;
-    }
     // 150 ms, but three of twenty held up by 600 ms.
-    for (i, echo) in echoes.iter().enumerate() {
-        let (_, sent) = decode_packet(echo).unwrap();
-        let rtt = if i % 7 == 3 { 750 } else { 150 };
-        sender.on_echo(echo, sent.after(rtt));
-    }
+    let sender = ping_with(|i| if i % 7 == 3 { 750 } else { 150 });
     assert!(sender.rtt().unwrap().avg > 200.0);
     assert_eq!(sender.rtt_median(), Some(150.0));
     assert_eq!(median(&[3.0, 1.0]), Some(2.0));

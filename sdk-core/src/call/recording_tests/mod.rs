@@ -24,17 +24,15 @@ struct Rec {
     now: u64,
 }
 
-/// `me` (a host unless `guest`) joined a room that allows local recording, with `user_9`
-/// (a guest publishing its camera, consenting when `customer_consents`).
-fn joined(me: &str, guest: bool, customer_consents: bool) -> Rec {
-    let role = if guest { Role::Guest } else { Role::Host };
+/// The welcome to a room that allows local recording: `me` in `role` beside `members`, on
+/// seat `session`.
+fn welcome(me: &str, role: Role, members: Vec<MemberInfo>, session: &str, resume: &str) -> String {
     let permissions = Permissions {
         screen: true,
         recording: RecordingPolicy::Local,
     };
-    let other = if guest { "agent_1" } else { "user_9" };
-    let welcome = encode_server(&ServerMessage::Welcome {
-        session_id: "s_1".into(),
+    encode_server(&ServerMessage::Welcome {
+        session_id: session.into(),
         member: MemberInfo {
             id: id(me),
             role,
@@ -43,22 +41,31 @@ fn joined(me: &str, guest: bool, customer_consents: bool) -> Rec {
             recording_consent: false,
         },
         room: RoomId::new("rm_1").unwrap(),
-        members: vec![MemberInfo {
-            id: id(other),
-            role: if guest { Role::Host } else { Role::Guest },
-            published: vec![Published {
-                source: Source::Camera,
-                stream: Some("s-cam".into()),
-            }],
-            diagnostics: None,
-            recording_consent: customer_consents,
-        }],
+        members,
         permissions,
         capabilities: Capabilities::for_role(role, permissions),
         ice_servers: vec![],
-        resume_token: "rt".into(),
+        resume_token: resume.into(),
         resumed: false,
-    });
+    })
+}
+
+/// `me` (a host unless `guest`) joined a room that allows local recording, with `user_9`
+/// (a guest publishing its camera, consenting when `customer_consents`).
+fn joined(me: &str, guest: bool, customer_consents: bool) -> Rec {
+    let role = if guest { Role::Guest } else { Role::Host };
+    let other = if guest { "agent_1" } else { "user_9" };
+    let members = vec![MemberInfo {
+        id: id(other),
+        role: if guest { Role::Host } else { Role::Guest },
+        published: vec![Published {
+            source: Source::Camera,
+            stream: Some("s-cam".into()),
+        }],
+        diagnostics: None,
+        recording_consent: customer_consents,
+    }];
+    let welcome = welcome(me, role, members, "s_1", "rt");
     let mut call = Call::new(CallConfig::new("tok"));
     call.acknowledge_notice();
     call.join(Millis(0)).unwrap();
@@ -111,34 +118,30 @@ impl Rec {
         r
     }
 
+    /// What `f` takes from the outputs, in order.
+    fn pick<T>(&self, f: impl Fn(&Output) -> Option<T>) -> Vec<T> {
+        self.out.iter().filter_map(f).collect()
+    }
+
     fn sent(&self) -> Vec<String> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Send(f) => Some(f.clone()),
-                _ => None,
-            })
-            .collect()
+        self.pick(|o| match o {
+            Output::Send(f) => Some(f.clone()),
+            _ => None,
+        })
     }
 
     fn commands(&self) -> Vec<RecorderCommand> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Recorder(c) => Some(c.clone()),
-                _ => None,
-            })
-            .collect()
+        self.pick(|o| match o {
+            Output::Recorder(c) => Some(c.clone()),
+            _ => None,
+        })
     }
 
     fn events(&self) -> Vec<RecorderEvent> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Event(Event::Recording(e)) => Some(e.clone()),
-                _ => None,
-            })
-            .collect()
+        self.pick(|o| match o {
+            Output::Event(Event::Recording(e)) => Some(e.clone()),
+            _ => None,
+        })
     }
 
     fn state(&self) -> RecorderState {
@@ -424,27 +427,7 @@ fn fresh_seat(a: &mut Rec, members: Vec<MemberInfo>) -> u64 {
         .handle_input(Input::TransportOpened, Millis(now))
         .unwrap();
     a.drain();
-    let permissions = Permissions {
-        screen: true,
-        recording: RecordingPolicy::Local,
-    };
-    let fresh = encode_server(&ServerMessage::Welcome {
-        session_id: "s_2".into(),
-        member: MemberInfo {
-            id: id("agent_1"),
-            role: Role::Host,
-            published: vec![],
-            diagnostics: None,
-            recording_consent: false,
-        },
-        room: RoomId::new("rm_1").unwrap(),
-        members,
-        permissions,
-        capabilities: Capabilities::for_role(Role::Host, permissions),
-        ice_servers: vec![],
-        resume_token: "rt2".into(),
-        resumed: false,
-    });
+    let fresh = welcome("agent_1", Role::Host, members, "s_2", "rt2");
     a.call
         .handle_input(Input::Frame(fresh), Millis(now + 1))
         .unwrap();

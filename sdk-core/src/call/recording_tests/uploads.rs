@@ -18,23 +18,17 @@ fn view(chunks: &str) -> String {
 
 impl Rec {
     fn requests(&self) -> Vec<(String, UploadRequest)> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Upload { key, request } => Some((key.clone(), request.clone())),
-                _ => None,
-            })
-            .collect()
+        self.pick(|o| match o {
+            Output::Upload { key, request } => Some((key.clone(), request.clone())),
+            _ => None,
+        })
     }
 
     fn upload_events(&self) -> Vec<UploadEvent> {
-        self.out
-            .iter()
-            .filter_map(|o| match o {
-                Output::Event(Event::Upload(u)) => Some(u.event.clone()),
-                _ => None,
-            })
-            .collect()
+        self.pick(|o| match o {
+            Output::Event(Event::Upload(u)) => Some(u.event.clone()),
+            _ => None,
+        })
     }
 
     /// The one request out, answered.
